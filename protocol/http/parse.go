@@ -1,0 +1,507 @@
+package http
+
+import "bytes"
+
+// limits are the parser's bounds, from the server's options.
+type limits struct {
+	maxLine   int   // request-line bytes, CRLF excluded
+	maxHeader int   // field-line bytes after the request line, CRLFs included
+	maxFields int   // field lines
+	maxBody   int64 // body bytes after decoding
+}
+
+// Status codes the parser and the connection answer with by themselves.
+const (
+	statusContinue           = 100
+	statusBadRequest         = 400
+	statusRequestTimeout     = 408
+	statusPayloadTooLarge    = 413
+	statusURITooLong         = 414
+	statusExpectationFailed  = 417
+	statusHeaderTooLarge     = 431
+	statusInternalError      = 500
+	statusNotImplemented     = 501
+	statusVersionUnsupported = 505
+)
+
+// maxContentLength bounds a Content-Length value so that accumulating its
+// digits can never overflow an int64.
+const maxContentLength = 1<<62 - 1
+
+// skipEmptyLines returns how many leading empty lines (CRLF or LF) b holds.
+// RFC 9112 §2.2 asks servers to ignore at least one empty line before a
+// request line, which some clients send after a body. A lone CR that is
+// not yet followed by anything is left for the next read.
+func skipEmptyLines(b []byte) int {
+	n := 0
+	for n < len(b) {
+		switch {
+		case b[n] == '\n':
+			n++
+		case b[n] == '\r' && n+1 < len(b) && b[n+1] == '\n':
+			n += 2
+		default:
+			return n
+		}
+	}
+	return n
+}
+
+// findHeadEnd looks for the empty line that ends a head, starting at a line
+// feed search from from. It returns the head's length including that empty
+// line, or -1 and the offset to resume from once more bytes arrive.
+func findHeadEnd(b []byte, from int) (end, resume int) {
+	for {
+		i := bytes.IndexByte(b[from:], '\n')
+		if i < 0 {
+			return -1, len(b)
+		}
+		i += from
+		switch {
+		case i+1 < len(b) && b[i+1] == '\n':
+			return i + 2, 0
+		case i+2 < len(b) && b[i+1] == '\r' && b[i+2] == '\n':
+			return i + 3, 0
+		case i+1 >= len(b) || i+2 >= len(b) && b[i+1] == '\r':
+			return -1, i
+		}
+		from = i + 1
+	}
+}
+
+// checkPartialHead applies the size limits to a head that is not complete
+// yet, so an endless request line or header block is refused as soon as it
+// is over the limit rather than buffered.
+func checkPartialHead(b []byte, lim *limits) int {
+	i := bytes.IndexByte(b, '\n')
+	if i < 0 {
+		if len(b) > lim.maxLine+1 { // +1: the CR of a CRLF not yet complete
+			return statusURITooLong
+		}
+		return 0
+	}
+	if lineLen(b, i) > lim.maxLine {
+		return statusURITooLong
+	}
+	if len(b)-(i+1) > lim.maxHeader {
+		return statusHeaderTooLarge
+	}
+	return 0
+}
+
+// lineLen is the length of the line ending with the LF at b[lf], without
+// its terminator (CRLF or a bare LF).
+func lineLen(b []byte, lf int) int {
+	if lf > 0 && b[lf-1] == '\r' {
+		return lf - 1
+	}
+	return lf
+}
+
+// parseHead parses the request line and header fields at the start of b
+// into r. It returns the head's length (final empty line included) and 0,
+// or 0 and 0 when b does not hold a whole head yet, or 0 and the status
+// code to refuse the request with. r.head is b[:n]; every span in r is
+// relative to it.
+func parseHead(b []byte, r *Request, lim *limits) (n int, status int) {
+	lf := bytes.IndexByte(b, '\n')
+	if lf < 0 {
+		if len(b) > lim.maxLine+1 {
+			return 0, statusURITooLong
+		}
+		return 0, 0
+	}
+	end := lineLen(b, lf)
+	if end > lim.maxLine {
+		return 0, statusURITooLong
+	}
+	if st := parseRequestLine(b[:end], r); st != 0 {
+		return 0, st
+	}
+	headerStart := lf + 1
+	pos := headerStart
+	for {
+		lf = bytes.IndexByte(b[pos:], '\n')
+		if lf < 0 {
+			if len(b)-headerStart > lim.maxHeader {
+				return 0, statusHeaderTooLarge
+			}
+			return 0, 0
+		}
+		lf += pos
+		end = lineLen(b, lf)
+		if end == pos {
+			n = lf + 1
+			break
+		}
+		if lf+1-headerStart > lim.maxHeader || len(r.fields) >= lim.maxFields {
+			return 0, statusHeaderTooLarge
+		}
+		if st := parseField(b, pos, end, r); st != 0 {
+			return 0, st
+		}
+		pos = lf + 1
+	}
+	r.head = b[:n]
+	if st := r.checkFraming(); st != 0 {
+		return 0, st
+	}
+	if r.contentLength > lim.maxBody {
+		return 0, statusPayloadTooLarge
+	}
+	return n, 0
+}
+
+// parseRequestLine parses `method SP request-target SP HTTP-version`
+// (RFC 9112 §3): exactly one SP between the parts, no whitespace
+// elsewhere.
+func parseRequestLine(line []byte, r *Request) int {
+	i := 0
+	for i < len(line) && charClass[line[i]]&classToken != 0 {
+		i++
+	}
+	if i == 0 || i >= len(line) || line[i] != ' ' {
+		return statusBadRequest
+	}
+	r.method = internMethod(line[:i])
+	start := i + 1
+	i = start
+	query := -1
+	for i < len(line) {
+		c := line[i]
+		if charClass[c]&classTarget == 0 {
+			break
+		}
+		switch {
+		case c == '?' && query < 0:
+			query = i
+		case c == '%' && query < 0:
+			// RFC 3986 pct-encoded in the path; the query is left to the
+			// application, as browsers send raw '%' there.
+			if i+2 >= len(line) || charClass[line[i+1]]&classHex == 0 || charClass[line[i+2]]&classHex == 0 {
+				return statusBadRequest
+			}
+		}
+		i++
+	}
+	if i == start || i >= len(line) || line[i] != ' ' {
+		return statusBadRequest
+	}
+	r.target = span{int32(start), int32(i)}
+	if st := r.splitTarget(line, start, i, query); st != 0 {
+		return st
+	}
+	v := line[i+1:]
+	if len(v) != 8 || string(v[:5]) != "HTTP/" || v[6] != '.' ||
+		v[5] < '0' || v[5] > '9' || v[7] < '0' || v[7] > '9' {
+		return statusBadRequest
+	}
+	if v[5] != '1' || v[7] > '1' {
+		return statusVersionUnsupported
+	}
+	r.minor = v[7] - '0'
+	return 0
+}
+
+// splitTarget finds the path, query and (absolute form) host of the target
+// line[start:end] whose first '?' is at query (or -1).
+func (r *Request) splitTarget(line []byte, start, end, query int) int {
+	pathEnd := end
+	if query >= 0 {
+		pathEnd = query
+		r.query = span{int32(query + 1), int32(end)}
+	} else {
+		r.query = span{int32(end), int32(end)}
+	}
+	t := line[start:end]
+	switch {
+	case t[0] == '/': // origin-form
+		r.path = span{int32(start), int32(pathEnd)}
+		return 0
+	case len(t) == 1 && t[0] == '*': // asterisk-form, OPTIONS only
+		if r.method != "OPTIONS" {
+			return statusBadRequest
+		}
+		r.path = span{int32(start), int32(end)}
+		return 0
+	case r.method == "CONNECT": // authority-form
+		if !validHost(t) {
+			return statusBadRequest
+		}
+		r.host = span{int32(start), int32(end)}
+		r.hasHost = true
+		r.path = span{int32(end), int32(end)}
+		return 0
+	}
+	// absolute-form: scheme "://" authority path-abempty [ "?" query ]
+	i := 0
+	for i < pathEnd-start {
+		c := t[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || i > 0 && (c >= '0' && c <= '9' || c == '+' || c == '-' || c == '.')) {
+			break
+		}
+		i++
+	}
+	if i == 0 || i+3 > pathEnd-start || string(t[i:i+3]) != "://" {
+		return statusBadRequest
+	}
+	hostStart := start + i + 3
+	hostEnd := hostStart
+	for hostEnd < pathEnd && line[hostEnd] != '/' {
+		hostEnd++
+	}
+	// RFC 9110 §4.2.4: userinfo in an http(s) URI is an error; validHost
+	// refuses the '@'.
+	if hostEnd == hostStart || !validHost(line[hostStart:hostEnd]) {
+		return statusBadRequest
+	}
+	r.host = span{int32(hostStart), int32(hostEnd)}
+	r.hasHost = true
+	if hostEnd == pathEnd {
+		r.rootPath = true
+	}
+	r.path = span{int32(hostEnd), int32(pathEnd)}
+	return 0
+}
+
+// validHost reports whether b is made of uri-host and port characters.
+func validHost(b []byte) bool {
+	for _, c := range b {
+		if charClass[c]&classHost == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// internMethod returns the standard methods as constants so that Method
+// does not allocate.
+func internMethod(m []byte) string {
+	switch string(m) {
+	case "GET":
+		return "GET"
+	case "HEAD":
+		return "HEAD"
+	case "POST":
+		return "POST"
+	case "PUT":
+		return "PUT"
+	case "DELETE":
+		return "DELETE"
+	case "OPTIONS":
+		return "OPTIONS"
+	case "PATCH":
+		return "PATCH"
+	case "CONNECT":
+		return "CONNECT"
+	case "TRACE":
+		return "TRACE"
+	}
+	return string(m)
+}
+
+// parseField parses the field line b[start:end] (RFC 9112 §5):
+// field-name ":" OWS field-value OWS. No whitespace is allowed before the
+// colon or at the start of the line (obs-fold), and the value may hold
+// only VCHAR, obs-text, SP and HTAB: NUL, CR and other controls are
+// refused.
+func parseField(b []byte, start, end int, r *Request) int {
+	i := start
+	for i < end && charClass[b[i]]&classToken != 0 {
+		i++
+	}
+	if i == start || i == end || b[i] != ':' {
+		return statusBadRequest
+	}
+	nameEnd := i
+	i++
+	for i < end && (b[i] == ' ' || b[i] == '\t') {
+		i++
+	}
+	valStart := i
+	for ; i < end; i++ {
+		if charClass[b[i]]&classValue == 0 {
+			return statusBadRequest
+		}
+	}
+	valEnd := end
+	for valEnd > valStart && (b[valEnd-1] == ' ' || b[valEnd-1] == '\t') {
+		valEnd--
+	}
+	f := field{name: span{int32(start), int32(nameEnd)}, value: span{int32(valStart), int32(valEnd)}}
+	r.fields = append(r.fields, f)
+	name := b[start:nameEnd]
+	value := b[valStart:valEnd]
+	switch len(name) {
+	case 4:
+		if equalFoldLower(name, "host") {
+			return r.onHost(f.value, value)
+		}
+	case 6:
+		if equalFoldLower(name, "expect") {
+			return r.onExpect(value)
+		}
+	case 10:
+		if equalFoldLower(name, "connection") {
+			r.onConnection(value)
+		}
+	case 14:
+		if equalFoldLower(name, "content-length") {
+			return r.onContentLength(value)
+		}
+	case 17:
+		if equalFoldLower(name, "transfer-encoding") {
+			r.onTransferEncoding(value)
+		}
+	}
+	return 0
+}
+
+// Framing state gathered while the fields are parsed, decided on by
+// checkFraming once the head is complete. They live in the Request's
+// spare bits to keep parsing free of allocations.
+const (
+	teSeen         = 1 << iota // a Transfer-Encoding field
+	teChunkedLast              // the last coding so far is chunked
+	teChunkedTwice             // chunked appears more than once
+	teChunkedSeen              // chunked appears at all
+	teOther                    // a coding other than chunked
+	clSeen                     // a Content-Length field
+	hostRepeated               // more than one Host field
+	hostFieldSeen              // a Host field
+	expectUnmet                // an Expect other than 100-continue
+	invalidHost                // a Host value with bytes outside uri-host
+)
+
+func (r *Request) onHost(v span, value []byte) int {
+	if r.flags&hostFieldSeen != 0 {
+		r.flags |= hostRepeated
+		return 0
+	}
+	r.flags |= hostFieldSeen
+	if !validHost(value) {
+		r.flags |= invalidHost
+	}
+	if !r.hasHost { // an absolute-form authority takes precedence
+		r.host = v
+	}
+	return 0
+}
+
+func (r *Request) onExpect(value []byte) int {
+	if equalFoldLower(value, "100-continue") {
+		r.expect = true
+	} else {
+		r.flags |= expectUnmet
+	}
+	return 0
+}
+
+// onConnection notes the close and keep-alive options of a Connection
+// field's comma-separated list.
+func (r *Request) onConnection(value []byte) {
+	for len(value) > 0 {
+		var opt []byte
+		opt, value = cutByte(value, ',')
+		opt = trimOWS(opt)
+		switch {
+		case equalFoldLower(opt, "close"):
+			r.connClose = true
+		case equalFoldLower(opt, "keep-alive"):
+			r.connKeepAlive = true
+		}
+	}
+}
+
+// onContentLength parses 1*DIGIT. A list ("5, 5") is refused, and repeated
+// fields must carry the same value (RFC 9112 §6.3, smuggling defence).
+func (r *Request) onContentLength(value []byte) int {
+	if len(value) == 0 {
+		return statusBadRequest
+	}
+	var n int64
+	for _, c := range value {
+		if c < '0' || c > '9' {
+			return statusBadRequest
+		}
+		n = n*10 + int64(c-'0')
+		if n > maxContentLength {
+			return statusBadRequest
+		}
+	}
+	if r.flags&clSeen != 0 && n != r.contentLength {
+		return statusBadRequest
+	}
+	r.flags |= clSeen
+	r.contentLength = n
+	return 0
+}
+
+// onTransferEncoding walks a Transfer-Encoding list. Codings may carry
+// parameters (";q=..."), which are ignored; empty list elements are
+// skipped as RFC 9110 §5.6.1 asks.
+func (r *Request) onTransferEncoding(value []byte) {
+	r.flags |= teSeen
+	for len(value) > 0 {
+		var coding []byte
+		coding, value = cutByte(value, ',')
+		coding = trimOWS(coding)
+		if len(coding) == 0 {
+			continue
+		}
+		if equalFoldLower(coding, "chunked") {
+			if r.flags&teChunkedSeen != 0 {
+				r.flags |= teChunkedTwice
+			}
+			r.flags |= teChunkedSeen | teChunkedLast
+			continue
+		}
+		r.flags |= teOther
+		r.flags &^= teChunkedLast
+	}
+}
+
+// checkFraming applies the whole-head rules once every field is known.
+func (r *Request) checkFraming() int {
+	f := r.flags
+	switch {
+	case f&hostRepeated != 0, f&invalidHost != 0:
+		return statusBadRequest // RFC 9112 §3.2
+	case r.minor == 1 && f&hostFieldSeen == 0:
+		return statusBadRequest // HTTP/1.1 requires Host
+	}
+	if f&teSeen != 0 {
+		switch {
+		case r.minor == 0:
+			// RFC 9112 §6.1: Transfer-Encoding in HTTP/1.0 means faulty
+			// framing.
+			return statusBadRequest
+		case f&clSeen != 0:
+			return statusBadRequest // TE with CL: a smuggling pattern
+		case f&teChunkedLast == 0, f&teChunkedTwice != 0:
+			return statusBadRequest // RFC 9112 §6.3: chunked must be last, once
+		case f&teOther != 0:
+			return statusNotImplemented // a coding we do not decode
+		}
+		r.chunked = true
+		r.contentLength = -1
+	}
+	if f&expectUnmet != 0 && r.minor == 1 {
+		return statusExpectationFailed
+	}
+	if r.minor == 0 {
+		r.expect = false // RFC 9110 §10.1.1: ignored in HTTP/1.0
+	}
+	return 0
+}
+
+// trimOWS removes optional whitespace (SP, HTAB) around b.
+func trimOWS(b []byte) []byte {
+	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
+		b = b[1:]
+	}
+	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
+		b = b[:len(b)-1]
+	}
+	return b
+}
