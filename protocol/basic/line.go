@@ -1,0 +1,376 @@
+package basic
+
+import (
+	"bytes"
+
+	"github.com/mustaine/mustaine/protocol"
+)
+
+// DefaultDelimiter ends lines when a receiver's Delimiter is empty.
+const DefaultDelimiter = "\r\n"
+
+// DefaultMaxLineLength is the longest line accepted when a receiver's
+// MaxLength is zero (Twisted's LineReceiver.MAX_LENGTH).
+const DefaultMaxLineLength = 16384
+
+// RawDataHandler is an optional hook of a LineReceiver's handler: in raw
+// mode (see LineReceiver.SetRawMode) the input goes to RawDataReceived
+// instead of being split into lines. data is valid only during the call.
+type RawDataHandler interface {
+	RawDataReceived(r *LineReceiver, data []byte)
+}
+
+// LineReceiver is a protocol.Protocol that splits its input into lines and
+// hands each to a LineHandler, like Twisted's LineReceiver. It can switch
+// to raw mode and back in the middle of a read (for protocols such as HTTP
+// that mix lines and bodies). Create it with NewLineReceiver.
+//
+// # Limits
+//
+// A line of exactly MaxLength bytes (delimiter excluded) is delivered. A
+// longer line is refused as soon as that is certain:
+//
+//   - when its delimiter arrives, if the line is longer than MaxLength;
+//   - before that, when MaxLength+len(Delimiter) bytes are buffered and none
+//     of them ends a line. Up to MaxLength+len(Delimiter)-1 bytes are kept,
+//     because they may be a line of exactly MaxLength followed by the first
+//     bytes of a delimiter split across reads.
+//
+// Both rules are Twisted's. Refusing calls the handler's LineLengthExceeded
+// hook, or by default closes the connection with ErrLineTooLong. This is
+// where LineReceiver differs from Twisted, so that the lines delivered never
+// depend on how the input was split into reads: the hook always receives
+// the first MaxLength+1 bytes of the long line (Twisted passes whatever
+// happens to be buffered, which may include the lines after it), and if the
+// hook leaves the connection open, the framer skips the rest of the long
+// line, up to its delimiter, and then goes on (Twisted drops the other
+// lines of the same read and parses the tail of the long line as a line).
+//
+// # Buffers
+//
+// The line handed to LineReceived and the data handed to RawDataReceived
+// are valid only during the call. The receiver keeps at most
+// MaxLength+len(Delimiter)-1 bytes between reads in line mode, and nothing
+// in raw mode.
+//
+// Delimiter and MaxLength may be changed at any time, also from a handler
+// call; the change applies to the next line. Replace Delimiter rather than
+// modifying its bytes in place.
+type LineReceiver struct {
+	// Delimiter ends each line; empty means DefaultDelimiter ("\r\n").
+	Delimiter []byte
+	// MaxLength is the longest line accepted, delimiter excluded; zero or
+	// less means DefaultMaxLineLength.
+	MaxLength int
+
+	h        LineHandler[*LineReceiver]
+	raw      RawDataHandler
+	exceeded LineLengthExceededHandler[*LineReceiver]
+	hooks    hooks[*LineReceiver]
+
+	s         session
+	in        input
+	scanned   int    // owned bytes known not to start a delimiter
+	scanDelim []byte // the delimiter scanned was computed for
+	rawMode   bool
+	skipping  bool // discarding the rest of an over-long line
+	busy      bool // the parse loop is running
+	vec       [2][]byte
+}
+
+var defaultDelimiter = []byte(DefaultDelimiter)
+
+// NewLineReceiver returns a LineReceiver that hands lines to h. h may also
+// implement RawDataHandler, LineLengthExceededHandler[*LineReceiver],
+// ConnectionMadeHandler[*LineReceiver] and
+// ConnectionLostHandler[*LineReceiver]. It panics if h is nil.
+func NewLineReceiver(h LineHandler[*LineReceiver]) *LineReceiver {
+	if h == nil {
+		panic("basic: NewLineReceiver with a nil handler")
+	}
+	r := &LineReceiver{h: h, hooks: hooksOf[*LineReceiver](h)}
+	r.raw, _ = h.(RawDataHandler)
+	r.exceeded, _ = h.(LineLengthExceededHandler[*LineReceiver])
+	return r
+}
+
+// ConnectionMade implements protocol.Protocol.
+func (r *LineReceiver) ConnectionMade(t protocol.Transport) {
+	r.s = session{Transport: t, owner: r}
+	r.in.release()
+	r.scanned, r.rawMode, r.skipping = 0, false, false
+	if r.hooks.made != nil {
+		r.hooks.made.ConnectionMade(r)
+	}
+}
+
+// DataReceived implements protocol.Protocol: it delivers every complete
+// line of the input (or, in raw mode, the input itself) and keeps the rest.
+// Nothing is delivered once the connection is closing, nor while reading is
+// paused through Transport().PauseReading.
+func (r *LineReceiver) DataReceived(data []byte) {
+	if r.s.closing {
+		return
+	}
+	if r.busy {
+		r.in.push(data)
+		return
+	}
+	r.in.rest = data
+	r.parse()
+}
+
+// ConnectionLost implements protocol.Protocol. It frees the buffer and
+// calls the handler's ConnectionLost hook.
+func (r *LineReceiver) ConnectionLost(reason error) {
+	reason = r.s.lost(reason)
+	r.in.release()
+	if r.hooks.lost != nil {
+		r.hooks.lost.ConnectionLost(r, reason)
+	}
+}
+
+// Transport returns the connection's transport (see the package
+// documentation on closing and pausing), or nil before ConnectionMade.
+func (r *LineReceiver) Transport() protocol.Transport {
+	if r.s.Transport == nil {
+		return nil
+	}
+	return &r.s
+}
+
+// SendLine writes line followed by the delimiter. It returns the
+// transport's error, or ErrNotConnected before ConnectionMade.
+func (r *LineReceiver) SendLine(line []byte) error {
+	if r.s.Transport == nil {
+		return ErrNotConnected
+	}
+	r.vec[0], r.vec[1] = line, r.delimiter()
+	_, err := r.s.Writev(r.vec[:]...)
+	r.vec = [2][]byte{}
+	return err
+}
+
+// SetRawMode switches to raw mode: from now on, starting with the rest of
+// the current input, data goes to the handler's RawDataReceived instead of
+// being split into lines. It also ends the skipping of an over-long line.
+// It panics if the handler does not implement RawDataHandler: that is a
+// programming error, not bad input.
+func (r *LineReceiver) SetRawMode() {
+	if r.raw == nil {
+		panic("basic: SetRawMode on a LineReceiver whose handler has no RawDataReceived")
+	}
+	r.rawMode = true
+	r.skipping = false
+}
+
+// SetLineMode switches back to line mode: from now on, starting with the
+// rest of the current input, data is split into lines. extra, if any, is
+// parsed first, before the rest of the input: typically the part of the
+// data given to RawDataReceived that the handler did not consume (as with
+// Twisted's setLineMode). Called outside a handler call, SetLineMode parses
+// extra and any input kept so far at once.
+func (r *LineReceiver) SetLineMode(extra []byte) {
+	r.rawMode = false
+	if len(extra) > 0 {
+		r.in.pushFront(extra)
+		r.scanned = 0
+	}
+	if !r.busy && !r.s.closing && r.s.Transport != nil {
+		r.parse()
+	}
+}
+
+// LineMode reports whether the receiver is in line mode.
+func (r *LineReceiver) LineMode() bool { return !r.rawMode }
+
+// ClearLineBuffer drops the input not parsed yet, including the rest of the
+// current read when called from a handler call, and returns a copy of it.
+func (r *LineReceiver) ClearLineBuffer() []byte {
+	var b []byte
+	if n := r.in.len(); n > 0 {
+		b = make([]byte, 0, n)
+		b = append(b, r.in.owned()...)
+		b = append(b, r.in.rest...)
+	}
+	r.in.clear()
+	r.scanned = 0
+	return b
+}
+
+func (r *LineReceiver) resume() {
+	if !r.busy {
+		r.parse()
+	}
+}
+
+func (r *LineReceiver) delimiter() []byte {
+	if len(r.Delimiter) == 0 {
+		return defaultDelimiter
+	}
+	return r.Delimiter
+}
+
+func (r *LineReceiver) maxLength() int {
+	if r.MaxLength <= 0 {
+		return DefaultMaxLineLength
+	}
+	return r.MaxLength
+}
+
+// parse is the one parse loop. It never runs nested: input arriving during
+// a handler call is queued by DataReceived and parsed by the loop already
+// running.
+func (r *LineReceiver) parse() {
+	r.busy = true
+	defer r.endParse()
+	for !r.s.closing && !r.s.paused {
+		if r.rawMode {
+			if !r.rawStep() {
+				return
+			}
+			continue
+		}
+		delim := r.delimiter()
+		line, ok := r.nextLine(delim)
+		if !ok {
+			if !r.unterminated(delim) {
+				return
+			}
+			continue
+		}
+		if r.skipping {
+			r.skipping = false
+			continue
+		}
+		if limit := r.maxLength(); len(line) > limit {
+			r.lineTooLong(line[:limit+1])
+			continue
+		}
+		r.h.LineReceived(r, line)
+	}
+}
+
+// endParse ends the parse loop: the unparsed input is kept (or dropped if
+// the connection is closing) so that it outlives the DataReceived call. It
+// runs deferred, so that a handler panic, which the reactor recovers,
+// leaves the receiver consistent.
+func (r *LineReceiver) endParse() {
+	r.busy = false
+	if r.s.closing {
+		r.in.clear()
+		r.in.settle()
+		return
+	}
+	r.in.stash()
+}
+
+// rawStep hands the next unparsed bytes to RawDataReceived and reports
+// whether there were any.
+func (r *LineReceiver) rawStep() bool {
+	r.in.settle()
+	var data []byte
+	if owned := r.in.owned(); len(owned) > 0 {
+		data = owned
+		r.in.off = len(r.in.buf)
+	} else if len(r.in.rest) > 0 {
+		data = r.in.rest
+		r.in.rest = nil
+	} else {
+		return false
+	}
+	r.scanned = 0
+	r.raw.RawDataReceived(r, data)
+	return true
+}
+
+// nextLine consumes the next complete line and returns it without its
+// delimiter, or reports false if the unparsed input holds no delimiter.
+func (r *LineReceiver) nextLine(delim []byte) ([]byte, bool) {
+	in := &r.in
+	in.settle()
+	d := len(delim)
+	if owned := in.owned(); len(owned) > 0 {
+		if !sameSlice(delim, r.scanDelim) || r.scanned > len(owned) {
+			r.scanned, r.scanDelim = 0, delim
+		}
+		if i := bytes.Index(owned[r.scanned:], delim); i >= 0 {
+			end := r.scanned + i
+			in.off += end + d
+			r.scanned = 0
+			return owned[:end:end], true
+		}
+		if n := straddle(owned, in.rest, delim); n > 0 {
+			end := len(owned) - (d - n)
+			in.off = len(in.buf)
+			in.rest = in.rest[n:]
+			r.scanned = 0
+			return owned[:end:end], true
+		}
+		r.scanned = max(0, len(owned)-(d-1))
+		j := bytes.Index(in.rest, delim)
+		if j < 0 {
+			return nil, false
+		}
+		in.buf = append(in.buf, in.rest[:j]...)
+		line := in.buf[in.off:len(in.buf):len(in.buf)]
+		in.off = len(in.buf)
+		in.rest = in.rest[j+d:]
+		r.scanned = 0
+		return line, true
+	}
+	j := bytes.Index(in.rest, delim)
+	if j < 0 {
+		return nil, false
+	}
+	line := in.rest[:j:j]
+	in.rest = in.rest[j+d:]
+	return line, true
+}
+
+// unterminated handles input that holds no delimiter: while skipping, only
+// the bytes that may start the awaited delimiter are kept; past the limit,
+// the long line is refused. It reports whether parsing should go on.
+func (r *LineReceiver) unterminated(delim []byte) bool {
+	d := len(delim)
+	if r.skipping {
+		r.in.keepLast(d - 1)
+		r.scanned = 0
+		return false
+	}
+	limit := r.maxLength()
+	if r.in.len() < limit+d {
+		return false
+	}
+	head := r.in.take(limit + 1)
+	r.scanned = 0
+	r.skipping = true
+	r.lineTooLong(head)
+	return true
+}
+
+func (r *LineReceiver) lineTooLong(head []byte) {
+	if r.exceeded != nil {
+		r.exceeded.LineLengthExceeded(r, head)
+		return
+	}
+	r.s.closeWith(ErrLineTooLong)
+}
+
+// straddle reports whether a delimiter starts in the last len(delim)-1
+// bytes of prev (which holds no whole delimiter) and ends in next; if so it
+// returns how many bytes of next it takes, else 0. The earliest such
+// delimiter wins.
+func straddle(prev, next, delim []byte) int {
+	for n := min(len(delim)-1, len(prev)); n >= 1; n-- {
+		if len(next) >= len(delim)-n && bytes.HasSuffix(prev, delim[:n]) && bytes.HasPrefix(next, delim[n:]) {
+			return len(delim) - n
+		}
+	}
+	return 0
+}
+
+// sameSlice reports whether a and b are the same slice of the same array.
+func sameSlice(a, b []byte) bool {
+	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
+}
