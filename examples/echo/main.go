@@ -1,0 +1,58 @@
+// Command echo is Mustaine's echo server: every byte a client sends comes
+// back. It is the first program to read.
+//
+//	go run ./examples/echo            # 127.0.0.1:7000
+//	go run ./examples/echo -addr [::1]:7000 -loops 2 -v
+package main
+
+import (
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"runtime"
+
+	"github.com/rs/zerolog"
+
+	"github.com/mustaine/mustaine/protocol"
+	"github.com/mustaine/mustaine/reactor"
+)
+
+// echo writes back what it receives. It is half-close aware: when the
+// client shuts down its write side, everything echoed so far is still
+// delivered, then the connection closes.
+type echo struct{ protocol.Base }
+
+func (e *echo) DataReceived(data []byte) { e.Transport.Write(data) }
+
+func (e *echo) ReadConnectionLost() { e.Transport.LoseConnection() }
+
+func main() {
+	addr := flag.String("addr", "127.0.0.1:7000", "address to listen on")
+	loops := flag.Int("loops", runtime.GOMAXPROCS(0), "number of event loops")
+	verbose := flag.Bool("v", false, "log connections (debug level)")
+	flag.Parse()
+
+	level := zerolog.InfoLevel
+	if *verbose {
+		level = zerolog.DebugLevel
+	}
+	log := zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr}).Level(level).With().Timestamp().Logger()
+
+	r, err := reactor.New(reactor.WithLoops(*loops), reactor.WithLogger(log))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "echo:", err)
+		os.Exit(1)
+	}
+	ln, err := r.ListenTCP(*addr, protocol.FactoryFunc(func(net.Addr) protocol.Protocol { return &echo{} }))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "echo:", err)
+		os.Exit(1)
+	}
+	log.Info().Str("addr", ln.Addr().String()).Int("loops", *loops).Msg("echo server listening")
+	if err := r.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "echo:", err)
+		os.Exit(1)
+	}
+	log.Info().Msg("echo server stopped")
+}

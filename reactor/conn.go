@@ -1,0 +1,195 @@
+package reactor
+
+import (
+	"net"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/mustaine/mustaine/protocol"
+)
+
+// Connection state bits, kept in one word to keep an idle connection small.
+const (
+	fClosed         uint16 = 1 << iota // fd closed, ConnectionLost called or scheduled
+	fClosing                           // LoseConnection: close once output is flushed
+	fShutWrPending                     // CloseWrite: shut down once output is flushed
+	fShutWr                            // write side shut down
+	fReadClosed                        // peer sent FIN (half-close aware protocol)
+	fPaused                            // PauseReading
+	fReadPending                       // readable while paused, or more to read
+	fWantWrite                         // the kernel refused output: wait for writability
+	fDirty                             // on the loop's dirty list
+	fProducerPaused                    // the streaming producer was paused by us
+	fStreaming                         // the registered producer is a push producer
+	fUnix                              // a Unix-domain socket
+	fConnecting                        // a client connect is in progress
+	fReadQueued                        // on the loop's read-again list
+)
+
+// conn is a connection owned by one loop; it is the Transport its Protocol
+// sees. Every field is touched only on the owning loop's goroutine.
+type conn struct {
+	fd       int
+	flags    uint16
+	loop     *loop
+	proto    protocol.Protocol
+	out      []byte // pending output from outOff on; nil when idle
+	outOff   int
+	remote   net.Addr
+	local    net.Addr
+	producer protocol.Producer
+	reason   error      // why the connection closes once output is flushed
+	dial     *dialState // set for client connections
+	id       uint64
+}
+
+var _ protocol.Transport = (*conn)(nil)
+
+func (c *conn) pending() int { return len(c.out) - c.outOff }
+
+// writable reports whether Write may still queue data.
+func (c *conn) writable() bool {
+	return c.flags&(fClosed|fClosing|fShutWrPending|fShutWr) == 0
+}
+
+// Write queues p; see protocol.Transport.
+func (c *conn) Write(p []byte) (int, error) {
+	if !c.writable() {
+		return 0, protocol.ErrClosed
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if c.out == nil {
+		c.out = c.loop.getBuf(len(p))
+	}
+	c.out = append(c.out, p...)
+	c.afterWrite()
+	return len(p), nil
+}
+
+// Writev queues every buffer in bufs; see protocol.Transport.
+func (c *conn) Writev(bufs ...[]byte) (int, error) {
+	if !c.writable() {
+		return 0, protocol.ErrClosed
+	}
+	total := 0
+	for _, b := range bufs {
+		total += len(b)
+	}
+	if total == 0 {
+		return 0, nil
+	}
+	if c.out == nil {
+		c.out = c.loop.getBuf(total)
+	}
+	for _, b := range bufs {
+		c.out = append(c.out, b...)
+	}
+	c.afterWrite()
+	return total, nil
+}
+
+// afterWrite arranges the flush and applies the high-water mark.
+func (c *conn) afterWrite() {
+	c.loop.markDirty(c)
+	if c.producer != nil && c.flags&(fStreaming|fProducerPaused) == fStreaming &&
+		c.pending() > c.loop.r.cfg.highWater {
+		c.flags |= fProducerPaused
+		c.loop.callProducer(c, c.producer.PauseProducing)
+	}
+}
+
+// LoseConnection flushes, then closes; see protocol.Transport.
+func (c *conn) LoseConnection() {
+	if c.flags&(fClosed|fClosing) != 0 {
+		return
+	}
+	c.flags |= fClosing
+	if c.reason == nil {
+		c.reason = protocol.ErrConnectionDone
+	}
+	c.loop.markDirty(c)
+}
+
+// AbortConnection closes at once with a reset; see protocol.Transport.
+func (c *conn) AbortConnection() {
+	c.loop.abort(c, protocol.ErrAborted)
+}
+
+// CloseWrite half-closes after flushing; see protocol.Transport.
+func (c *conn) CloseWrite() error {
+	if c.flags&(fClosed|fClosing) != 0 {
+		return protocol.ErrClosed
+	}
+	if c.flags&(fShutWrPending|fShutWr) != 0 {
+		return nil
+	}
+	c.flags |= fShutWrPending
+	c.loop.markDirty(c)
+	return nil
+}
+
+// PauseReading stops reading; see protocol.Transport.
+func (c *conn) PauseReading() { c.flags |= fPaused }
+
+// ResumeReading undoes PauseReading. Data that arrived meanwhile is read on
+// the next turn of the loop, never inside this call.
+func (c *conn) ResumeReading() {
+	if c.flags&fPaused == 0 {
+		return
+	}
+	c.flags &^= fPaused
+	if c.flags&fReadPending != 0 {
+		c.loop.queueRead(c)
+	}
+}
+
+// RegisterProducer registers p; see protocol.Transport.
+func (c *conn) RegisterProducer(p protocol.Producer, streaming bool) error {
+	if c.producer != nil {
+		return protocol.ErrProducerRegistered
+	}
+	if c.flags&fClosed != 0 {
+		return protocol.ErrClosed
+	}
+	c.producer = p
+	c.flags &^= fProducerPaused | fStreaming
+	if streaming {
+		c.flags |= fStreaming
+		if c.pending() > c.loop.r.cfg.highWater {
+			c.flags |= fProducerPaused
+			c.loop.callProducer(c, p.PauseProducing)
+		}
+	} else {
+		// A pull producer is asked for its first chunk at once, as in
+		// Twisted; later chunks are asked for whenever the buffer drains.
+		c.loop.callProducer(c, p.ResumeProducing)
+	}
+	return nil
+}
+
+// UnregisterProducer removes the producer.
+func (c *conn) UnregisterProducer() {
+	c.producer = nil
+	c.flags &^= fProducerPaused | fStreaming
+}
+
+// BufferedAmount is the number of bytes not yet taken by the kernel.
+func (c *conn) BufferedAmount() int { return c.pending() }
+
+// LocalAddr returns the local address.
+func (c *conn) LocalAddr() net.Addr {
+	if c.local == nil && c.flags&fClosed == 0 {
+		if sa, err := unix.Getsockname(c.fd); err == nil {
+			c.local = sockaddrToAddr(sa, c.flags&fUnix != 0)
+		}
+	}
+	return c.local
+}
+
+// RemoteAddr returns the peer's address.
+func (c *conn) RemoteAddr() net.Addr { return c.remote }
+
+// Loop returns the loop that owns the connection.
+func (c *conn) Loop() protocol.Loop { return c.loop }

@@ -1,0 +1,45 @@
+// Package reactor runs Mustaine's event loops: it owns the sockets, the
+// pollers (epoll on Linux, kqueue on macOS and FreeBSD) and each loop's
+// timing wheel, and it drives the protocol package's Protocols, Factories and
+// Transports.
+//
+// # Loops and the threading rule
+//
+// A Reactor has WithLoops(n) loops (default GOMAXPROCS; WithLoops(1) is
+// classic single-threaded Twisted). Each loop is a goroutine locked to an
+// OS thread. Every connection belongs to exactly one loop, and everything
+// that touches it — its Protocol's callbacks, timers made through its
+// Transport's Loop, Deferreds fired for it — runs on that loop, one call at
+// a time, so protocol code needs no locks. Other goroutines reach a loop
+// only with CallFromThread.
+//
+// A listening socket is shared by every loop (on Linux with
+// EPOLLEXCLUSIVE, so the kernel hands each new connection to one idle loop),
+// and an accepted connection stays on the loop that accepted it.
+//
+// # The hot path
+//
+// A readable socket is read into the loop's shared buffer and handed to
+// DataReceived; everything the handler writes is appended to the
+// connection's output and written with one write(2) when the handler
+// returns. Only what the kernel refuses stays queued, and only then does the
+// loop wait for writability. Writes made from timers and queued calls are
+// flushed at the end of the loop's turn. An idle connection holds no
+// buffer.
+//
+// # Lifecycle
+//
+// New creates the loops, Run runs them until Stop, and Stop closes the
+// listeners, lets every connection flush and close, and aborts what is left
+// after WithShutdownTimeout. A reactor runs once: create a new one to run
+// again.
+//
+// # Errors
+//
+// A panic in any user callback is recovered on its loop and logged with the
+// loop, conn and peer fields; its connection is aborted with a
+// *protocol.PanicError and everything else goes on. Accept failing with
+// EMFILE or ENFILE takes the listener out of the loop's poller for a
+// doubling delay (5ms up to 1s) instead of spinning, and accepting resumes
+// once descriptors are free.
+package reactor

@@ -1,0 +1,611 @@
+package reactor
+
+import (
+	"errors"
+	"runtime"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+	"golang.org/x/sys/unix"
+
+	"github.com/mustaine/mustaine/protocol"
+	"github.com/mustaine/mustaine/timer"
+)
+
+// Limits that keep one busy connection from starving the others.
+const (
+	maxReadsPerEvent   = 8  // full-buffer reads before the next connection's turn
+	maxFlushRounds     = 16 // producer refills per flush
+	acceptBatch        = 64 // accepts per readiness report
+	maxPooledBuffers   = 256
+	maxPooledBufferCap = 256 << 10
+	minOutBuffer       = 4 << 10
+)
+
+// loop is one event loop: a goroutine locked to an OS thread that owns a
+// poller, a timing wheel, a cross-goroutine queue and its connections. It
+// implements protocol.Loop.
+type loop struct {
+	r      *Reactor
+	index  int
+	poller poller
+	wheel  *timer.Wheel
+	log    zerolog.Logger
+
+	events    []pollEvent
+	readBuf   []byte
+	conns     []*conn // by fd
+	listeners map[int]*Listener
+	nconns    int
+
+	current   *conn   // the connection whose I/O callback is running
+	dirty     []*conn // connections with output or a close to carry out
+	readAgain []*conn // connections with more to read
+	bufPool   [][]byte
+
+	queue       threadQueue
+	sleeping    atomic.Bool
+	wakePending atomic.Bool
+
+	shutdown *shutdownState // set once Stop reaches this loop
+	done     chan struct{}
+}
+
+var _ protocol.Loop = (*loop)(nil)
+
+func newLoop(r *Reactor, index int) (*loop, error) {
+	p, err := newPoller(r.cfg.maxEvents)
+	if err != nil {
+		return nil, err
+	}
+	return &loop{
+		r:         r,
+		index:     index,
+		poller:    p,
+		wheel:     timer.NewWheel(time.Now(), timer.WithTick(r.cfg.tick)),
+		log:       r.cfg.logger.With().Int("loop", index).Logger(),
+		events:    make([]pollEvent, r.cfg.maxEvents),
+		readBuf:   make([]byte, r.cfg.readBufferSize),
+		listeners: make(map[int]*Listener),
+		done:      make(chan struct{}),
+	}, nil
+}
+
+// Now returns the current time (with a monotonic reading).
+func (l *loop) Now() time.Time { return time.Now() }
+
+// CallLater runs fn on this loop no earlier than d from now. Call it on the
+// loop (or before the reactor runs).
+func (l *loop) CallLater(d time.Duration, fn func()) timer.Handle {
+	if d <= 0 {
+		// Due at the wheel's own time: it fires on this turn's timer phase
+		// (the next one if timers are firing now), not a tick later.
+		return l.wheel.CallAt(l.wheel.Now(), fn)
+	}
+	return l.wheel.CallAt(time.Now().Add(d), fn)
+}
+
+// CallSoon runs fn after the current batch of I/O events, in FIFO order with
+// every other CallSoon and CallLater(0).
+func (l *loop) CallSoon(fn func()) { l.wheel.CallAt(l.wheel.Now(), fn) }
+
+// CallFromThread runs fn on this loop; safe from any goroutine.
+func (l *loop) CallFromThread(fn func()) {
+	l.queue.push(fn)
+	// Write the wake-up only when the loop is asleep (or about to be), and
+	// only once until the loop drains it.
+	if l.sleeping.Load() && !l.wakePending.Swap(true) {
+		if err := l.poller.wake(); err != nil {
+			l.log.Error().Err(err).Msg("wake-up failed")
+		}
+	}
+}
+
+// Index is the loop's number, from 0.
+func (l *loop) Index() int { return l.index }
+
+// run is the loop goroutine: poll, dispatch I/O, run queued calls and due
+// timers, flush output, repeat.
+func (l *loop) run() {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	defer close(l.done)
+	for {
+		n, err := l.poll()
+		if err != nil {
+			l.log.Error().Err(err).Msg("poll failed; loop stops")
+			l.abortAll(err)
+			return
+		}
+		l.dispatchIO(n)
+		l.runReadAgain()
+		l.runQueued()
+		l.runTimers()
+		l.flushDirty()
+		if l.shutdown != nil && l.finishShutdown() {
+			return
+		}
+	}
+}
+
+// poll waits for I/O, sleeping no longer than the next timer allows and not
+// at all when work is already waiting.
+func (l *loop) poll() (int, error) {
+	timeout := time.Duration(-1)
+	if len(l.readAgain) > 0 || len(l.dirty) > 0 {
+		timeout = 0
+	} else if when, ok := l.wheel.NextDeadline(); ok {
+		timeout = max(time.Until(when), 0)
+	}
+	if timeout != 0 {
+		l.sleeping.Store(true)
+		// A sender that queued before seeing sleeping=true did not wake us:
+		// look at the queue once more now that senders will.
+		if l.queue.pending() {
+			timeout = 0
+		}
+	}
+	n, err := l.poller.wait(l.events, timeout)
+	l.sleeping.Store(false)
+	l.wakePending.Store(false)
+	return n, err
+}
+
+func (l *loop) dispatchIO(n int) {
+	for i := 0; i < n; i++ {
+		ev := l.events[i]
+		fd := int(ev.fd)
+		if fd < len(l.conns) {
+			if c := l.conns[fd]; c != nil {
+				l.connEvent(c, ev.flags)
+				continue
+			}
+		}
+		if ln := l.listeners[fd]; ln != nil {
+			l.accept(ln)
+		}
+	}
+}
+
+// connEvent handles readiness of one connection.
+func (l *loop) connEvent(c *conn, flags uint32) {
+	if c.flags&fConnecting != 0 {
+		if flags&(evWrite|evHup) != 0 {
+			l.finishDial(c)
+		}
+		return
+	}
+	if flags&evWrite != 0 && c.flags&fWantWrite != 0 {
+		c.flags &^= fWantWrite
+		l.flush(c)
+		if c.flags&fClosed != 0 {
+			return
+		}
+	}
+	if flags&evRead != 0 && c.flags&fReadClosed == 0 {
+		l.read(c, flags&evHup != 0)
+	}
+}
+
+// read reads from c until a short read (edge-triggered: the socket is
+// drained), EOF, an error, or its fair share, delivering each chunk.
+func (l *loop) read(c *conn, hup bool) {
+	if c.flags&fPaused != 0 {
+		c.flags |= fReadPending
+		return
+	}
+	c.flags &^= fReadPending
+	for i := 0; ; i++ {
+		if i == maxReadsPerEvent {
+			c.flags |= fReadPending
+			l.queueRead(c)
+			break
+		}
+		n, err := sysRead(c.fd, l.readBuf)
+		if n > 0 {
+			l.current = c
+			l.deliver(c, l.readBuf[:n])
+			l.current = nil
+			if c.flags&(fClosed|fReadClosed) != 0 {
+				return
+			}
+			if c.flags&fPaused != 0 {
+				c.flags |= fReadPending
+				break
+			}
+			if n < len(l.readBuf) && !hup {
+				break
+			}
+			continue
+		}
+		if n == 0 {
+			l.peerEOF(c)
+			break
+		}
+		if err == unix.EAGAIN {
+			break
+		}
+		if err == unix.EINTR {
+			continue
+		}
+		l.closeConn(c, connError(err))
+		return
+	}
+	if c.flags&fClosed == 0 && (c.pending() > 0 || c.flags&(fClosing|fShutWrPending) != 0) {
+		l.flush(c)
+	}
+}
+
+// connError maps a socket error to the reason ConnectionLost is given.
+func connError(err error) error {
+	switch err {
+	case unix.ECONNRESET, unix.EPIPE, unix.ETIMEDOUT:
+		return errors.Join(protocol.ErrPeerReset, err)
+	}
+	return err
+}
+
+// peerEOF handles the peer's FIN.
+func (l *loop) peerEOF(c *conn) {
+	if hc, ok := c.proto.(protocol.HalfCloseable); ok {
+		c.flags |= fReadClosed
+		l.current = c
+		l.guard(c, hc.ReadConnectionLost)
+		l.current = nil
+		if c.flags&fShutWr != 0 && c.flags&fClosed == 0 {
+			l.closeConn(c, protocol.ErrPeerClosed)
+		}
+		return
+	}
+	// Not half-close aware: finish sending what is queued (the peer may
+	// still be reading), then close.
+	if c.flags&fClosing == 0 {
+		c.reason = protocol.ErrPeerClosed
+		c.flags |= fClosing
+	}
+	c.flags |= fReadClosed
+	l.markDirty(c)
+}
+
+// queueRead schedules another read of c on the next turn of the loop.
+func (l *loop) queueRead(c *conn) {
+	if c.flags&fReadQueued == 0 {
+		c.flags |= fReadQueued
+		l.readAgain = append(l.readAgain, c)
+	}
+}
+
+func (l *loop) runReadAgain() {
+	if len(l.readAgain) == 0 {
+		return
+	}
+	batch := l.readAgain
+	l.readAgain = nil
+	for i, c := range batch {
+		batch[i] = nil
+		c.flags &^= fReadQueued
+		if c.flags&(fClosed|fReadClosed|fPaused) == 0 && c.flags&fReadPending != 0 {
+			l.read(c, true)
+		}
+	}
+	if l.readAgain == nil {
+		l.readAgain = batch[:0]
+	}
+}
+
+// runQueued runs what other goroutines sent with CallFromThread.
+func (l *loop) runQueued() {
+	if !l.queue.pending() {
+		return
+	}
+	batch := l.queue.take()
+	for _, fn := range batch {
+		l.guard(nil, fn)
+	}
+	l.queue.recycle(batch)
+}
+
+// runTimers fires every due timer and CallSoon. A panicking timer is logged
+// and the rest still run.
+func (l *loop) runTimers() {
+	for !l.advance() {
+	}
+}
+
+func (l *loop) advance() (done bool) {
+	defer func() {
+		if v := recover(); v != nil {
+			l.panicked(nil, v)
+			done = false
+		}
+	}()
+	l.wheel.Advance(time.Now())
+	return true
+}
+
+// markDirty puts c on the list flushed at the end of this turn. The
+// connection whose own callback is running is flushed when it returns.
+func (l *loop) markDirty(c *conn) {
+	if c == l.current || c.flags&fDirty != 0 {
+		return
+	}
+	c.flags |= fDirty
+	l.dirty = append(l.dirty, c)
+}
+
+// flushDirty flushes the connections marked dirty. Flushing can mark more
+// (a producer writing to another connection); a few rounds run now and the
+// rest on the next turn, which then does not sleep.
+func (l *loop) flushDirty() {
+	for round := 0; round < 4 && len(l.dirty) > 0; round++ {
+		batch := l.dirty
+		l.dirty = nil
+		for i, c := range batch {
+			batch[i] = nil
+			c.flags &^= fDirty
+			if c.flags&fClosed == 0 {
+				l.flush(c)
+			}
+		}
+		if l.dirty == nil {
+			l.dirty = batch[:0]
+		}
+	}
+}
+
+// flush writes pending output with one write(2), keeps only what the kernel
+// refused, drives the producer, and carries out a pending close or
+// half-close once everything is out.
+func (l *loop) flush(c *conn) {
+	if c.flags&fWantWrite != 0 {
+		return // the kernel is full: the writability event resumes us
+	}
+	cfg := &l.r.cfg
+	for round := 0; ; round++ {
+		if c.pending() > 0 {
+			n, err := sysWrite(c.fd, c.out[c.outOff:])
+			if err != nil {
+				if err == unix.EAGAIN {
+					c.flags |= fWantWrite
+					return
+				}
+				if err == unix.EINTR {
+					continue
+				}
+				l.closeConn(c, connError(err))
+				return
+			}
+			c.outOff += n
+			if c.pending() > 0 {
+				// A short write means the send buffer is full: wait for
+				// writability rather than try again and get EAGAIN.
+				c.flags |= fWantWrite
+				l.maybeResumeProducer(c, cfg.lowWater)
+				return
+			}
+		}
+		c.flags &^= fWantWrite
+		l.releaseOut(c)
+		if c.producer != nil && c.flags&(fClosing|fClosed) == 0 &&
+			(c.flags&fStreaming == 0 || c.flags&fProducerPaused != 0) {
+			if round == maxFlushRounds {
+				// Fairness: this producer goes on after the others.
+				l.markDirty(c)
+				return
+			}
+			c.flags &^= fProducerPaused
+			l.current = c
+			l.callProducer(c, c.producer.ResumeProducing)
+			l.current = nil
+			if c.flags&fClosed != 0 {
+				return
+			}
+			if c.pending() > 0 {
+				continue
+			}
+		}
+		break
+	}
+	if c.flags&fClosing != 0 {
+		l.closeConn(c, c.reason)
+		return
+	}
+	if c.flags&fShutWrPending != 0 {
+		l.shutWrite(c)
+	}
+}
+
+// maybeResumeProducer resumes a paused streaming producer once the output
+// has drained to the low-water mark.
+func (l *loop) maybeResumeProducer(c *conn, low int) {
+	if c.producer != nil && c.flags&fProducerPaused != 0 && c.pending() <= low {
+		c.flags &^= fProducerPaused
+		l.callProducer(c, c.producer.ResumeProducing)
+	}
+}
+
+func (l *loop) shutWrite(c *conn) {
+	c.flags &^= fShutWrPending
+	c.flags |= fShutWr
+	if err := unix.Shutdown(c.fd, unix.SHUT_WR); err != nil {
+		l.closeConn(c, connError(err))
+		return
+	}
+	if wc, ok := c.proto.(protocol.WriteHalfCloseable); ok {
+		l.guard(c, wc.WriteConnectionLost)
+	}
+	if c.flags&fReadClosed != 0 && c.flags&fClosed == 0 {
+		l.closeConn(c, protocol.ErrPeerClosed)
+	}
+}
+
+// closeConn closes c now and tells its protocol why.
+func (l *loop) closeConn(c *conn, reason error) {
+	if !l.release(c) {
+		return
+	}
+	l.lost(c, reason)
+}
+
+// abort closes c at once with a reset; ConnectionLost follows on a later
+// turn of the loop, never inside the caller.
+func (l *loop) abort(c *conn, reason error) {
+	if c.flags&fClosed != 0 {
+		return
+	}
+	// SO_LINGER with a zero timeout makes close send RST and drop output.
+	unix.SetsockoptLinger(c.fd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1, Linger: 0})
+	l.release(c)
+	l.CallSoon(func() { l.lost(c, reason) })
+}
+
+// release closes c's fd and frees its resources, reporting false if it was
+// already closed.
+func (l *loop) release(c *conn) bool {
+	if c.flags&fClosed != 0 {
+		return false
+	}
+	c.flags |= fClosed
+	c.flags &^= fWantWrite | fReadPending
+	if c.fd < len(l.conns) && l.conns[c.fd] == c {
+		l.conns[c.fd] = nil
+		l.nconns--
+	}
+	unix.Close(c.fd) // closing also removes it from the poller
+	c.outOff = 0
+	if c.out != nil {
+		l.putBuf(c.out)
+		c.out = nil
+	}
+	if l.current == c {
+		l.current = nil
+	}
+	return true
+}
+
+// lost runs the protocol's and the client factory's ConnectionLost hooks.
+func (l *loop) lost(c *conn, reason error) {
+	if p := c.producer; p != nil {
+		c.producer = nil
+		l.guard(nil, p.StopProducing)
+	}
+	if c.proto != nil {
+		l.guard(nil, func() { c.proto.ConnectionLost(reason) })
+	}
+	if c.dial != nil {
+		c.dial.lost(reason)
+	}
+	if l.r.cfg.logger.GetLevel() <= zerolog.DebugLevel {
+		l.connLog(c, l.log.Debug()).AnErr("reason", reason).Msg("connection lost")
+	}
+}
+
+// register adds a new connection to this loop's table and poller.
+func (l *loop) register(c *conn) error {
+	if err := l.poller.addConn(c.fd); err != nil {
+		return err
+	}
+	for c.fd >= len(l.conns) {
+		l.conns = append(l.conns, make([]*conn, len(l.conns)+64)...)
+	}
+	l.conns[c.fd] = c
+	l.nconns++
+	return nil
+}
+
+// start runs ConnectionMade for a registered connection and flushes what
+// it wrote.
+func (l *loop) start(c *conn) {
+	if l.r.cfg.logger.GetLevel() <= zerolog.DebugLevel {
+		l.connLog(c, l.log.Debug()).Msg("connection made")
+	}
+	l.current = c
+	l.guard(c, func() { c.proto.ConnectionMade(c) })
+	l.current = nil
+	if c.flags&fClosed == 0 && (c.pending() > 0 || c.flags&(fClosing|fShutWrPending) != 0) {
+		l.flush(c)
+	}
+}
+
+func (l *loop) connLog(c *conn, e *zerolog.Event) *zerolog.Event {
+	e = e.Uint64("conn", c.id)
+	if c.remote != nil {
+		e = e.Str("peer", c.remote.String())
+	}
+	return e
+}
+
+// deliver calls DataReceived, recovering a panic.
+func (l *loop) deliver(c *conn, b []byte) {
+	defer func() {
+		if v := recover(); v != nil {
+			l.panicked(c, v)
+		}
+	}()
+	c.proto.DataReceived(b)
+}
+
+// callProducer calls a producer method, recovering a panic.
+func (l *loop) callProducer(c *conn, fn func()) { l.guard(c, fn) }
+
+// guard runs a user callback; a panic is logged and, when the callback
+// belongs to a connection, aborts that connection.
+func (l *loop) guard(c *conn, fn func()) {
+	defer func() {
+		if v := recover(); v != nil {
+			l.panicked(c, v)
+		}
+	}()
+	fn()
+}
+
+func (l *loop) panicked(c *conn, v any) {
+	stack := make([]byte, 8<<10)
+	stack = stack[:runtime.Stack(stack, false)]
+	perr := &protocol.PanicError{Value: v, Stack: stack}
+	e := l.log.Error()
+	if c != nil {
+		e = l.connLog(c, e)
+	}
+	e.Interface("panic", v).Bytes("stack", stack).Msg("callback panicked")
+	if c != nil {
+		l.abort(c, perr)
+	}
+}
+
+// getBuf returns an empty output buffer with room for at least n bytes.
+func (l *loop) getBuf(n int) []byte {
+	if k := len(l.bufPool); k > 0 && n <= minOutBuffer {
+		b := l.bufPool[k-1]
+		l.bufPool[k-1] = nil
+		l.bufPool = l.bufPool[:k-1]
+		return b
+	}
+	return make([]byte, 0, max(n, minOutBuffer))
+}
+
+// putBuf gives a buffer back; an idle connection holds none.
+func (l *loop) putBuf(b []byte) {
+	if cap(b) > maxPooledBufferCap || len(l.bufPool) >= maxPooledBuffers {
+		return
+	}
+	l.bufPool = append(l.bufPool, b[:0])
+}
+
+func (l *loop) releaseOut(c *conn) {
+	c.outOff = 0
+	if c.out != nil {
+		l.putBuf(c.out)
+		c.out = nil
+	}
+}
+
+// abortAll aborts every connection (used when the loop cannot go on).
+func (l *loop) abortAll(reason error) {
+	for _, c := range l.conns {
+		if c != nil {
+			l.closeConn(c, errors.Join(protocol.ErrAborted, reason))
+		}
+	}
+}

@@ -1,0 +1,104 @@
+package reactor
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+	"go.uber.org/goleak"
+	"golang.org/x/sys/unix"
+
+	"github.com/mustaine/mustaine/protocol"
+)
+
+func TestMain(m *testing.M) {
+	if os.Getenv(emfileChildEnv) != "" {
+		emfileChild()
+		return
+	}
+	// A thousand loopback connections take two thousand descriptors.
+	var lim unix.Rlimit
+	if unix.Getrlimit(unix.RLIMIT_NOFILE, &lim) == nil && lim.Cur < lim.Max {
+		lim.Cur = lim.Max
+		unix.Setrlimit(unix.RLIMIT_NOFILE, &lim)
+	}
+	goleak.VerifyTestMain(m)
+}
+
+// startReactor runs a new reactor for the test and stops it (checking that
+// Run returns) when the test ends.
+func startReactor(t testing.TB, opts ...Option) *Reactor {
+	t.Helper()
+	opts = append([]Option{WithLogger(zerolog.New(io.Discard))}, opts...)
+	r, err := New(opts...)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- r.Run() }()
+	t.Cleanup(func() {
+		if err := r.Stop(); err != nil && err != ErrNotRunning {
+			t.Errorf("Stop: %v", err)
+		}
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Errorf("Run did not return after Stop")
+		}
+	})
+	return r
+}
+
+// onLoop runs fn on loop 0 and waits for it.
+func onLoop(t testing.TB, r *Reactor, fn func()) {
+	t.Helper()
+	done := make(chan struct{})
+	r.CallFromThread(func() {
+		defer close(done)
+		fn()
+	})
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("loop did not run the call")
+	}
+}
+
+// echoProto echoes and is half-close aware.
+type echoProto struct{ protocol.Base }
+
+func (e *echoProto) DataReceived(b []byte) { e.Transport.Write(b) }
+func (e *echoProto) ReadConnectionLost()   { e.Transport.LoseConnection() }
+
+func echoFactory() protocol.Factory {
+	return protocol.FactoryFunc(func(addrIgnored net.Addr) protocol.Protocol { return &echoProto{} })
+}
+
+func errorf(format string, args ...any) error { return fmt.Errorf(format, args...) }
+
+// syncBuffer is a goroutine-safe log sink for tests that read the log.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}

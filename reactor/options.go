@@ -1,0 +1,91 @@
+package reactor
+
+import (
+	"os"
+	"runtime"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// Option configures a Reactor.
+type Option func(*config)
+
+type config struct {
+	loops           int
+	logger          zerolog.Logger
+	tick            time.Duration
+	readBufferSize  int
+	highWater       int
+	lowWater        int
+	shutdownTimeout time.Duration
+	maxEvents       int
+}
+
+func defaultConfig() config {
+	return config{
+		loops:           runtime.GOMAXPROCS(0),
+		logger:          zerolog.New(os.Stderr).Level(zerolog.WarnLevel).With().Timestamp().Logger(),
+		tick:            time.Millisecond,
+		readBufferSize:  64 << 10,
+		highWater:       64 << 10,
+		lowWater:        16 << 10,
+		shutdownTimeout: 10 * time.Second,
+		maxEvents:       1024,
+	}
+}
+
+// WithLoops sets the number of event loops (default runtime.GOMAXPROCS(0)).
+// WithLoops(1) is classic single-threaded Twisted.
+func WithLoops(n int) Option {
+	return func(c *config) {
+		if n > 0 {
+			c.loops = n
+		}
+	}
+}
+
+// WithLogger sets the logger. The default writes warnings and errors to
+// stderr; connection events are logged at debug level with loop, conn and
+// peer fields.
+func WithLogger(l zerolog.Logger) Option { return func(c *config) { c.logger = l } }
+
+// WithTick sets the resolution of each loop's timing wheel (default 1ms).
+func WithTick(d time.Duration) Option {
+	return func(c *config) {
+		if d > 0 {
+			c.tick = d
+		}
+	}
+}
+
+// WithReadBufferSize sets the size of each loop's shared read buffer
+// (default 64 KiB): the most one DataReceived call is given.
+func WithReadBufferSize(n int) Option {
+	return func(c *config) {
+		if n >= 512 {
+			c.readBufferSize = n
+		}
+	}
+}
+
+// WithWaterMarks sets the output-buffer marks at which a registered
+// streaming producer is paused (above high) and resumed (at or below low).
+// Defaults: 64 KiB and 16 KiB.
+func WithWaterMarks(low, high int) Option {
+	return func(c *config) {
+		if low >= 0 && high > low {
+			c.lowWater, c.highWater = low, high
+		}
+	}
+}
+
+// WithShutdownTimeout bounds a graceful Stop: connections that have not
+// flushed and closed by then are aborted (default 10s).
+func WithShutdownTimeout(d time.Duration) Option {
+	return func(c *config) {
+		if d >= 0 {
+			c.shutdownTimeout = d
+		}
+	}
+}

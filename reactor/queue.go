@@ -1,0 +1,49 @@
+package reactor
+
+import (
+	"sync"
+	"sync/atomic"
+)
+
+// threadQueue carries functions from any goroutine to one loop. Senders take
+// a short mutex; the loop swaps the whole batch out at once, so the lock is
+// held for an append or a slice swap, never while user code runs.
+type threadQueue struct {
+	mu    sync.Mutex
+	items []func()
+	spare []func()
+	n     atomic.Int32 // len(items), readable without the lock
+}
+
+// push appends fn and reports whether the queue was empty before.
+func (q *threadQueue) push(fn func()) {
+	q.mu.Lock()
+	q.items = append(q.items, fn)
+	q.n.Store(int32(len(q.items)))
+	q.mu.Unlock()
+}
+
+// pending reports whether anything is queued.
+func (q *threadQueue) pending() bool { return q.n.Load() != 0 }
+
+// take returns the queued batch; the caller gives it back with recycle.
+func (q *threadQueue) take() []func() {
+	q.mu.Lock()
+	batch := q.items
+	q.items = q.spare[:0]
+	q.spare = nil
+	q.n.Store(0)
+	q.mu.Unlock()
+	return batch
+}
+
+// recycle returns a processed batch's backing array, dropping the closures
+// it held so they can be collected.
+func (q *threadQueue) recycle(batch []func()) {
+	clear(batch)
+	q.mu.Lock()
+	if q.spare == nil {
+		q.spare = batch[:0]
+	}
+	q.mu.Unlock()
+}

@@ -1,0 +1,58 @@
+//go:build darwin || freebsd
+
+package reactor
+
+import "golang.org/x/sys/unix"
+
+// On the BSDs and macOS system calls go through libc, so the plain wrappers
+// are used.
+
+func sysRead(fd int, p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	return unix.Read(fd, p)
+}
+
+func sysWrite(fd int, p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	return unix.Write(fd, p)
+}
+
+// sysAccept accepts one connection as a non-blocking, close-on-exec fd.
+func sysAccept(fd int) (int, unix.Sockaddr, error) {
+	nfd, sa, err := unix.Accept(fd)
+	if err != nil {
+		return -1, nil, err
+	}
+	unix.CloseOnExec(nfd)
+	if err := unix.SetNonblock(nfd, true); err != nil {
+		unix.Close(nfd)
+		return -1, nil, err
+	}
+	// A write to a socket whose peer is gone must return EPIPE, not kill us.
+	unix.SetsockoptInt(nfd, unix.SOL_SOCKET, unix.SO_NOSIGPIPE, 1)
+	return nfd, sa, nil
+}
+
+// sysSocket creates a non-blocking, close-on-exec socket.
+func sysSocket(family, typ int) (int, error) {
+	fd, err := unix.Socket(family, typ, 0)
+	if err != nil {
+		return -1, err
+	}
+	unix.CloseOnExec(fd)
+	if err := unix.SetNonblock(fd, true); err != nil {
+		unix.Close(fd)
+		return -1, err
+	}
+	unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_NOSIGPIPE, 1)
+	return fd, nil
+}
+
+// setReusePort lets several sockets bind the same address.
+func setReusePort(fd int) error {
+	return unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
+}

@@ -1,0 +1,5 @@
+package reactor
+
+const emfileChildEnv = "MUSTAINE_EMFILE_CHILD"
+
+func emfileChild() {}
