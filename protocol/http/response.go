@@ -1,0 +1,519 @@
+package http
+
+import (
+	"github.com/mustaine/mustaine/protocol"
+)
+
+// streamThreshold is how much body a response buffers before it commits
+// its head and streams (chunked, or raw with a declared Content-Length).
+// Below it, a response goes out whole with an exact Content-Length.
+const streamThreshold = 32 << 10
+
+// Body framing of a committed response.
+const (
+	modeFixed   = iota // Content-Length
+	modeChunked        // Transfer-Encoding: chunked
+	modeClose          // HTTP/1.0 without a length: ends when the connection closes
+	modeNoBody         // HEAD, 1xx, 204, 304
+)
+
+type headerField struct{ name, value string }
+
+// ResponseWriter builds the response to one Request. Like the Request, it
+// belongs to the connection and is reused for the next request once the
+// response is finished: do not use it after Finish.
+//
+// The status and header fields may be set until the head is sent, which
+// happens when the response is finished, on Flush, or once more than
+// 32 KiB of body was written. A response finished with its whole body
+// buffered goes out with an exact Content-Length; a streamed one uses a
+// length declared with SetContentLength, or else chunked encoding (or, for
+// an HTTP/1.0 client, ends by closing the connection).
+//
+// All methods must be called on the connection's loop (ResponseWriter.Loop).
+type ResponseWriter struct {
+	c        *conn
+	status   int
+	headers  []headerField
+	body     []byte // body buffered until the head is committed
+	declared int64  // SetContentLength, or -1
+	written  int64  // body bytes accepted, HEAD included
+
+	mode       uint8
+	inHandler  bool // ServeHTTP is running
+	deferred   bool // Defer was called
+	finished   bool
+	committed  bool // the head is in the connection's output
+	closeAfter bool // close the connection after this response
+	customDate bool // the handler set its own Date
+	isHead     bool
+	producer   protocol.Producer
+}
+
+// start prepares w for the connection's current request.
+func (w *ResponseWriter) start(c *conn) {
+	headers := w.headers[:0]
+	*w = ResponseWriter{c: c, headers: headers, status: 200, declared: -1, inHandler: true,
+		isHead: c.req.method == "HEAD"}
+}
+
+// SetStatus sets the status code; the default is 200. Codes outside
+// 200..999 (1xx responses other than the server's own 100 Continue are
+// not supported) become 500. It has no effect once the head was sent.
+func (w *ResponseWriter) SetStatus(code int) {
+	if w.committed || w.finished {
+		return
+	}
+	if code < 200 || code > 999 {
+		code = statusInternalError
+	}
+	w.status = code
+}
+
+// Status is the status code set so far.
+func (w *ResponseWriter) Status() int { return w.status }
+
+// SetHeader sets the header field name to value, replacing any earlier
+// value. Header fields set after the head was sent are ignored. The
+// server owns the framing fields: "Content-Length" is taken as
+// SetContentLength (ignored if it is not a number), "Connection: close"
+// makes the server close the connection after this response, and
+// "Transfer-Encoding" and other Connection values are ignored. Names with
+// characters outside RFC 9110's token are dropped when the head is
+// written, and control characters in a value (CR, LF, NUL...) are replaced
+// by spaces, so a header can never split the response.
+func (w *ResponseWriter) SetHeader(name, value string) {
+	if w.committed || w.finished || w.framingField(name, value) {
+		return
+	}
+	for i := range w.headers {
+		if equalFoldString(w.headers[i].name, name) {
+			w.headers[i].value = value
+			w.dropHeader(name, i+1)
+			return
+		}
+	}
+	w.headers = append(w.headers, headerField{name, value})
+}
+
+// AddHeader adds a header field line, keeping earlier ones of the same
+// name (as for Set-Cookie). The rules of SetHeader apply.
+func (w *ResponseWriter) AddHeader(name, value string) {
+	if w.committed || w.finished || w.framingField(name, value) {
+		return
+	}
+	w.headers = append(w.headers, headerField{name, value})
+}
+
+// DelHeader removes every header field called name.
+func (w *ResponseWriter) DelHeader(name string) {
+	if w.committed || w.finished {
+		return
+	}
+	if equalFoldString(name, "date") {
+		w.customDate = false
+	}
+	w.dropHeader(name, 0)
+}
+
+// dropHeader removes the fields called name at index from and after.
+func (w *ResponseWriter) dropHeader(name string, from int) {
+	kept := w.headers[:from]
+	for _, h := range w.headers[from:] {
+		if !equalFoldString(h.name, name) {
+			kept = append(kept, h)
+		}
+	}
+	clear(w.headers[len(kept):])
+	w.headers = kept
+}
+
+// framingField handles the fields the server owns and reports whether
+// name was one of them.
+func (w *ResponseWriter) framingField(name, value string) bool {
+	switch {
+	case equalFoldString(name, "content-length"):
+		var n int64
+		if value == "" || len(value) > 18 {
+			return true
+		}
+		for i := 0; i < len(value); i++ {
+			if value[i] < '0' || value[i] > '9' {
+				return true
+			}
+			n = n*10 + int64(value[i]-'0')
+		}
+		w.SetContentLength(n)
+		return true
+	case equalFoldString(name, "transfer-encoding"):
+		return true
+	case equalFoldString(name, "connection"):
+		b := []byte(value)
+		for len(b) > 0 {
+			var opt []byte
+			opt, b = cutByte(b, ',')
+			if equalFoldLower(trimOWS(opt), "close") {
+				w.closeAfter = true
+			}
+		}
+		return true
+	case equalFoldString(name, "date"):
+		w.customDate = true
+	}
+	return false
+}
+
+// SetContentLength declares the body's length, so a streamed body can go
+// out without chunked encoding, and a HEAD response can tell the length a
+// GET would have. Writing more returns ErrContentLength; finishing with
+// less closes the connection after the short body, so the client sees the
+// truncation. Negative values remove the declaration.
+func (w *ResponseWriter) SetContentLength(n int64) {
+	if w.committed || w.finished {
+		return
+	}
+	if n < 0 {
+		n = -1
+	}
+	w.declared = n
+}
+
+// Write appends p to the body. Before the head is committed, the body is
+// buffered; afterwards each Write goes to the transport (inside ServeHTTP,
+// when it returns, together with the connection's other output). For a
+// HEAD request the bytes are counted and dropped. It returns
+// ErrBodyNotAllowed for a 204 or 304 response, ErrContentLength past a
+// declared length, ErrResponseFinished after Finish, and ErrConnectionLost
+// once the connection is gone.
+func (w *ResponseWriter) Write(p []byte) (int, error) {
+	if err := w.writable(len(p)); err != nil {
+		return 0, err
+	}
+	if w.isHead {
+		return len(p), nil
+	}
+	if !w.committed {
+		c := w.c
+		if w.body == nil {
+			w.body = c.ls.getBuf()
+		}
+		w.body = append(w.body, p...)
+		if len(w.body) >= streamThreshold {
+			w.commit(false)
+			c.flushIfOutside()
+		}
+		return len(p), nil
+	}
+	w.writeFramed(p)
+	return len(p), nil
+}
+
+// WriteString is Write for a string, without converting it.
+func (w *ResponseWriter) WriteString(s string) (int, error) {
+	if err := w.writable(len(s)); err != nil {
+		return 0, err
+	}
+	if w.isHead {
+		return len(s), nil
+	}
+	if !w.committed {
+		c := w.c
+		if w.body == nil {
+			w.body = c.ls.getBuf()
+		}
+		w.body = append(w.body, s...)
+		if len(w.body) >= streamThreshold {
+			w.commit(false)
+			c.flushIfOutside()
+		}
+		return len(s), nil
+	}
+	w.writeFramedString(s)
+	return len(s), nil
+}
+
+// writable checks that n more body bytes may be written, and counts them.
+func (w *ResponseWriter) writable(n int) error {
+	switch {
+	case w.c == nil || w.finished:
+		return ErrResponseFinished
+	case w.c.lost:
+		return ErrConnectionLost
+	case !bodyAllowed(w.status):
+		return ErrBodyNotAllowed
+	case w.declared >= 0 && w.written+int64(n) > w.declared:
+		return ErrContentLength
+	}
+	w.written += int64(n)
+	return nil
+}
+
+func bodyAllowed(status int) bool { return status != 204 && status != 304 }
+
+// Flush sends the head and the body written so far now, instead of when
+// the response is finished. The rest of the body is streamed: with the
+// declared Content-Length, or chunked.
+func (w *ResponseWriter) Flush() error {
+	switch {
+	case w.c == nil || w.finished:
+		return ErrResponseFinished
+	case w.c.lost:
+		return ErrConnectionLost
+	}
+	if !w.committed {
+		w.commit(false)
+	}
+	w.c.flushIfOutside()
+	return nil
+}
+
+// Defer tells the server that the response will be finished later, by a
+// call to Finish on the connection's loop; without it the response is
+// finished when ServeHTTP returns. The Request stays valid until then,
+// and the connection's next requests wait. Defer has no effect outside
+// ServeHTTP.
+func (w *ResponseWriter) Defer() {
+	if w.inHandler && !w.finished {
+		w.deferred = true
+	}
+}
+
+// Finish completes the response: it sends the head and the buffered body
+// (or ends a streamed body), then lets the connection go on to its next
+// request or close. Calling it inside ServeHTTP is allowed; calling it
+// again returns ErrResponseFinished. When the connection was lost in the
+// meantime, Finish releases the request and returns ErrConnectionLost.
+func (w *ResponseWriter) Finish() error {
+	c := w.c
+	if c == nil || w.finished {
+		return ErrResponseFinished
+	}
+	w.finished = true
+	w.releaseProducer()
+	if c.lost {
+		c.requestDone()
+		return ErrConnectionLost
+	}
+	if !w.committed {
+		w.commit(true)
+	} else {
+		switch w.mode {
+		case modeChunked:
+			c.out = append(c.outBuf(), "0\r\n\r\n"...)
+		case modeFixed:
+			if !w.isHead && w.written < w.declared {
+				w.closeAfter = true
+			}
+		}
+	}
+	c.responseDone(w.closeAfter)
+	return nil
+}
+
+// RegisterProducer ties a streaming body to the transport's flow control:
+// p.PauseProducing is called when the client reads too slowly and the
+// connection's output passes its high-water mark, p.ResumeProducing when
+// it has drained, and p.StopProducing if the connection is lost. A
+// handler streaming a large body should write only while not paused. The
+// producer is unregistered when the response is finished.
+func (w *ResponseWriter) RegisterProducer(p protocol.Producer) error {
+	c := w.c
+	switch {
+	case c == nil || w.finished:
+		return ErrResponseFinished
+	case c.lost:
+		return ErrConnectionLost
+	}
+	if !c.producing {
+		if err := c.t.RegisterProducer(c, true); err != nil {
+			return err
+		}
+		c.producing = true
+	}
+	w.producer = p
+	return nil
+}
+
+// Paused reports whether the transport's flow control currently asks the
+// response's producer to pause (see RegisterProducer).
+func (w *ResponseWriter) Paused() bool { return w.c != nil && w.c.producerPaused }
+
+func (w *ResponseWriter) releaseProducer() {
+	c := w.c
+	w.producer = nil
+	if c.producing {
+		c.producing = false
+		c.producerPaused = false
+		if !c.lost {
+			c.t.UnregisterProducer()
+		}
+	}
+}
+
+// Loop is the loop of the request's connection: its clock and timers, and
+// where a deferred response must be finished.
+func (w *ResponseWriter) Loop() protocol.Loop { return w.c.loop }
+
+// commit appends the head to the connection's output, followed by the
+// buffered body. With final, the body is complete and gets an exact
+// Content-Length; otherwise the response streams.
+func (w *ResponseWriter) commit(final bool) {
+	c := w.c
+	w.committed = true
+	if c.maxedOut() || !c.req.KeepAlive() {
+		w.closeAfter = true
+	}
+	length := w.declared
+	switch {
+	case w.status < 200 || !bodyAllowed(w.status):
+		w.mode = modeNoBody
+		length = -1
+	case w.isHead:
+		w.mode = modeNoBody
+		if final && length < 0 && w.written > 0 {
+			length = w.written
+		}
+	case final:
+		w.mode = modeFixed
+		if length < 0 {
+			length = int64(len(w.body))
+		} else if int64(len(w.body)) < length {
+			w.closeAfter = true // short body: only closing can tell the client
+		}
+	case length >= 0:
+		w.mode = modeFixed
+	case c.req.minor >= 1:
+		w.mode = modeChunked
+	default:
+		w.mode = modeClose
+		w.closeAfter = true
+	}
+	b := w.appendHead(c.outBuf(), length)
+	if len(w.body) > 0 {
+		if w.mode == modeChunked {
+			b = appendHex(b, uint64(len(w.body)))
+			b = append(b, '\r', '\n')
+			b = append(b, w.body...)
+			b = append(b, '\r', '\n')
+		} else {
+			b = append(b, w.body...)
+		}
+	}
+	c.out = b
+	c.ls.putBuf(w.body)
+	w.body = nil
+}
+
+// appendHead appends the status line and header section. length < 0
+// means no Content-Length field.
+func (w *ResponseWriter) appendHead(b []byte, length int64) []byte {
+	c := w.c
+	b = appendStatusLine(b, w.status)
+	if c.cfg.serverName != "" {
+		b = append(b, "Server: "...)
+		b = append(b, c.cfg.serverName...)
+		b = append(b, '\r', '\n')
+	}
+	if !w.customDate {
+		b = append(b, "Date: "...)
+		b = append(b, c.ls.date.get(c.loop.Now())...)
+		b = append(b, '\r', '\n')
+	}
+	for i := range w.headers {
+		b = appendField(b, w.headers[i].name, w.headers[i].value)
+	}
+	switch {
+	case w.mode == modeChunked:
+		b = append(b, "Transfer-Encoding: chunked\r\n"...)
+	case length >= 0:
+		b = append(b, "Content-Length: "...)
+		b = appendUint(b, uint64(length))
+		b = append(b, '\r', '\n')
+	}
+	if w.closeAfter {
+		b = append(b, "Connection: close\r\n"...)
+	} else if c.req.minor == 0 {
+		b = append(b, "Connection: keep-alive\r\n"...)
+	}
+	return append(b, '\r', '\n')
+}
+
+// appendField appends "name: value\r\n", dropping an invalid name and
+// replacing control characters in the value with spaces.
+func appendField(b []byte, name, value string) []byte {
+	if name == "" {
+		return b
+	}
+	for i := 0; i < len(name); i++ {
+		if charClass[name[i]]&classToken == 0 {
+			return b
+		}
+	}
+	b = append(b, name...)
+	b = append(b, ':', ' ')
+	start := len(b)
+	b = append(b, value...)
+	for i := start; i < len(b); i++ {
+		if charClass[b[i]]&classValue == 0 {
+			b[i] = ' '
+		}
+	}
+	return append(b, '\r', '\n')
+}
+
+// writeFramed appends body bytes to a committed response.
+func (w *ResponseWriter) writeFramed(p []byte) {
+	if w.mode == modeNoBody || len(p) == 0 {
+		return
+	}
+	c := w.c
+	b := c.outBuf()
+	if w.mode == modeChunked {
+		b = appendHex(b, uint64(len(p)))
+		b = append(b, '\r', '\n')
+		b = append(b, p...)
+		b = append(b, '\r', '\n')
+	} else {
+		b = append(b, p...)
+	}
+	c.out = b
+	c.flushIfOutside()
+}
+
+func (w *ResponseWriter) writeFramedString(s string) {
+	if w.mode == modeNoBody || len(s) == 0 {
+		return
+	}
+	c := w.c
+	b := c.outBuf()
+	if w.mode == modeChunked {
+		b = appendHex(b, uint64(len(s)))
+		b = append(b, '\r', '\n')
+		b = append(b, s...)
+		b = append(b, '\r', '\n')
+	} else {
+		b = append(b, s...)
+	}
+	c.out = b
+	c.flushIfOutside()
+}
+
+// equalFoldString is equalFold for two strings.
+func equalFoldString(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if x >= 'A' && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if y >= 'A' && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
+}
