@@ -369,7 +369,6 @@ func runModel(t testing.TB, data []byte, maxOps int) {
 	}
 }
 
-
 func compareModels(t testing.TB, op int, wm *wheelModel, rm *refModel) {
 	t.Helper()
 	if !slices.Equal(wm.log, rm.log) {
