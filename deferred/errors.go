@@ -37,6 +37,8 @@ var (
 	// ErrNilScheduler is the error AddTimeout fails a pending Deferred with
 	// when it is given no scheduler.
 	ErrNilScheduler = errors.New("deferred: nil scheduler")
+	// ErrNilLoopingCall is what LoopingDone(nil) fails with.
+	ErrNilLoopingCall = errors.New("deferred: nil LoopingCall")
 	// ErrAllFailed matches the *FailureGroup Race fails with when no input
 	// succeeded.
 	ErrAllFailed = errors.New("deferred: every input failed")
