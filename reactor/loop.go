@@ -49,6 +49,7 @@ type loop struct {
 	wakePending atomic.Bool
 
 	shutdown *shutdownState // set once Stop reaches this loop
+	turns    uint64         // loop iterations, for tests and stats
 	done     chan struct{}
 }
 
@@ -112,6 +113,7 @@ func (l *loop) run() {
 	defer runtime.UnlockOSThread()
 	defer close(l.done)
 	for {
+		l.turns++
 		n, err := l.poll()
 		if err != nil {
 			l.log.Error().Err(err).Msg("poll failed; loop stops")

@@ -102,3 +102,8 @@ func (b *syncBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
+
+// protocolFactory serves every connection with p.
+func protocolFactory(p protocol.Protocol) protocol.Factory {
+	return protocol.FactoryFunc(func(net.Addr) protocol.Protocol { return p })
+}

@@ -1,5 +1,0 @@
-package reactor
-
-const emfileChildEnv = "MUSTAINE_EMFILE_CHILD"
-
-func emfileChild() {}
