@@ -20,11 +20,11 @@ const (
 // Timeout kinds: what expiry of the connection's one timer means.
 const (
 	timeoutNone   = iota
-	timeoutIdle         // keep-alive idle: close quietly
-	timeoutHead         // slowloris: 408 when a partial head was received
-	timeoutBody         // slow body: 408
-	timeoutWrite        // the client stopped reading a streamed response
-	timeoutLinger       // a lingering close has waited long enough
+	timeoutIdle   // keep-alive idle: close quietly
+	timeoutHead   // slowloris: 408 when a partial head was received
+	timeoutBody   // slow body: 408
+	timeoutWrite  // the client stopped reading a streamed response
+	timeoutLinger // a lingering close has waited long enough
 )
 
 // lingerTimeout bounds a lingering close: after an error response the
