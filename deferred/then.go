@@ -68,6 +68,9 @@ func (l *thenDeferredLink[T, U]) run(d *Deferred[T]) link {
 		} else {
 			v := d.result
 			inner, err = callReturning(func() *Deferred[U] { return l.fn(v) })
+			if err == nil && inner == nil {
+				err = ErrNilDeferred
+			}
 		}
 	}
 	l.fn = nil
