@@ -55,7 +55,18 @@ func (c *config) valid() bool {
 		c.maxHeader >= 0 && c.maxHeader <= maxHeadLimit &&
 		c.maxFields >= 1 && c.maxBody >= 0 &&
 		c.readHeaderTimeout >= 0 && c.readBodyTimeout >= 0 &&
-		c.idleTimeout >= 0 && c.writeTimeout >= 0 && c.maxRequests >= 0
+		c.idleTimeout >= 0 && c.writeTimeout >= 0 && c.maxRequests >= 0 &&
+		validFieldValue(c.serverName)
+}
+
+// validFieldValue reports whether s may be sent as a field value as is.
+func validFieldValue(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if charClass[s[i]]&classValue == 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // WithMaxRequestLine bounds the request line (method, target and version,
@@ -106,7 +117,7 @@ func WithWriteTimeout(d time.Duration) Option { return func(c *config) { c.write
 func WithMaxRequestsPerConn(n int) Option { return func(c *config) { c.maxRequests = n } }
 
 // WithServerName sends "Server: name" in every response. By default no
-// Server field is sent.
+// Server field is sent. A name with control characters is invalid.
 func WithServerName(name string) Option { return func(c *config) { c.serverName = name } }
 
 // WithPanicHandler is called, on the loop, with every panic recovered
