@@ -1,0 +1,78 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// built is the outcome of building one target.
+type built struct {
+	Path    string // the executable, when the build succeeded
+	Missing string // why the package is absent, when it is
+	Err     error  // the build failure of a package that exists
+}
+
+// moduleRoot returns the directory of the go.mod the harness belongs to.
+func moduleRoot(ctx context.Context) (string, error) {
+	out, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
+	if err != nil {
+		return "", fmt.Errorf("go env GOMOD: %w", err)
+	}
+	mod := strings.TrimSpace(string(out))
+	if mod == "" || mod == os.DevNull {
+		return "", errors.New("not inside a Go module: run the harness from the Mustaine checkout")
+	}
+	return filepath.Dir(mod), nil
+}
+
+// hasGoFiles reports whether dir holds a non-test Go source file, which
+// is how the harness tells a package that is not written yet.
+func hasGoFiles(dir string) bool {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return false
+	}
+	for _, e := range entries {
+		n := e.Name()
+		if !e.IsDir() && strings.HasSuffix(n, ".go") && !strings.HasSuffix(n, "_test.go") {
+			return true
+		}
+	}
+	return false
+}
+
+// buildTargets builds every target into dir with go build, keyed by
+// binary name. A package that does not exist is reported as missing.
+func buildTargets(ctx context.Context, root, dir string, targets []target, log io.Writer) map[string]built {
+	out := make(map[string]built, len(targets))
+	for _, t := range targets {
+		if !hasGoFiles(filepath.Join(root, t.Pkg)) {
+			out[t.binary()] = built{Missing: "package " + t.Pkg + " does not exist yet"}
+			fmt.Fprintf(log, "bench: %s (%s): missing, skipped\n", t.binary(), t.Pkg)
+			continue
+		}
+		path := filepath.Join(dir, t.binary())
+		bctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+		cmd := exec.CommandContext(bctx, "go", "build", "-o", path, t.Pkg)
+		cmd.Dir = root
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		err := cmd.Run()
+		cancel()
+		if err != nil {
+			out[t.binary()] = built{Err: fmt.Errorf("go build %s: %w: %s", t.Pkg, err, tail(stderr.String(), 400))}
+			fmt.Fprintf(log, "bench: %s: BUILD FAILED: %s\n", t.binary(), tail(stderr.String(), 400))
+			continue
+		}
+		out[t.binary()] = built{Path: path}
+	}
+	return out
+}

@@ -1,0 +1,19 @@
+// Command bench is Mustaine's load harness: it builds Mustaine's example
+// servers and their peers (gnet, fasthttp, net/http and a
+// goroutine-per-connection echo) from this module, starts each one in turn
+// on loopback, loads it with wrk or the Go echo load generator, and writes
+// a markdown table of medians and ratios to gnet.
+//
+// Usage:
+//
+//	go run ./bench [flags]                 # the measurement (see -h)
+//	go run ./bench loadgen [flags]         # the echo load generator alone
+//
+// Each measurement starts a fresh server process, reads the server's CPU
+// time from /proc/<pid>/stat before and after the load, and kills the
+// server by PID. Targets are interleaved within each round, in an order
+// that rotates from round to round, so slow drifts of the machine spread
+// over all of them. See bench/README.md.
+//
+// The harness needs Linux (/proc, taskset) and wrk for the HTTP loads.
+package main

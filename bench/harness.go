@@ -1,0 +1,338 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"runtime"
+	"slices"
+	"strconv"
+	"syscall"
+	"time"
+)
+
+// stopGrace is how long a server gets to exit after SIGTERM before SIGKILL.
+const stopGrace = 3 * time.Second
+
+// env is what every measurement shares.
+type env struct {
+	o      *options
+	self   string // this executable, for the loadgen subcommand
+	script string // the wrk pipelining script
+}
+
+// harnessMain runs the whole measurement and returns the exit status.
+func harnessMain(args []string, stdout, stderr io.Writer) int {
+	o, err := parseOptions(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return exitOK
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "bench:", err)
+		return exitUsage
+	}
+	if runtime.GOOS != "linux" {
+		fmt.Fprintln(stderr, "bench: the harness needs Linux (/proc, taskset); the servers and loadgen build anywhere")
+		return exitUsage
+	}
+	loads := o.selectedLoads()
+	targets := o.selectedTargets(loads)
+	configs := o.runConfigs()
+	if err := checkTools(o, loads); err != nil {
+		fmt.Fprintln(stderr, "bench:", err)
+		return exitUsage
+	}
+	nofile, err := raiseNoFile()
+	if err != nil {
+		fmt.Fprintln(stderr, "bench:", err)
+		return exitUsage
+	}
+	if slices.ContainsFunc(loads, func(l load) bool { return l.Idle }) && nofile < uint64(o.IdleConns)+1024 {
+		fmt.Fprintf(stderr, "bench: RLIMIT_NOFILE hard limit %d is too low for -idle-conns %d: raise it (ulimit -Hn, /etc/security/limits.conf) or lower -idle-conns\n", nofile, o.IdleConns)
+		return exitUsage
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	root, err := moduleRoot(ctx)
+	if err != nil {
+		fmt.Fprintln(stderr, "bench:", err)
+		return exitUsage
+	}
+	tmp, err := os.MkdirTemp("", "mustaine-bench-")
+	if err != nil {
+		fmt.Fprintln(stderr, "bench:", err)
+		return exitUsage
+	}
+	defer os.RemoveAll(tmp)
+	e := &env{o: o}
+	if e.script, err = writePipelineScript(tmp); err != nil {
+		fmt.Fprintln(stderr, "bench:", err)
+		return exitUsage
+	}
+	if e.self, err = os.Executable(); err != nil {
+		fmt.Fprintln(stderr, "bench:", err)
+		return exitUsage
+	}
+
+	fmt.Fprintf(stderr, "bench: building %d servers in %s\n", len(targets), tmp)
+	bins := buildTargets(ctx, root, tmp, targets, stderr)
+	fmt.Fprintf(stderr, "bench: %d rounds × %d tables, about %v\n", o.Rounds, len(configs),
+		estimate(o, configs, loads, targets, bins).Round(time.Second))
+
+	res := results{}
+	failed := false
+	for _, t := range targets {
+		b := bins[t.binary()]
+		for _, cfg := range configs {
+			for _, l := range loads {
+				if l.Kind != t.Kind {
+					continue
+				}
+				c := res.at(cellKey{cfg.Name, l.Name, t.Name})
+				c.Missing = b.Missing
+				if b.Err != nil {
+					c.Failures = append(c.Failures, b.Err.Error())
+					failed = true
+				}
+			}
+		}
+	}
+measure:
+	for _, cfg := range configs {
+		for round := range o.Rounds {
+			for li, l := range loads {
+				for _, t := range rotate(targetsFor(targets, l), round+li) {
+					b := bins[t.binary()]
+					if b.Path == "" {
+						continue
+					}
+					if ctx.Err() != nil {
+						break measure
+					}
+					s, err := e.measure(ctx, cfg, l, t, b.Path)
+					c := res.at(cellKey{cfg.Name, l.Name, t.Name})
+					label := fmt.Sprintf("[%s %d/%d] %s %s", cfg.Name, round+1, o.Rounds, l.Name, t.Name)
+					if err != nil {
+						if ctx.Err() != nil {
+							break measure
+						}
+						failed = true
+						c.Failures = append(c.Failures, err.Error())
+						fmt.Fprintf(stderr, "%s: FAILED: %v\n", label, err)
+						continue
+					}
+					c.Samples = append(c.Samples, s)
+					fmt.Fprintf(stderr, "%s: %s\n", label, describe(l, s))
+				}
+			}
+		}
+	}
+	interrupted := ctx.Err() != nil
+	header := fmt.Sprintf("Measured %s on %s/%s with %d CPUs (%s), %d rounds of %v (warm-up %v).",
+		time.Now().UTC().Format("2006-01-02 15:04 MST"), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(),
+		runtime.Version(), o.Rounds, o.Duration, o.Warmup)
+	if interrupted {
+		header += " **Interrupted: partial results.**"
+	}
+	md := renderMarkdown(tableSpec{Configs: configs, Loads: loads, Targets: targets, Header: header}, res)
+	fmt.Fprint(stdout, md)
+	if err := os.WriteFile(o.Out, []byte(md), 0o644); err != nil {
+		fmt.Fprintln(stderr, "bench:", err)
+		return exitFailure
+	}
+	fmt.Fprintf(stderr, "bench: tables written to %s\n", o.Out)
+	if failed || interrupted {
+		return exitFailure
+	}
+	return exitOK
+}
+
+// checkTools fails early, with the line that installs it, when a tool the
+// selected loads need is missing.
+func checkTools(o *options, loads []load) error {
+	if slices.ContainsFunc(loads, func(l load) bool { return l.WrkDepth > 0 }) {
+		if _, err := exec.LookPath("wrk"); err != nil {
+			return fmt.Errorf("wrk is not installed; install it with\n\n    %s\n\nor leave the HTTP loads out: -loads echo64,echo4k,idle-http,idle-echo", wrkInstall)
+		}
+	}
+	if slices.Contains(o.Configs, "pinned") {
+		if _, err := exec.LookPath("taskset"); err != nil {
+			return errors.New("taskset is not installed; install it with\n\n    sudo apt-get install -y util-linux\n\nor use -configs unpinned")
+		}
+		if n := runtime.NumCPU(); o.ServerCPU >= n || o.LoadCPU >= n {
+			return fmt.Errorf("-server-cpu %d / -load-cpu %d: this machine has %d CPUs", o.ServerCPU, o.LoadCPU, n)
+		}
+	}
+	return nil
+}
+
+// targetsFor returns the targets load l applies to.
+func targetsFor(targets []target, l load) []target {
+	var out []target
+	for _, t := range targets {
+		if t.Kind == l.Kind {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// rotate returns ts starting at index k mod len(ts), so each target takes
+// each position in turn across rounds and none always runs first (on a
+// cold cache) or right after the same neighbour.
+func rotate[T any](ts []T, k int) []T {
+	if len(ts) == 0 {
+		return nil
+	}
+	k %= len(ts)
+	return append(slices.Clone(ts[k:]), ts[:k]...)
+}
+
+// estimate is the wall time the measurement should take.
+func estimate(o *options, configs []runConfig, loads []load, targets []target, bins map[string]built) time.Duration {
+	var per time.Duration
+	for _, l := range loads {
+		for _, t := range targetsFor(targets, l) {
+			if bins[t.binary()].Path == "" {
+				continue
+			}
+			if l.Idle {
+				per += 3 * time.Second
+			} else {
+				per += o.Warmup + o.Duration + time.Second
+			}
+		}
+	}
+	return per * time.Duration(o.Rounds*len(configs))
+}
+
+// describe is the progress line of one measurement.
+func describe(l load, s sample) string {
+	switch {
+	case l.Idle:
+		return fmt.Sprintf("%.0f B per idle connection", s.BytesPerConn)
+	case l.Kind == kindHTTP:
+		return fmt.Sprintf("%s, %s server CPU/req, p99 %s", fmtRate(s.Throughput, "req/s"),
+			fmtNanos(float64(s.CPUPerOp)), fmtNanos(float64(s.P99)))
+	default:
+		return fmt.Sprintf("%s, %.1f MB/s, %s server CPU/msg, p99 %s", fmtRate(s.Throughput, "msg/s"),
+			s.MBps, fmtNanos(float64(s.CPUPerOp)), fmtNanos(float64(s.P99)))
+	}
+}
+
+// measure runs one load against a fresh server process.
+func (e *env) measure(ctx context.Context, cfg runConfig, l load, t target, bin string) (sample, error) {
+	addr, err := freeLoopbackAddr()
+	if err != nil {
+		return sample{}, err
+	}
+	var pinServer, pinLoad []string
+	if cfg.Pinned {
+		pinServer = []string{"taskset", "-c", strconv.Itoa(e.o.ServerCPU)}
+		pinLoad = []string{"taskset", "-c", strconv.Itoa(e.o.LoadCPU)}
+	}
+	srv, err := startServer(bin, pinServer, addr, cfg.Loops)
+	if err != nil {
+		return sample{}, err
+	}
+	defer srv.stop(stopGrace)
+	if err := srv.waitListening(ctx, 10*time.Second); err != nil {
+		return sample{}, err
+	}
+	if err := probe(t.Kind, addr); err != nil {
+		return sample{}, err
+	}
+
+	var s sample
+	switch {
+	case l.Idle:
+		s.BytesPerConn, err = measureIdle(ctx, srv, t.Kind, e.o.IdleConns, e.o.IdleTouch)
+	case l.WrkDepth > 0:
+		s, err = e.measureWrk(ctx, cfg, l, srv, pinLoad)
+	default:
+		s, err = e.measureEcho(ctx, l, srv, pinLoad)
+	}
+	if err != nil {
+		return sample{}, err
+	}
+	if srv.exited() {
+		return sample{}, srv.exitError()
+	}
+	return s, nil
+}
+
+func (e *env) measureWrk(ctx context.Context, cfg runConfig, l load, srv *server, pin []string) (sample, error) {
+	threads := 1
+	if !cfg.Pinned {
+		threads = runtime.NumCPU()
+	}
+	url := "http://" + srv.Addr + "/"
+	if e.o.Warmup > 0 {
+		if _, err := runWrk(ctx, pin, wrkArgs(url, threads, e.o.WrkConns, e.o.Warmup, e.script, l.WrkDepth), e.o.Warmup); err != nil {
+			return sample{}, fmt.Errorf("warm-up: %w", err)
+		}
+	}
+	cpu0, err := processCPU(srv.Pid)
+	if err != nil {
+		return sample{}, err
+	}
+	r, err := runWrk(ctx, pin, wrkArgs(url, threads, e.o.WrkConns, e.o.Duration, e.script, l.WrkDepth), e.o.Duration)
+	if err != nil {
+		return sample{}, err
+	}
+	cpu1, err := processCPU(srv.Pid)
+	if err != nil {
+		return sample{}, err
+	}
+	switch {
+	case r.Non2xxOr3xx > 0:
+		return sample{}, fmt.Errorf("%d responses were not 2xx/3xx", r.Non2xxOr3xx)
+	case r.Requests == 0:
+		return sample{}, errors.New("wrk completed no request")
+	}
+	return sample{
+		Throughput: r.ReqPerSec,
+		CPUPerOp:   (cpu1 - cpu0) / time.Duration(r.Requests),
+		P99:        r.P99,
+		Errors:     r.SocketErrors,
+	}, nil
+}
+
+func (e *env) measureEcho(ctx context.Context, l load, srv *server, pin []string) (sample, error) {
+	el := echoLoad{Self: e.self, Pin: pin, Addr: srv.Addr, Conns: l.EchoConns, Size: l.EchoSize,
+		Pipeline: e.o.EchoPipeline}
+	if e.o.Warmup > 0 {
+		el.Duration = e.o.Warmup
+		if _, err := el.run(ctx); err != nil {
+			return sample{}, fmt.Errorf("warm-up: %w", err)
+		}
+	}
+	cpu0, err := processCPU(srv.Pid)
+	if err != nil {
+		return sample{}, err
+	}
+	el.Duration = e.o.Duration
+	r, err := el.run(ctx)
+	if err != nil {
+		return sample{}, err
+	}
+	cpu1, err := processCPU(srv.Pid)
+	if err != nil {
+		return sample{}, err
+	}
+	if r.Messages == 0 {
+		return sample{}, errors.New("no message echoed")
+	}
+	return sample{
+		Throughput: r.MsgsPerS,
+		MBps:       r.MBPerS,
+		CPUPerOp:   (cpu1 - cpu0) / time.Duration(r.Messages),
+		P99:        time.Duration(r.P99Ns),
+	}, nil
+}

@@ -1,0 +1,19 @@
+package main
+
+import (
+	"os"
+)
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == "loadgen" {
+		os.Exit(loadgenMain(os.Args[2:], os.Stdout, os.Stderr))
+	}
+	os.Exit(harnessMain(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// Exit statuses of both the harness and the loadgen subcommand.
+const (
+	exitOK      = 0 // everything that ran was correct
+	exitFailure = 1 // a server failed, or an echo or response was wrong
+	exitUsage   = 2 // bad flags or a missing tool; nothing was measured
+)

@@ -1,0 +1,252 @@
+package main
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// sample is one measurement of one target under one load. Which fields
+// are set depends on the load.
+type sample struct {
+	Throughput   float64       // requests or messages per second
+	MBps         float64       // echo loads: megabytes per second
+	CPUPerOp     time.Duration // server CPU time per request or message
+	P99          time.Duration // 99th percentile latency
+	BytesPerConn float64       // idle load: server RSS growth per connection
+	Errors       int64         // wrk socket errors, reported, not fatal
+}
+
+// cell holds every round of one (config, load, target).
+type cell struct {
+	Samples  []sample
+	Failures []string // one per failed round
+	Missing  string   // set when the target's package does not exist
+}
+
+// cellKey names a cell.
+type cellKey struct{ Config, Load, Target string }
+
+// results collects cells as rounds complete.
+type results map[cellKey]*cell
+
+func (r results) at(k cellKey) *cell {
+	c := r[k]
+	if c == nil {
+		c = &cell{}
+		r[k] = c
+	}
+	return c
+}
+
+// median returns the middle value of xs (the mean of the two middle ones
+// for an even count), or 0 for none. xs is not modified.
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	m := len(s) / 2
+	if len(s)%2 == 1 {
+		return s[m]
+	}
+	return (s[m-1] + s[m]) / 2
+}
+
+// summary is a cell reduced to medians, each metric on its own, so one
+// noisy round moves none of them.
+type summary struct {
+	N            int
+	Throughput   float64
+	MBps         float64
+	CPUPerOp     float64 // nanoseconds
+	CPUSpread    float64 // (max-min)/median of CPUPerOp, a noise gauge
+	P99          float64 // nanoseconds
+	BytesPerConn float64
+	Errors       int64
+}
+
+func summarize(samples []sample) summary {
+	pick := func(f func(sample) float64) []float64 {
+		out := make([]float64, len(samples))
+		for i, s := range samples {
+			out[i] = f(s)
+		}
+		return out
+	}
+	cpu := pick(func(s sample) float64 { return float64(s.CPUPerOp) })
+	sm := summary{
+		N:            len(samples),
+		Throughput:   median(pick(func(s sample) float64 { return s.Throughput })),
+		MBps:         median(pick(func(s sample) float64 { return s.MBps })),
+		CPUPerOp:     median(cpu),
+		P99:          median(pick(func(s sample) float64 { return float64(s.P99) })),
+		BytesPerConn: median(pick(func(s sample) float64 { return s.BytesPerConn })),
+	}
+	if sm.CPUPerOp > 0 {
+		sm.CPUSpread = (slices.Max(cpu) - slices.Min(cpu)) / sm.CPUPerOp
+	}
+	for _, s := range samples {
+		sm.Errors += s.Errors
+	}
+	return sm
+}
+
+// ratio formats v/base as "1.02×", or "—" when either is unknown.
+func ratio(v, base float64) string {
+	if v <= 0 || base <= 0 {
+		return "—"
+	}
+	return fmt.Sprintf("%.2f×", v/base)
+}
+
+// fmtRate formats a per-second rate with a k/M suffix.
+func fmtRate(v float64, unit string) string {
+	switch {
+	case v >= 1e6:
+		return fmt.Sprintf("%.2fM %s", v/1e6, unit)
+	case v >= 1e3:
+		return fmt.Sprintf("%.1fk %s", v/1e3, unit)
+	default:
+		return fmt.Sprintf("%.0f %s", v, unit)
+	}
+}
+
+// fmtNanos formats a duration given in nanoseconds with three significant
+// digits in µs or ms, the ranges server CPU and latency fall in.
+func fmtNanos(ns float64) string {
+	switch {
+	case ns <= 0:
+		return "—"
+	case ns < 1e3:
+		return fmt.Sprintf("%.0f ns", ns)
+	case ns < 1e6:
+		return fmt.Sprintf("%.3g µs", ns/1e3)
+	default:
+		return fmt.Sprintf("%.3g ms", ns/1e6)
+	}
+}
+
+// tableSpec is what renderMarkdown needs besides the results.
+type tableSpec struct {
+	Configs []runConfig
+	Loads   []load
+	Targets []target
+	Header  string // free text printed under the title
+}
+
+// renderMarkdown writes one throughput table and one memory table per
+// configuration: medians over the rounds and ratios to the baseline
+// (gnet) measured in the same run.
+func renderMarkdown(spec tableSpec, res results) string {
+	var b strings.Builder
+	b.WriteString("# Mustaine bench results\n\n")
+	if spec.Header != "" {
+		b.WriteString(spec.Header + "\n\n")
+	}
+	for _, cfg := range spec.Configs {
+		fmt.Fprintf(&b, "## %s\n\n", cfg.Title)
+		var busy, idle []load
+		for _, l := range spec.Loads {
+			if l.Idle {
+				idle = append(idle, l)
+			} else {
+				busy = append(busy, l)
+			}
+		}
+		if len(busy) > 0 {
+			b.WriteString("| Load | Target | Throughput | vs gnet | Server CPU / op | vs gnet | CPU spread | p99 latency | vs gnet |\n")
+			b.WriteString("|---|---|---:|---:|---:|---:|---:|---:|---:|\n")
+			for _, l := range busy {
+				writeRows(&b, cfg, l, spec.Targets, res, busyRow)
+			}
+			b.WriteString("\n")
+		}
+		if len(idle) > 0 {
+			b.WriteString("| Load | Target | Server RSS / idle conn | vs gnet |\n")
+			b.WriteString("|---|---|---:|---:|\n")
+			for _, l := range idle {
+				writeRows(&b, cfg, l, spec.Targets, res, idleRow)
+			}
+			b.WriteString("\n")
+		}
+	}
+	b.WriteString("Medians over the rounds; \"vs gnet\" divides by gnet's median in the same run " +
+		"(for CPU, latency and memory lower is better). Server CPU / op is the server's " +
+		"utime+stime over the load divided by the requests or messages served. " +
+		"CPU spread is (max−min)/median of CPU / op over the rounds.\n")
+	return b.String()
+}
+
+// rowFunc renders the measured columns of one row.
+type rowFunc func(l load, s, base summary, hasBase bool) string
+
+func writeRows(b *strings.Builder, cfg runConfig, l load, targets []target, res results, row rowFunc) {
+	baseCell := res[cellKey{cfg.Name, l.Name, baseline}]
+	var base summary
+	hasBase := baseCell != nil && len(baseCell.Samples) > 0
+	if hasBase {
+		base = summarize(baseCell.Samples)
+	}
+	for _, t := range targets {
+		if t.Kind != l.Kind {
+			continue
+		}
+		c := res[cellKey{cfg.Name, l.Name, t.Name}]
+		if c == nil {
+			continue // target not selected
+		}
+		fmt.Fprintf(b, "| %s | %s | ", l.Title, t.Name)
+		switch {
+		case c.Missing != "":
+			fmt.Fprintf(b, "missing: %s |\n", c.Missing)
+			continue
+		case len(c.Samples) == 0:
+			fmt.Fprintf(b, "FAILED: %s |\n", escapeCell(firstOr(c.Failures, "no result")))
+			continue
+		}
+		b.WriteString(row(l, summarize(c.Samples), base, hasBase))
+		if len(c.Failures) > 0 {
+			fmt.Fprintf(b, " %d of %d rounds FAILED: %s |", len(c.Failures), len(c.Failures)+len(c.Samples),
+				escapeCell(c.Failures[0]))
+		}
+		b.WriteString("\n")
+	}
+}
+
+func busyRow(l load, s, base summary, _ bool) string {
+	unit := "msg/s"
+	if l.Kind == kindHTTP {
+		unit = "req/s"
+	}
+	tp := fmtRate(s.Throughput, unit)
+	if l.EchoConns > 0 {
+		tp += fmt.Sprintf(" (%.1f MB/s)", s.MBps)
+	}
+	if s.Errors > 0 {
+		tp += fmt.Sprintf(" (%d socket errors)", s.Errors)
+	}
+	return fmt.Sprintf("%s | %s | %s | %s | %.0f%% | %s | %s |", tp,
+		ratio(s.Throughput, base.Throughput),
+		fmtNanos(s.CPUPerOp), ratio(s.CPUPerOp, base.CPUPerOp), 100*s.CPUSpread,
+		fmtNanos(s.P99), ratio(s.P99, base.P99))
+}
+
+func idleRow(_ load, s, base summary, _ bool) string {
+	return fmt.Sprintf("%.0f B | %s |", s.BytesPerConn, ratio(s.BytesPerConn, base.BytesPerConn))
+}
+
+func firstOr(xs []string, def string) string {
+	if len(xs) == 0 {
+		return def
+	}
+	return xs[0]
+}
+
+// escapeCell keeps an error message inside one markdown table cell.
+func escapeCell(s string) string {
+	s = strings.ReplaceAll(s, "|", `\|`)
+	return strings.Join(strings.Fields(s), " ")
+}
