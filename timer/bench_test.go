@@ -229,3 +229,53 @@ func (s *heapScheduler) advance(now int64) {
 		t.fn()
 	}
 }
+
+// BenchmarkReset is the idle-timeout pattern: a million pending timeouts,
+// and each operation pushes one of them back, as activity on a connection
+// does.
+func BenchmarkReset(b *testing.B) {
+	ds := delays(4096, time.Second, time.Minute)
+
+	b.Run("wheel", func(b *testing.B) {
+		w := timer.NewWheel(time.Now())
+		hs := make([]timer.Handle, pendingTimers)
+		for i := range hs {
+			hs[i] = w.CallLater(ds[i%len(ds)], nop)
+		}
+		i := 0
+		for b.Loop() {
+			hs[(i*7919)%pendingTimers].Reset(ds[i&4095])
+			i++
+		}
+	})
+
+	b.Run("afterfunc", func(b *testing.B) {
+		ts := make([]*time.Timer, pendingTimers)
+		for i := range ts {
+			ts[i] = time.AfterFunc(time.Hour+ds[i%len(ds)], nop)
+		}
+		i := 0
+		for b.Loop() {
+			ts[(i*7919)%pendingTimers].Reset(time.Hour + ds[i&4095])
+			i++
+		}
+		for _, t := range ts {
+			t.Stop()
+		}
+	})
+
+	b.Run("heap", func(b *testing.B) {
+		s := &heapScheduler{}
+		hs := make([]*heapTimer, pendingTimers)
+		for i := range hs {
+			hs[i] = s.callLater(int64(ds[i%len(ds)]), nop)
+		}
+		i := 0
+		for b.Loop() {
+			t := hs[(i*7919)%pendingTimers]
+			t.when = s.now + int64(ds[i&4095])
+			heap.Fix(&s.h, t.index)
+			i++
+		}
+	})
+}
