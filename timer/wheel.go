@@ -75,6 +75,11 @@ type Wheel struct {
 	occ    [numLevels]uint64
 	count  int
 	free   *entry
+	// dlTick and dlTime memoize the conversion of the last due tick
+	// NextDeadline reported: an idle loop asks for the same one on every
+	// iteration.
+	dlTick uint64
+	dlTime time.Time
 	lists  [numLists]slotList
 }
 
@@ -84,7 +89,7 @@ var _ Scheduler = (*Wheel)(nil)
 // with a monotonic clock reading (time.Now()) so that wall-clock jumps do not
 // move timers.
 func NewWheel(now time.Time, opts ...Option) *Wheel {
-	w := &Wheel{origin: now, now: now, tick: int64(DefaultTick)}
+	w := &Wheel{origin: now, now: now, tick: int64(DefaultTick), dlTick: math.MaxUint64}
 	for _, o := range opts {
 		if o != nil {
 			o(w)
@@ -175,7 +180,10 @@ func (w *Wheel) NextDeadline() (time.Time, bool) {
 	if due < start {
 		due = start
 	}
-	return w.origin.Add(time.Duration(mulSat(due, w.tick))), true
+	if due != w.dlTick {
+		w.dlTick, w.dlTime = due, w.origin.Add(time.Duration(mulSat(due, w.tick)))
+	}
+	return w.dlTime, true
 }
 
 // nextSlot finds the earliest non-empty slot. Entries of a lower level are
