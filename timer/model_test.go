@@ -198,7 +198,7 @@ func (r *refModel) advance(to int64) int {
 		c.pending = false
 		r.log = append(r.log, best)
 		n++
-		perform(r, best, c.act)
+		perform(r, c.act)
 	}
 	r.firing = false
 	for _, c := range r.cs {
@@ -255,7 +255,7 @@ func (r *refModel) deadline() (int64, bool) {
 }
 
 // perform runs a callback's action on the model it fired in.
-func perform(m model, self int, a action) {
+func perform(m model, a action) {
 	if a.kind == actNone {
 		return
 	}
@@ -268,7 +268,6 @@ func perform(m model, self int, a action) {
 	case actSchedule:
 		m.schedule(addSat(m.now(), a.delay), action{})
 	}
-	_ = self
 }
 
 // wheelModel drives a real Wheel.
@@ -285,7 +284,7 @@ func (m *wheelModel) schedule(when int64, a action) {
 	id := len(m.hs)
 	m.hs = append(m.hs, m.w.CallAt(m.at(when), func() {
 		m.log = append(m.log, id)
-		perform(m, id, a)
+		perform(m, a)
 	}))
 }
 
