@@ -1,0 +1,86 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"io"
+	"reflect"
+	"testing"
+	"time"
+)
+
+func TestParseOptionsDefaultsSelectEverything(t *testing.T) {
+	o, err := parseOptions(nil, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(o.Loads, loadNames) || !reflect.DeepEqual(o.Targets, targetNames) || !reflect.DeepEqual(o.Configs, configNames) {
+		t.Fatalf("defaults: loads %v targets %v configs %v", o.Loads, o.Targets, o.Configs)
+	}
+	if o.Duration != 10*time.Second || o.Rounds != 5 || o.PinnedLoops != 1 || o.UnpinnedLoops != 2 || o.IdleConns != 10000 {
+		t.Fatalf("defaults: %+v", o)
+	}
+}
+
+func TestParseOptionsRejectsUnknownNamesAndBadValues(t *testing.T) {
+	for _, args := range [][]string{
+		{"-loads", "plaintext,bogus"},
+		{"-targets", ""},
+		{"-configs", "sideways"},
+		{"-duration", "500ms"},
+		{"-rounds", "0"},
+		{"-server-cpu", "1", "-load-cpu", "1"},
+		{"-depth", "1"},
+		{"-idle-conns", "0"},
+		{"stray"},
+		{"-no-such-flag"},
+	} {
+		if _, err := parseOptions(args, io.Discard); !errors.Is(err, errUsage) {
+			t.Errorf("parseOptions(%q) err = %v, want errUsage", args, err)
+		}
+	}
+}
+
+func TestParseOptionsHelpIsNotAnError(t *testing.T) {
+	if _, err := parseOptions([]string{"-h"}, io.Discard); !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("err = %v, want flag.ErrHelp", err)
+	}
+}
+
+func TestSelectedTargetsKeepsOnlyThoseALoadAppliesTo(t *testing.T) {
+	o, err := parseOptions([]string{"-loads", "echo64", "-targets", "gnet,fasthttp,mustaine"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, tg := range o.selectedTargets(o.selectedLoads()) {
+		got = append(got, tg.binary())
+	}
+	if want := []string{"mustaine-echo", "gnet-echo"}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("targets = %v, want %v", got, want)
+	}
+}
+
+func TestRotateGivesEachTargetEachPosition(t *testing.T) {
+	ts := []string{"a", "b", "c"}
+	for k, want := range [][]string{{"a", "b", "c"}, {"b", "c", "a"}, {"c", "a", "b"}, {"a", "b", "c"}} {
+		if got := rotate(ts, k); !reflect.DeepEqual(got, want) {
+			t.Errorf("rotate(%d) = %v, want %v", k, got, want)
+		}
+	}
+	if ts[0] != "a" {
+		t.Fatal("rotate modified its input")
+	}
+	if rotate([]string(nil), 3) != nil {
+		t.Fatal("rotate of nothing must be nothing")
+	}
+}
+
+func TestTailBufferKeepsTheLastBytes(t *testing.T) {
+	b := &tailBuffer{max: 5}
+	_, _ = b.Write([]byte("abc"))
+	_, _ = b.Write([]byte("defg"))
+	if got := b.String(); got != "cdefg" {
+		t.Fatalf("tail = %q, want %q", got, "cdefg")
+	}
+}
