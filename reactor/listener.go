@@ -52,7 +52,8 @@ func (ln *Listener) Close() error {
 	if ln.closed.Swap(true) {
 		return ErrListenerClosed
 	}
-	if !ln.r.isRunning() {
+	if s := ln.r.state.Load(); s == stateNew || s == stateStopped {
+		// No loop is watching it (attach calls still queued see closed).
 		ln.closeFD()
 		return nil
 	}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -41,7 +42,10 @@ func startReactor(t testing.TB, opts ...Option) *Reactor {
 		t.Fatalf("New: %v", err)
 	}
 	done := make(chan error, 1)
+	running := make(chan struct{})
+	r.CallWhenRunning(func() { close(running) })
 	go func() { done <- r.Run() }()
+	<-running
 	t.Cleanup(func() {
 		if err := r.Stop(); err != nil && err != ErrNotRunning {
 			t.Errorf("Stop: %v", err)
@@ -52,7 +56,8 @@ func startReactor(t testing.TB, opts ...Option) *Reactor {
 				t.Errorf("Run: %v", err)
 			}
 		case <-time.After(30 * time.Second):
-			t.Errorf("Run did not return after Stop")
+			buf := make([]byte, 1<<20)
+			t.Errorf("Run did not return after Stop; goroutines:\n%s", buf[:runtime.Stack(buf, true)])
 		}
 	})
 	return r

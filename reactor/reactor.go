@@ -142,7 +142,6 @@ func (r *Reactor) Stop() error {
 	return nil
 }
 
-func (r *Reactor) isRunning() bool { return r.state.Load() == stateRunning }
 
 // cleanup releases what the loops left: listeners still backing off and the
 // pollers.
