@@ -72,6 +72,8 @@ type LineReceiver struct {
 	in        input
 	scanned   int    // owned bytes known not to start a delimiter
 	scanDelim []byte // the delimiter scanned was computed for
+	rawData   []byte // the data RawDataReceived is handling
+	rawEnd    int    // len(in.buf) right after rawData was taken
 	rawMode   bool
 	skipping  bool // discarding the rest of an over-long line
 	busy      bool // the parse loop is running
@@ -172,7 +174,7 @@ func (r *LineReceiver) SetRawMode() {
 // extra and any input kept so far at once.
 func (r *LineReceiver) SetLineMode(extra []byte) {
 	r.rawMode = false
-	if len(extra) > 0 {
+	if len(extra) > 0 && !r.unread(extra) {
 		r.in.pushFront(extra)
 		r.scanned = 0
 	}
@@ -280,7 +282,31 @@ func (r *LineReceiver) rawStep() bool {
 		return false
 	}
 	r.scanned = 0
+	r.rawData, r.rawEnd = data, len(r.in.buf)
 	r.raw.RawDataReceived(r, data)
+	r.rawData = nil
+	return true
+}
+
+// unread puts extra back in front of the unparsed input without copying
+// it, when extra is the unconsumed tail of the data RawDataReceived is
+// handling and no input arrived meanwhile: the common case of a handler
+// that consumed a body and returns the rest to line mode. Copying instead
+// would make a read of many small raw sections quadratic.
+func (r *LineReceiver) unread(extra []byte) bool {
+	data, in := r.rawData, &r.in
+	if len(extra) > len(data) || len(in.buf) != r.rawEnd || len(in.rest) != 0 ||
+		&extra[len(extra)-1] != &data[len(data)-1] {
+		return false
+	}
+	if in.off == len(in.buf) && r.rawEnd > 0 && &data[len(data)-1] == &in.buf[len(in.buf)-1] {
+		in.off -= len(extra) // data was the owned input
+	} else if in.off == len(in.buf) {
+		in.rest = extra // data was the borrowed input
+	} else {
+		return false
+	}
+	r.scanned = 0
 	return true
 }
 
