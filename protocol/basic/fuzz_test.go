@@ -1,0 +1,70 @@
+package basic_test
+
+import (
+	"testing"
+)
+
+// The fuzz targets check, for any input, that the framer does not panic,
+// never delivers a line with its delimiter or a message over MaxLength,
+// and delivers the same events whether the input comes in one read, cut at
+// the fuzzer's chosen points, or one byte at a time. cfg picks the framer's
+// configuration (delimiter, MaxLength, length hook).
+
+func fuzzCheck(t *testing.T, data, cuts []byte, runOne func([][]byte) ([]string, error)) {
+	want, err := runOne([][]byte{data})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cuttings := [][][]byte{split(data, cuts)}
+	if len(data) <= 256 {
+		cuttings = append(cuttings, bytewise(data))
+	}
+	for _, chunks := range cuttings {
+		got, err := runOne(chunks)
+		if err == nil {
+			err = sameEvents(want, got)
+		}
+		if err != nil {
+			t.Fatalf("input %q cut as %q: %v", data, chunks, err)
+		}
+	}
+}
+
+func FuzzLineReceiver(f *testing.F) {
+	f.Add([]byte("hello\r\nworld\r\n"), []byte{3, 5}, byte(0))
+	f.Add([]byte("RAW 3\r\nabcdef\r\nPAUSE\r\nx\r\n"), []byte{7, 1, 1}, byte(4))
+	f.Add([]byte("aaab\naab0123456789012aabaab"), []byte{1, 2, 30}, byte(2|64))
+	f.Fuzz(func(t *testing.T, data, cuts []byte, cfg byte) {
+		c := lineConfigOf(cfg)
+		fuzzCheck(t, data, cuts, func(chunks [][]byte) ([]string, error) { return runLine(c, chunks) })
+	})
+}
+
+func FuzzLineOnlyReceiver(f *testing.F) {
+	f.Add([]byte("hello\r\nworld\r\n"), []byte{3, 5}, byte(0))
+	f.Add([]byte("xxxx\r\n\r\nyyyyy\r\nPAUSE\r\nz"), []byte{4, 1, 1}, byte(12|128))
+	f.Fuzz(func(t *testing.T, data, cuts []byte, cfg byte) {
+		c := lineConfigOf(cfg)
+		fuzzCheck(t, data, cuts, func(chunks [][]byte) ([]string, error) { return runLineOnly(c, chunks) })
+	})
+}
+
+func FuzzIntStringReceiver(f *testing.F) {
+	f.Add([]byte("\x05hello\x00\x03abc"), []byte{2, 2}, byte(0))
+	f.Add([]byte("\x00\x05PAUSE\x00\x01a\x00\x09toolong!!\x00\x00"), []byte{1, 6, 1}, byte(1|12<<2|128))
+	f.Add([]byte("\x00\x00\x00\x02hi\x00\x00\x00\x30"), []byte{3}, byte(2|8<<2|64))
+	f.Fuzz(func(t *testing.T, data, cuts []byte, cfg byte) {
+		c := stringConfigOf(cfg)
+		fuzzCheck(t, data, cuts, func(chunks [][]byte) ([]string, error) { return runIntString(c, chunks) })
+	})
+}
+
+func FuzzNetstringReceiver(f *testing.F) {
+	f.Add([]byte("5:hello,0:,3:abc,"), []byte{1, 4}, byte(0))
+	f.Add([]byte("01:a,"), []byte{1}, byte(0))
+	f.Add([]byte("12:3:abc,1:x,,5:PAUSE,1:z,"), []byte{5, 5}, byte(40))
+	f.Add([]byte("99999999999999999999:"), []byte{10}, byte(3))
+	f.Fuzz(func(t *testing.T, data, cuts []byte, cfg byte) {
+		fuzzCheck(t, data, cuts, func(chunks [][]byte) ([]string, error) { return runNetstring(int(cfg), chunks) })
+	})
+}
