@@ -151,11 +151,14 @@ func (d *chunkedDecoder) sizeLine(line []byte) (uint64, int) {
 
 // trailerLine checks one trailer-section line (the LF already cut) and
 // moves to chunkDone at the empty line. Trailer fields are validated like
-// header fields and dropped: handlers see only the header section.
+// header fields and dropped: handlers see only the header section. As in
+// the rest of the chunked framing, lines must end with CRLF.
 func (d *chunkedDecoder) trailerLine(line []byte, lim *limits) int {
-	if n := len(line); n > 0 && line[n-1] == '\r' {
-		line = line[:n-1]
+	n := len(line)
+	if n == 0 || line[n-1] != '\r' {
+		return statusBadRequest
 	}
+	line = line[:n-1]
 	if len(line) == 0 {
 		d.state = chunkDone
 		return 0

@@ -49,8 +49,7 @@ type conn struct {
 	out  []byte // output not yet handed to the transport
 
 	state        uint8
-	partial      bool // the head was tried and found incomplete
-	scan         int  // where to resume looking for the end of the head
+	hp           headParser
 	headLen      int
 	rawPos       int // chunked: raw bytes consumed, from the request's start
 	dec          chunkedDecoder
@@ -147,9 +146,12 @@ loop:
 	for !c.closing && !c.lost {
 		switch c.state {
 		case stateIdle, stateHead:
-			pos += skipEmptyLines(buf[pos:])
-			if pos == len(buf) {
-				break loop
+			if c.hp == (headParser{}) {
+				pos += skipEmptyLines(buf[pos:])
+				// A lone CR may be the start of one more empty line.
+				if rest := len(buf) - pos; rest == 0 || rest == 1 && buf[pos] == '\r' {
+					break loop
+				}
 			}
 			c.state = stateHead
 			n, st := c.readHead(buf[pos:])
@@ -206,26 +208,15 @@ loop:
 	c.processing = false
 }
 
-// readHead parses the head at the start of b, scanning only new bytes
-// while it is incomplete so that a head trickling in costs linear time.
+// readHead goes on parsing the head at the start of b.
 func (c *conn) readHead(b []byte) (int, int) {
-	lim := &c.cfg.limits
-	if c.partial {
-		end, resume := findHeadEnd(b, c.scan)
-		if end < 0 {
-			c.scan = resume
-			return 0, checkPartialHead(b, lim)
-		}
-		b = b[:end]
+	if c.hp == (headParser{}) {
+		c.req.reset()
 	}
-	c.req.reset()
-	n, st := parseHead(b, &c.req, lim)
-	if n == 0 && st == 0 {
-		c.partial = true
-		c.scan = max(0, len(b)-3)
-		return 0, 0
+	n, st := c.hp.parse(b, &c.req, &c.cfg.limits)
+	if st != 0 {
+		c.hp = headParser{}
 	}
-	c.partial, c.scan = false, 0
 	return n, st
 }
 

@@ -47,46 +47,81 @@ func skipEmptyLines(b []byte) int {
 	return n
 }
 
-// findHeadEnd looks for the empty line that ends a head, starting at a line
-// feed search from from. It returns the head's length including that empty
-// line, or -1 and the offset to resume from once more bytes arrive.
-func findHeadEnd(b []byte, from int) (end, resume int) {
-	for {
-		i := bytes.IndexByte(b[from:], '\n')
-		if i < 0 {
-			return -1, len(b)
-		}
-		i += from
-		switch {
-		case i+1 < len(b) && b[i+1] == '\n':
-			return i + 2, 0
-		case i+2 < len(b) && b[i+1] == '\r' && b[i+2] == '\n':
-			return i + 3, 0
-		case i+1 >= len(b) || i+2 >= len(b) && b[i+1] == '\r':
-			return -1, i
-		}
-		from = i + 1
-	}
+// headParser parses a request head incrementally: when the bytes end
+// inside the head, it remembers the next line to parse and how far it has
+// looked for that line's end, so a head trickling in costs linear time and
+// every complete line is checked as soon as it arrives.
+type headParser struct {
+	next        int // offset of the first line not parsed yet; 0: the request line
+	headerStart int // offset of the first field line
+	scanned     int // bytes already searched for the next line's LF
 }
 
-// checkPartialHead applies the size limits to a head that is not complete
-// yet, so an endless request line or header block is refused as soon as it
-// is over the limit rather than buffered.
-func checkPartialHead(b []byte, lim *limits) int {
-	i := bytes.IndexByte(b, '\n')
-	if i < 0 {
-		if len(b) > lim.maxLine+1 { // +1: the CR of a CRLF not yet complete
-			return statusURITooLong
+// parseHead parses a whole head at the start of b; see headParser.parse.
+func parseHead(b []byte, r *Request, lim *limits) (n int, status int) {
+	var p headParser
+	return p.parse(b, r, lim)
+}
+
+// parse goes on parsing the head at the start of b into r, b being the
+// bytes offered last time and more. It returns the head's length (final
+// empty line included) and 0, or 0 and 0 when b does not hold a whole head
+// yet, or 0 and the status code to refuse the request with. r.head is
+// b[:n]; every span in r is relative to it. r must be reset before the
+// first call for a request, and not touched between calls.
+func (p *headParser) parse(b []byte, r *Request, lim *limits) (n int, status int) {
+	if p.next == 0 {
+		lf := bytes.IndexByte(b[p.scanned:], '\n')
+		if lf < 0 {
+			if len(b) > lim.maxLine+1 { // +1: the CR of a CRLF not yet complete
+				return 0, statusURITooLong
+			}
+			p.scanned = len(b)
+			return 0, 0
 		}
-		return 0
+		lf += p.scanned
+		end := lineLen(b, lf)
+		if end > lim.maxLine {
+			return 0, statusURITooLong
+		}
+		if st := parseRequestLine(b[:end], r); st != 0 {
+			return 0, st
+		}
+		p.next, p.headerStart, p.scanned = lf+1, lf+1, lf+1
 	}
-	if lineLen(b, i) > lim.maxLine {
-		return statusURITooLong
+	pos := p.next
+	for {
+		lf := bytes.IndexByte(b[max(pos, p.scanned):], '\n')
+		if lf < 0 {
+			if len(b)-p.headerStart > lim.maxHeader {
+				return 0, statusHeaderTooLarge
+			}
+			p.next, p.scanned = pos, len(b)
+			return 0, 0
+		}
+		lf += max(pos, p.scanned)
+		end := lineLen(b, lf)
+		if end == pos {
+			n = lf + 1
+			break
+		}
+		if lf+1-p.headerStart > lim.maxHeader || len(r.fields) >= lim.maxFields {
+			return 0, statusHeaderTooLarge
+		}
+		if st := parseField(b, pos, end, r); st != 0 {
+			return 0, st
+		}
+		pos = lf + 1
 	}
-	if len(b)-(i+1) > lim.maxHeader {
-		return statusHeaderTooLarge
+	*p = headParser{}
+	r.head = b[:n]
+	if st := r.checkFraming(); st != 0 {
+		return 0, st
 	}
-	return 0
+	if r.contentLength > lim.maxBody {
+		return 0, statusPayloadTooLarge
+	}
+	return n, 0
 }
 
 // lineLen is the length of the line ending with the LF at b[lf], without
@@ -96,60 +131,6 @@ func lineLen(b []byte, lf int) int {
 		return lf - 1
 	}
 	return lf
-}
-
-// parseHead parses the request line and header fields at the start of b
-// into r. It returns the head's length (final empty line included) and 0,
-// or 0 and 0 when b does not hold a whole head yet, or 0 and the status
-// code to refuse the request with. r.head is b[:n]; every span in r is
-// relative to it.
-func parseHead(b []byte, r *Request, lim *limits) (n int, status int) {
-	lf := bytes.IndexByte(b, '\n')
-	if lf < 0 {
-		if len(b) > lim.maxLine+1 {
-			return 0, statusURITooLong
-		}
-		return 0, 0
-	}
-	end := lineLen(b, lf)
-	if end > lim.maxLine {
-		return 0, statusURITooLong
-	}
-	if st := parseRequestLine(b[:end], r); st != 0 {
-		return 0, st
-	}
-	headerStart := lf + 1
-	pos := headerStart
-	for {
-		lf = bytes.IndexByte(b[pos:], '\n')
-		if lf < 0 {
-			if len(b)-headerStart > lim.maxHeader {
-				return 0, statusHeaderTooLarge
-			}
-			return 0, 0
-		}
-		lf += pos
-		end = lineLen(b, lf)
-		if end == pos {
-			n = lf + 1
-			break
-		}
-		if lf+1-headerStart > lim.maxHeader || len(r.fields) >= lim.maxFields {
-			return 0, statusHeaderTooLarge
-		}
-		if st := parseField(b, pos, end, r); st != 0 {
-			return 0, st
-		}
-		pos = lf + 1
-	}
-	r.head = b[:n]
-	if st := r.checkFraming(); st != 0 {
-		return 0, st
-	}
-	if r.contentLength > lim.maxBody {
-		return 0, statusPayloadTooLarge
-	}
-	return n, 0
 }
 
 // parseRequestLine parses `method SP request-target SP HTTP-version`
