@@ -640,3 +640,32 @@ func TestNewServerValidates(t *testing.T) {
 		}
 	}
 }
+
+func TestDeferredRequestFromPiecesSurvivesLaterInput(t *testing.T) {
+	var pending *ResponseWriter
+	var req *Request
+	h := newHarness(t, HandlerFunc(func(w *ResponseWriter, r *Request) {
+		if pending == nil {
+			w.Defer()
+			pending, req = w, r
+			return
+		}
+		w.WriteString("next " + r.Path())
+	}))
+	h.send("POST /first HTTP/1.1\r\nHost: a\r\nContent-Length: 6\r\n\r\nab")
+	h.send("cdefGET /second HTTP/1.1\r\nHost: a\r\n\r\n") // completes the body; the rest waits
+	h.send(strings.Repeat("GET /third HTTP/1.1\r\nHost: a\r\n\r\n", 50))
+	if req.Path() != "/first" || string(req.Body()) != "abcdef" {
+		t.Fatalf("deferred request changed: %q %q", req.Path(), req.Body())
+	}
+	pending.Write(req.Body())
+	pending.Finish()
+	methods := make([]string, 52)
+	for i := range methods {
+		methods[i] = "GET"
+	}
+	rs := h.responses(methods...)
+	if body(rs[0]) != "abcdef" || body(rs[1]) != "next /second" || body(rs[51]) != "next /third" {
+		t.Fatalf("responses %q %q %q", body(rs[0]), body(rs[1]), body(rs[51]))
+	}
+}

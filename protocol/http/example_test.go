@@ -35,3 +35,38 @@ func Example() {
 	//
 	// Hello, World!
 }
+
+// A handler that answers later: it hands the work to another goroutine
+// (with a reactor, the worker pool's DeferToThread does this) and
+// finishes the response back on the connection's loop. Meanwhile the loop
+// serves other connections, and this connection's next requests wait.
+func ExampleResponseWriter_Defer() {
+	srv, _ := http.NewServer(http.HandlerFunc(func(w *http.ResponseWriter, r *http.Request) {
+		w.Defer()
+		loop := w.Loop()
+		n := len(r.Body())
+		go func() {
+			result := fmt.Sprintf("counted %d bytes", n) // slow work, off the loop
+			loop.CallFromThread(func() {
+				w.SetHeader("Date", "Thu, 01 Jan 2026 00:00:00 GMT")
+				w.WriteString(result)
+				w.Finish()
+			})
+		}()
+	}))
+	conn := srv.BuildProtocol(reactortest.ClientAddr)
+	tr := reactortest.Connect(conn)
+	conn.DataReceived([]byte("POST /count HTTP/1.1\r\nHost: example.com\r\nContent-Length: 5\r\n\r\nhello"))
+	fmt.Printf("before: %q\n", tr.String())
+	for tr.String() == "" {
+		tr.FakeLoop().Advance(0) // a reactor loop runs CallFromThread calls by itself
+	}
+	fmt.Print(strings.ReplaceAll(tr.String(), "\r\n", "\n"))
+	// Output:
+	// before: ""
+	// HTTP/1.1 200 OK
+	// Date: Thu, 01 Jan 2026 00:00:00 GMT
+	// Content-Length: 15
+	//
+	// counted 5 bytes
+}
