@@ -2,6 +2,7 @@ package deferred
 
 import (
 	"errors"
+	"runtime/debug"
 	"testing"
 )
 
@@ -117,5 +118,27 @@ func TestCancelWaitingDeferredCancelsTheInnerOne(t *testing.T) {
 	}
 	if _, err := result(t, outer); !errors.Is(err, ErrCancelled) {
 		t.Fatalf("outer err = %v; want ErrCancelled from the inner Deferred", err)
+	}
+}
+
+func TestCancelHundredThousandDeepWaitingChainReachesInnermost(t *testing.T) {
+	old := debug.SetMaxStack(1 << 20)
+	defer debug.SetMaxStack(old)
+	const n = 100_000
+	innermostCancelled := false
+	innermost := NewWithCanceller(func(*Deferred[int]) { innermostCancelled = true })
+	next := innermost
+	var top *Deferred[int]
+	for range n {
+		inner := next
+		top = Succeed(0).AddCallbackDeferred(func(int) *Deferred[int] { return inner })
+		next = top
+	}
+	top.Cancel()
+	if !innermostCancelled {
+		t.Fatal("cancel did not reach the innermost Deferred")
+	}
+	if _, err := result(t, top); !errors.Is(err, ErrCancelled) {
+		t.Fatalf("err = %v; want ErrCancelled", err)
 	}
 }

@@ -13,7 +13,12 @@ func Fail[T any](err error) *Deferred[T] {
 	if err == nil {
 		err = ErrNilError
 	}
-	d := &Deferred[T]{err: err, called: true, site: callerSite(1)}
+	return failed[T](err, callerSite(1))
+}
+
+// failed returns a Deferred already failed with err, its report registered.
+func failed[T any](err error, site uintptr) *Deferred[T] {
+	d := &Deferred[T]{err: err, called: true, site: site}
 	d.trackFailure()
 	return d
 }

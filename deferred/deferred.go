@@ -131,32 +131,69 @@ func (d *Deferred[T]) Called() bool {
 // A panic in the canceller is recovered and fails the Deferred with a
 // *PanicError.
 func (d *Deferred[T]) Cancel() {
+	// Cancellation walks from d to whatever it depends on (the Deferred it
+	// waits on, the upstream of a Then), which may be many links deep: the
+	// walk is iterative for the same reason the chains are.
+	var buf [8]cancelLink
+	pending := buf[:0]
+	for c := cancelLink(d); c != nil; {
+		pending = append(pending, c)
+		c = c.cancelFirst()
+	}
+	for i := len(pending) - 1; i >= 0; i-- {
+		pending[i].cancelThen()
+	}
+}
+
+// cancelLink is one step of a Cancel: cancelFirst does what comes before
+// cancelling the returned dependency, cancelThen what comes after.
+type cancelLink interface {
+	cancelFirst() cancelLink
+	cancelThen()
+}
+
+func (d *Deferred[T]) cancelFirst() cancelLink {
 	if d.called {
 		if d.waiting {
-			d.linked.Cancel()
+			return cancelTarget(d.linked)
 		}
-		return
+		return nil
 	}
-	var err error = ErrCancelled
 	switch {
 	case d.canceller != nil:
-		if perr := d.callCanceller(); perr != nil {
-			err = perr
+		if perr := d.callCanceller(); perr != nil && !d.called {
+			var zero T
+			_ = d.fire(zero, perr)
 		}
+		return nil
 	case d.linked != nil:
-		d.linked.Cancel()
-		if !d.called {
-			d.suppress = true
-		}
-	default:
+		return cancelTarget(d.linked)
+	}
+	return nil
+}
+
+// cancelThen fails the Deferred with ErrCancelled if neither its canceller
+// nor what it depends on fired it. Without a canceller of its own, the late
+// result that may still arrive is swallowed.
+func (d *Deferred[T]) cancelThen() {
+	if d.called {
+		return
+	}
+	if d.canceller == nil {
 		d.suppress = true
 	}
-	if !d.called {
-		var zero T
-		// A canceller that already fired it makes this a no-op; fire's
-		// own checks cover it.
-		_ = d.fire(zero, err)
+	var zero T
+	_ = d.fire(zero, ErrCancelled)
+}
+
+// cancelTarget continues the walk into c when it is a link, or cancels it
+// at once (a combinator fanning out to its inputs).
+func cancelTarget(c interface{ Cancel() }) cancelLink {
+	if l, ok := c.(cancelLink); ok {
+		return l
 	}
+	c.Cancel()
+	return nil
 }
 
 func (d *Deferred[T]) callCanceller() (err error) {

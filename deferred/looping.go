@@ -9,9 +9,7 @@ import "github.com/mustaine/mustaine/timer"
 // it normally. A nil lc gives Fail(ErrNilLoopingCall).
 func LoopingDone(lc *timer.LoopingCall) *Deferred[struct{}] {
 	if lc == nil {
-		d := &Deferred[struct{}]{err: ErrNilLoopingCall, called: true, site: callerSite(1)}
-		d.trackFailure()
-		return d
+		return failed[struct{}](ErrNilLoopingCall, callerSite(1))
 	}
 	d := &Deferred[struct{}]{site: callerSite(1)}
 	d.canceller = func(*Deferred[struct{}]) { lc.Stop() }

@@ -8,10 +8,14 @@ package deferred
 // value unchanged, or, if it failed, with the zero value and no error, since
 // the error now belongs to the returned Deferred. Cancelling the returned
 // Deferred before it fires cancels d. A nil fn makes the returned Deferred
-// fail with ErrNilFunc.
+// fail with ErrNilFunc, and a nil d makes it a Deferred already failed
+// with ErrNilDeferred.
 //
 // Then costs one allocation, which holds the returned Deferred.
 func Then[T, U any](d *Deferred[T], fn func(T) (U, error)) *Deferred[U] {
+	if d == nil {
+		return failed[U](ErrNilDeferred, callerSite(1))
+	}
 	l := &thenLink[T, U]{fn: fn}
 	l.out.site = callerSite(1)
 	l.out.linked = d
@@ -23,6 +27,9 @@ func Then[T, U any](d *Deferred[T], fn func(T) (U, error)) *Deferred[U] {
 // Deferred fires with that Deferred's result once it has one. Cancelling
 // the returned Deferred cancels d before fn ran, and fn's Deferred after.
 func ThenDeferred[T, U any](d *Deferred[T], fn func(T) *Deferred[U]) *Deferred[U] {
+	if d == nil {
+		return failed[U](ErrNilDeferred, callerSite(1))
+	}
 	l := &thenDeferredLink[T, U]{fn: fn}
 	l.out.site = callerSite(1)
 	l.out.linked = d

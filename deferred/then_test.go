@@ -141,3 +141,31 @@ func TestHundredThousandThensDoNotOverflowStack(t *testing.T) {
 		t.Fatalf("result = %v, %v; want %d, nil", v, err, n)
 	}
 }
+
+func TestThenOnNilDeferredFailsWithErrNilDeferred(t *testing.T) {
+	if _, err := result(t, Then(nil, func(int) (int, error) { return 0, nil })); !errors.Is(err, ErrNilDeferred) {
+		t.Fatalf("Then(nil) err = %v", err)
+	}
+	if _, err := result(t, ThenDeferred(nil, func(int) *Deferred[int] { return nil })); !errors.Is(err, ErrNilDeferred) {
+		t.Fatalf("ThenDeferred(nil) err = %v", err)
+	}
+}
+
+func TestCancelEndOfHundredThousandThensCancelsSourceWithoutDeepStack(t *testing.T) {
+	old := debug.SetMaxStack(1 << 20)
+	defer debug.SetMaxStack(old)
+	const n = 100_000
+	cancelled := false
+	head := NewWithCanceller(func(*Deferred[int]) { cancelled = true })
+	cur := head
+	for range n {
+		cur = Then(cur, func(v int) (int, error) { return v + 1, nil })
+	}
+	cur.Cancel()
+	if !cancelled {
+		t.Fatal("cancel did not reach the source")
+	}
+	if _, err := result(t, cur); !errors.Is(err, ErrCancelled) {
+		t.Fatalf("err = %v; want ErrCancelled", err)
+	}
+}

@@ -1,11 +1,15 @@
 package deferred
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"runtime"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rs/zerolog"
 )
 
 // collectReports installs a hook that passes on reports of err only, and
@@ -75,7 +79,7 @@ func TestHandledErrorRegistersNothingAndIsNotReported(t *testing.T) {
 		default:
 		}
 	})
-	defer SetUnhandledErrorHook(prev)
+	defer func() { SetUnhandledErrorHook(prev) }()
 
 	func() {
 		d := New[int]()
@@ -128,9 +132,24 @@ func TestCreationSiteCaptureCanBeTurnedOff(t *testing.T) {
 func TestSetUnhandledErrorHookNilRestoresDefault(t *testing.T) {
 	mine := func(error, string) {}
 	prev := SetUnhandledErrorHook(mine)
-	defer SetUnhandledErrorHook(prev)
+	defer func() { SetUnhandledErrorHook(prev) }()
 	SetUnhandledErrorHook(nil)
 	if p := unhandledHook.Load(); p != nil {
 		t.Fatal("nil hook did not restore the default")
+	}
+}
+
+func TestDefaultHookWritesZerologErrorLineWithCreationSite(t *testing.T) {
+	var buf bytes.Buffer
+	old := defaultLogger
+	defaultLogger = zerolog.New(&buf)
+	defer func() { defaultLogger = old }()
+	logUnhandled(errBoom, "pkg.F (f.go:3)")
+	var line map[string]any
+	if err := json.Unmarshal(buf.Bytes(), &line); err != nil {
+		t.Fatalf("not one JSON line: %q", buf.String())
+	}
+	if line["level"] != "error" || line["error"] != "boom" || line["created_at"] != "pkg.F (f.go:3)" {
+		t.Fatalf("log line = %v", line)
 	}
 }
