@@ -16,9 +16,10 @@ var (
 	// ErrCancelled is the error a Deferred fails with when Cancel found no
 	// canceller, or a canceller that did not fire it.
 	ErrCancelled = errors.New("deferred: cancelled")
-	// ErrTimeout is the error AddTimeout puts on a Deferred whose timer fired.
-	// errors.Is(err, context.DeadlineExceeded) holds for it too, so code
-	// written against contexts recognises it.
+	// ErrTimeout matches the error AddTimeout puts on a Deferred whose timer
+	// fired ("deferred: timed out after 5s"). errors.Is(err,
+	// context.DeadlineExceeded) holds for it too, so code written against
+	// contexts recognises it.
 	ErrTimeout error = timeoutError{}
 	// ErrPanic matches every *PanicError.
 	ErrPanic = errors.New("deferred: panic")

@@ -7,8 +7,8 @@ type Winner[T any] struct {
 	Value T
 }
 
-// Race returns a Deferred that fires with the first of ds to succeed, then
-// cancels all the others, like Twisted's race. Errors do not end the race:
+// Race returns a Deferred that fires with the first of ds to succeed, after
+// cancelling all the others, like Twisted's race. Errors do not end the race:
 // only when every input failed does it fail, with a *FailureGroup holding
 // each input's error (it matches ErrAllFailed, and errors.Is sees through to
 // the inputs' errors). Race consumes the inputs' errors, so losers
