@@ -74,12 +74,15 @@ func echoOnce(addr string, seed uint64) error {
 	for i := range payload {
 		payload[i] = byte(rng.Uint32())
 	}
-	c, err := net.DialTimeout("tcp", addr, 10*time.Second)
+	// A burst of a thousand loopback connections can overflow the kernel's
+	// per-CPU packet backlog (netdev_max_backlog): a dropped SYN is sent
+	// again after 1, 3, 7 and 15 s, so the dial gets time for that.
+	c, err := net.DialTimeout("tcp", addr, 45*time.Second)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	c.SetDeadline(time.Now().Add(60 * time.Second))
+	c.SetDeadline(time.Now().Add(90 * time.Second))
 	writeErr := make(chan error, 1)
 	go func() {
 		rest := payload
