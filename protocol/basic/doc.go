@@ -27,7 +27,8 @@
 // reading is paused (the rest of the input is kept and parsed again by
 // ResumeReading). This is what Twisted does with transport.disconnecting and
 // pauseProducing. The wrapped transport is available through an
-// Unwrap() protocol.Transport method.
+// Unwrap() protocol.Transport method. The framers do not implement
+// protocol.HalfCloseable, so the peer's FIN closes the connection.
 //
 // # Bad input
 //

@@ -150,7 +150,7 @@ func (h *lineRecHook) LineLengthExceeded(r *basic.LineReceiver, line []byte) {
 // lineOnlyRec handles a LineOnlyReceiver.
 type lineOnlyRec struct {
 	recorder
-	hook, closeOnLong bool
+	closeOnLong bool
 }
 
 func (h *lineOnlyRec) LineReceived(r *basic.LineOnlyReceiver, line []byte) {
