@@ -142,7 +142,6 @@ func (r *Reactor) Stop() error {
 	return nil
 }
 
-
 // cleanup releases what the loops left: listeners still backing off and the
 // pollers.
 func (r *Reactor) cleanup() {
