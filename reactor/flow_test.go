@@ -116,15 +116,14 @@ func TestPauseReadingHoldsWriterBackWithoutHeapGrowthThenResumeDeliversAll(t *te
 // as it is not paused, recording the largest output buffer it saw.
 type streamer struct {
 	protocol.Base
-	total, sent   int64
-	chunk         []byte
-	paused        bool
-	pauses        int
-	resumes       int
-	maxBuffered   int
-	stopped       bool
-	lost          chan error
-	lostReasonSet atomic.Bool
+	total, sent int64
+	chunk       []byte
+	paused      bool
+	pauses      int
+	resumes     int
+	maxBuffered int
+	stopped     bool
+	lost        chan error
 }
 
 func (s *streamer) ConnectionMade(t protocol.Transport) {

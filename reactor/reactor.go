@@ -25,13 +25,11 @@ type Reactor struct {
 	loops      []*loop
 	state      atomic.Int32
 	nextConnID atomic.Uint64
-	nextLoop   atomic.Uint32
 
 	mu        sync.Mutex
 	listeners map[*Listener]struct{}
 	factories map[protocol.Factory]int
 	whenRun   []func()
-	stopOnce  sync.Once
 }
 
 // New creates a reactor and its loops. Nothing runs until Run.

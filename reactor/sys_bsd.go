@@ -51,8 +51,3 @@ func sysSocket(family, typ int) (int, error) {
 	unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_NOSIGPIPE, 1)
 	return fd, nil
 }
-
-// setReusePort lets several sockets bind the same address.
-func setReusePort(fd int) error {
-	return unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
-}

@@ -43,8 +43,3 @@ func sysAccept(fd int) (int, unix.Sockaddr, error) {
 func sysSocket(family, typ int) (int, error) {
 	return unix.Socket(family, typ|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
 }
-
-// setReusePort lets several sockets bind the same address.
-func setReusePort(fd int) error {
-	return unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
-}
