@@ -36,7 +36,7 @@ func TestMain(m *testing.M) {
 // Run returns) when the test ends.
 func startReactor(t testing.TB, opts ...Option) *Reactor {
 	t.Helper()
-	opts = append([]Option{WithLogger(zerolog.New(io.Discard))}, opts...)
+	opts = append([]Option{WithLogger(zerolog.New(io.Discard)), WithSignalHandling(false)}, opts...)
 	r, err := New(opts...)
 	if err != nil {
 		t.Fatalf("New: %v", err)

@@ -20,6 +20,9 @@ type config struct {
 	lowWater        int
 	shutdownTimeout time.Duration
 	maxEvents       int
+	workers         int
+	workQueue       int
+	signals         bool
 }
 
 func defaultConfig() config {
@@ -32,6 +35,9 @@ func defaultConfig() config {
 		lowWater:        16 << 10,
 		shutdownTimeout: 10 * time.Second,
 		maxEvents:       1024,
+		workers:         defaultWorkers,
+		workQueue:       defaultWorkQueue,
+		signals:         true,
 	}
 }
 
@@ -89,3 +95,32 @@ func WithShutdownTimeout(d time.Duration) Option {
 		}
 	}
 }
+
+// WithWorkers sets the most worker goroutines DeferToThread and
+// CallInThread jobs run on at once (default 10, Twisted's thread pool
+// size). Workers start when jobs need them and exit after a few idle
+// seconds. Values below 1 are ignored.
+func WithWorkers(n int) Option {
+	return func(c *config) {
+		if n > 0 {
+			c.workers = n
+		}
+	}
+}
+
+// WithWorkQueue sets how many jobs may wait for a busy pool (default 1024);
+// past that DeferToThread fails at once with ErrPoolFull, so a loop never
+// blocks on the pool. Values below 1 are ignored.
+func WithWorkQueue(size int) Option {
+	return func(c *config) {
+		if size > 0 {
+			c.workQueue = size
+		}
+	}
+}
+
+// WithSignalHandling turns Run's handling of SIGINT and SIGTERM on (the
+// default) or off. On, the first signal stops the reactor gracefully and a
+// second one at once; turn it off when embedding a reactor in a program
+// that handles signals itself.
+func WithSignalHandling(on bool) Option { return func(c *config) { c.signals = on } }

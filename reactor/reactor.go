@@ -2,11 +2,13 @@ package reactor
 
 import (
 	"errors"
+	"os"
 	"reflect"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/mustaine/mustaine/deferred"
 	"github.com/mustaine/mustaine/protocol"
 	"github.com/mustaine/mustaine/timer"
 )
@@ -25,11 +27,14 @@ type Reactor struct {
 	loops      []*loop
 	state      atomic.Int32
 	nextConnID atomic.Uint64
+	pool       *pool
+	stopCh     chan struct{} // closed by Stop
+	stopByTime time.Time     // the shutdown deadline, set before stopCh closes
 
 	mu        sync.Mutex
 	listeners map[*Listener]struct{}
 	factories map[protocol.Factory]int
-	whenRun   []func()
+	triggers  triggers
 }
 
 // New creates a reactor and its loops. Nothing runs until Run.
@@ -38,10 +43,12 @@ func New(opts ...Option) (*Reactor, error) {
 		cfg:       defaultConfig(),
 		listeners: make(map[*Listener]struct{}),
 		factories: make(map[protocol.Factory]int),
+		stopCh:    make(chan struct{}),
 	}
 	for _, o := range opts {
 		o(&r.cfg)
 	}
+	r.pool = newPool(r.cfg.workers, r.cfg.workQueue)
 	for i := 0; i < r.cfg.loops; i++ {
 		l, err := newLoop(r, i)
 		if err != nil {
@@ -65,12 +72,18 @@ func (r *Reactor) Loops() []protocol.Loop {
 	return out
 }
 
-// CallWhenRunning runs fn on loop 0 once Run has started (at once, on loop
-// 0, if it already has).
+// CallWhenRunning runs fn on loop 0 once Run has started: before Run it
+// is an After Startup trigger (so it runs once the Before Startup triggers'
+// Deferreds have fired), afterwards it is queued on loop 0 at once.
 func (r *Reactor) CallWhenRunning(fn func()) {
 	r.mu.Lock()
 	if r.state.Load() == stateNew {
-		r.whenRun = append(r.whenRun, fn)
+		r.triggers.next++
+		list := &r.triggers.pending[Startup][After]
+		*list = append(*list, trigger{id: r.triggers.next, fn: func() *deferred.Deferred[struct{}] {
+			fn()
+			return nil
+		}})
 		r.mu.Unlock()
 		return
 	}
@@ -92,9 +105,19 @@ func (r *Reactor) CallSoon(fn func()) { r.loops[0].CallSoon(fn) }
 // sender.
 func (r *Reactor) CallFromThread(fn func()) { r.loops[0].CallFromThread(fn) }
 
-// Run runs the loops until Stop and returns once every loop has finished
-// and every socket is closed. A reactor runs once: Run on a running one
-// returns ErrAlreadyRunning and on a stopped one ErrStopped.
+// Run runs the loops until Stop and returns once the shutdown is complete:
+// every connection and listener closed, the Shutdown triggers run, no loop
+// or worker goroutine left (except a pool job still running at the
+// deadline, which cannot be interrupted; its result is dropped). A reactor
+// runs once: Run on a running one returns ErrAlreadyRunning and on a
+// stopped one ErrStopped.
+//
+// Unless WithSignalHandling(false) was given, Run catches SIGINT and
+// SIGTERM while it runs: the first one calls Stop (logged at info level),
+// and a second one, or one that arrives after Stop, stops at once:
+// connections are aborted without waiting for their output, and the
+// Deferreds of Before Shutdown triggers and running pool jobs are no
+// longer waited for.
 func (r *Reactor) Run() error {
 	r.mu.Lock()
 	if !r.state.CompareAndSwap(stateNew, stateRunning) {
@@ -104,12 +127,14 @@ func (r *Reactor) Run() error {
 		}
 		return ErrStopped
 	}
-	whenRun := r.whenRun
-	r.whenRun = nil
 	r.mu.Unlock()
-	for _, fn := range whenRun {
-		r.loops[0].CallFromThread(fn)
-	}
+	sigs, stopSignals := r.notifySignals()
+	defer stopSignals()
+
+	l0 := r.loops[0]
+	l0.CallFromThread(func() {
+		r.fireBefore(l0, Startup, func() { r.fireRest(l0, Startup) })
+	})
 	var wg sync.WaitGroup
 	for _, l := range r.loops {
 		wg.Add(1)
@@ -118,26 +143,147 @@ func (r *Reactor) Run() error {
 			l.run()
 		}()
 	}
-	wg.Wait()
+	loopsDone := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(loopsDone)
+	}()
+
+	select {
+	case <-r.stopCh:
+		r.shutdown(sigs)
+	case sig := <-sigs:
+		r.cfg.logger.Info().Stringer("signal", sig).Msgf("received %v; shutting down", sig)
+		if r.Stop() == nil {
+			r.shutdown(sigs)
+		}
+	case <-loopsDone:
+		// Every loop failed on its own; there is nothing left to stop.
+		r.state.Store(stateStopping)
+		r.pool.close()
+	}
+	<-loopsDone
 	r.cleanup()
 	r.state.Store(stateStopped)
 	return nil
 }
 
-// Stop shuts the reactor down gracefully: listeners stop accepting, every
-// connection is asked to LoseConnection (so queued output is flushed), and
-// what has not closed after the shutdown timeout is aborted. Stop returns
-// at once; Run returns when the shutdown is complete. Stop on a reactor that
-// is not running returns ErrNotRunning.
+// Stop shuts the reactor down gracefully and returns at once; Run returns
+// when the shutdown is complete. The steps, all bounded by one deadline
+// WithShutdownTimeout after Stop:
+//
+//  1. listeners stop accepting (new ListenTCP, ConnectTCP and pool jobs are
+//     refused with ErrReactorStopping from now on);
+//  2. the Before Shutdown triggers run, and the reactor waits for the
+//     Deferreds they returned (pool jobs may still be queued meanwhile);
+//  3. the pool stops: jobs still queued fail with ErrReactorStopping (their
+//     Deferreds errback on their loops); running jobs go on;
+//  4. every connection is asked to LoseConnection, so its queued output is
+//     flushed before it closes; at the deadline what is left is aborted;
+//  5. running pool jobs are waited for until the deadline, and their
+//     results are delivered on their loops;
+//  6. the During and then the After Shutdown triggers run;
+//  7. the loops exit and Run returns.
+//
+// Stop on a reactor that is not running returns ErrNotRunning.
 func (r *Reactor) Stop() error {
 	if !r.state.CompareAndSwap(stateRunning, stateStopping) {
 		return ErrNotRunning
 	}
-	deadline := time.Now().Add(r.cfg.shutdownTimeout)
-	for _, l := range r.loops {
-		l.CallFromThread(func() { l.beginShutdown(deadline) })
-	}
+	r.stopByTime = time.Now().Add(r.cfg.shutdownTimeout)
+	close(r.stopCh)
 	return nil
+}
+
+// stopper carries out a shutdown on Run's goroutine.
+type stopper struct {
+	r        *Reactor
+	sigs     <-chan os.Signal
+	deadline *time.Timer
+	expired  bool // the deadline passed: waits no longer block
+	forced   bool // a second signal: waits no longer block
+	drained  []chan struct{}
+}
+
+// shutdown carries out the steps listed on Stop.
+func (r *Reactor) shutdown(sigs <-chan os.Signal) {
+	s := &stopper{r: r, sigs: sigs, deadline: time.NewTimer(time.Until(r.stopByTime))}
+	defer s.deadline.Stop()
+	l0 := r.loops[0]
+	for _, l := range r.loops {
+		s.drained = append(s.drained, make(chan struct{}))
+		l.CallFromThread(l.stopAccepting)
+	}
+
+	before := make(chan struct{})
+	l0.CallFromThread(func() { r.fireBefore(l0, Shutdown, func() { close(before) }) })
+	s.wait(before, l0.done)
+
+	r.pool.close()
+	for i, l := range r.loops {
+		l.CallFromThread(func() { l.beginShutdown(r.stopByTime, s.drained[i]) })
+	}
+	for i, l := range r.loops {
+		s.wait(s.drained[i], l.done)
+	}
+	s.wait(r.pool.finished, nil)
+
+	rest := make(chan struct{})
+	l0.CallFromThread(func() {
+		r.fireRest(l0, Shutdown)
+		close(rest)
+	})
+	// The triggers run to the end whatever happens: nothing to hurry.
+	select {
+	case <-rest:
+	case <-l0.done:
+	}
+	for _, l := range r.loops {
+		l.CallFromThread(l.exitShutdown)
+	}
+}
+
+// wait waits for a or b to close, for the deadline, or for a second
+// signal, and reports whether a or b closed. Once the deadline has passed
+// or the stop was forced it only looks.
+func (s *stopper) wait(a, b <-chan struct{}) bool {
+	for {
+		if s.expired || s.forced {
+			select {
+			case <-a:
+				return true
+			case <-b:
+				return true
+			default:
+				return false
+			}
+		}
+		select {
+		case <-a:
+			return true
+		case <-b:
+			return true
+		case <-s.deadline.C:
+			s.expired = true
+		case sig := <-s.sigs:
+			s.r.cfg.logger.Warn().Stringer("signal", sig).
+				Msgf("received %v during shutdown; stopping now", sig)
+			s.force()
+		}
+	}
+}
+
+// force stops at once: the pool takes no more jobs and every connection is
+// aborted.
+func (s *stopper) force() {
+	s.forced = true
+	s.r.pool.close()
+	for i, l := range s.r.loops {
+		l.CallFromThread(func() {
+			l.beginShutdown(time.Now(), s.drained[i])
+			l.abortConns()
+		})
+	}
 }
 
 // cleanup releases what the loops left: listeners still backing off and the
@@ -208,16 +354,25 @@ func (r *Reactor) factoryStopped(f protocol.Factory) {
 // shutdownState is a loop's part of a graceful stop.
 type shutdownState struct {
 	deadline time.Time
-	aborted  bool
+	drained  chan struct{} // closed once the loop has no connection left
+	exit     bool          // Run's shutdown is done: the loop may return
 }
 
-// beginShutdown stops accepting on this loop and asks every connection to
-// close after flushing.
-func (l *loop) beginShutdown(deadline time.Time) {
-	l.shutdown = &shutdownState{deadline: deadline}
+// stopAccepting stops watching every listener on this loop.
+func (l *loop) stopAccepting() {
 	for _, ln := range l.listeners {
 		l.detach(ln)
 	}
+}
+
+// beginShutdown asks every connection to close after flushing and aborts
+// what is left at the deadline. It runs once per loop.
+func (l *loop) beginShutdown(deadline time.Time, drained chan struct{}) {
+	if l.shutdown != nil {
+		return
+	}
+	l.shutdown = &shutdownState{deadline: deadline, drained: drained}
+	l.stopAccepting()
 	for _, c := range l.conns {
 		if c == nil {
 			continue
@@ -228,19 +383,42 @@ func (l *loop) beginShutdown(deadline time.Time) {
 		}
 		c.LoseConnection()
 	}
-	l.CallLater(time.Until(deadline), func() {
-		l.shutdown.aborted = true
-		for _, c := range l.conns {
-			if c != nil {
-				l.abort(c, errors.Join(protocol.ErrAborted, ErrReactorStopping))
-			}
+	l.CallLater(time.Until(deadline), l.abortConns)
+}
+
+// abortConns aborts every connection left on this loop.
+func (l *loop) abortConns() {
+	for _, c := range l.conns {
+		if c == nil {
+			continue
 		}
-	})
+		if c.flags&fConnecting != 0 {
+			l.failDial(c, ErrReactorStopping)
+			continue
+		}
+		l.abort(c, errors.Join(protocol.ErrAborted, ErrReactorStopping))
+	}
+}
+
+// exitShutdown lets the loop return once its last calls have run; a
+// connection made after the loop drained (by a trigger, say) is aborted.
+func (l *loop) exitShutdown() {
+	l.beginShutdown(time.Now(), nil)
+	l.shutdown.exit = true
+	l.abortConns()
 }
 
 // finishShutdown reports whether this loop has nothing left to do.
 func (l *loop) finishShutdown() bool {
-	if l.nconns > 0 || l.queue.pending() || len(l.dirty) > 0 {
+	s := l.shutdown
+	if l.nconns > 0 || len(l.dirty) > 0 {
+		return false
+	}
+	if s.drained != nil {
+		close(s.drained)
+		s.drained = nil
+	}
+	if !s.exit || l.queue.pending() {
 		return false
 	}
 	// Run the calls already due (such as the ConnectionLost calls that
