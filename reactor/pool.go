@@ -76,7 +76,7 @@ type pool struct {
 	idle      time.Duration
 
 	mu       sync.Mutex
-	jobs     chan job // made by the first submit
+	jobs     chan job // made by the first submit, then never changed
 	alive    int      // worker goroutines
 	closed   bool
 	quit     chan struct{} // closed by close: workers exit when idle
@@ -107,6 +107,10 @@ func (p *pool) submit(j job) error {
 		p.mu.Unlock()
 		return ErrReactorStopping
 	}
+	if p.jobs == nil {
+		// Made before the first worker starts, which then sees it.
+		p.jobs = make(chan job, p.queueSize)
+	}
 	if p.busy.Load() >= int64(p.alive) && p.alive < p.max {
 		// No worker is free: start one with j as its first job (so a new
 		// worker never has to win a race for the queue).
@@ -115,9 +119,6 @@ func (p *pool) submit(j job) error {
 		p.mu.Unlock()
 		go p.worker(j)
 		return nil
-	}
-	if p.jobs == nil {
-		p.jobs = make(chan job, p.queueSize)
 	}
 	select {
 	case p.jobs <- j:
