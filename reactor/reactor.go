@@ -414,17 +414,14 @@ func (l *loop) finishShutdown() bool {
 	if l.nconns > 0 || len(l.dirty) > 0 {
 		return false
 	}
+	// Run the calls already due (such as the ConnectionLost calls that
+	// aborts scheduled) before reporting drained or stopping.
+	if when, ok := l.wheel.NextDeadline(); ok && !when.After(time.Now()) {
+		return false
+	}
 	if s.drained != nil {
 		close(s.drained)
 		s.drained = nil
 	}
-	if !s.exit || l.queue.pending() {
-		return false
-	}
-	// Run the calls already due (such as the ConnectionLost calls that
-	// aborts scheduled) before stopping.
-	if when, ok := l.wheel.NextDeadline(); ok && !when.After(time.Now()) {
-		return false
-	}
-	return true
+	return s.exit && !l.queue.pending()
 }
