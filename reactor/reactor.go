@@ -154,9 +154,9 @@ func (r *Reactor) Run() error {
 		r.shutdown(sigs)
 	case sig := <-sigs:
 		r.cfg.logger.Info().Stringer("signal", sig).Msgf("received %v; shutting down", sig)
-		if r.Stop() == nil {
-			r.shutdown(sigs)
-		}
+		r.Stop()
+		<-r.stopCh // also when a Stop call won the race, once it set the deadline
+		r.shutdown(sigs)
 	case <-loopsDone:
 		// Every loop failed on its own; there is nothing left to stop.
 		r.state.Store(stateStopping)
@@ -172,7 +172,7 @@ func (r *Reactor) Run() error {
 // when the shutdown is complete. The steps, all bounded by one deadline
 // WithShutdownTimeout after Stop:
 //
-//  1. listeners stop accepting (new ListenTCP, ConnectTCP and pool jobs are
+//  1. listeners stop accepting (new ListenTCP and ConnectTCP calls are
 //     refused with ErrReactorStopping from now on);
 //  2. the Before Shutdown triggers run, and the reactor waits for the
 //     Deferreds they returned (pool jobs may still be queued meanwhile);
