@@ -1,0 +1,76 @@
+// Command http is Mustaine's HTTP/1.1 example server, the one to load-test
+// with wrk:
+//
+//	go run ./examples/http            # 127.0.0.1:8080
+//	curl -i http://127.0.0.1:8080/
+//
+// Endpoints:
+//
+//	GET  /            200 text/plain "Hello, World!" (TechEmpower plaintext)
+//	GET  /json        200 application/json {"message":"Hello, World!"}
+//	GET  /sleep?ms=N  sleeps N ms (0–10000) on the worker pool, not the loop
+//	GET  /stream?n=N  N lines (1–100000, default 16) in a chunked body
+//	POST /echo        the request body back
+//	anything else     404
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"runtime"
+
+	"github.com/rs/zerolog"
+
+	"github.com/mustaine/mustaine/protocol/http"
+	"github.com/mustaine/mustaine/reactor"
+)
+
+func main() {
+	addr := flag.String("addr", "127.0.0.1:8080", "address to listen on")
+	loops := flag.Int("loops", runtime.GOMAXPROCS(0), "number of event loops")
+	verbose := flag.Bool("v", false, "log connections (debug level)")
+	flag.Parse()
+
+	level := zerolog.InfoLevel
+	if *verbose {
+		level = zerolog.DebugLevel
+	}
+	log := zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr}).Level(level).With().Timestamp().Logger()
+
+	if err := run(*addr, *loops, log); err != nil {
+		fmt.Fprintln(os.Stderr, "http:", err)
+		os.Exit(1)
+	}
+}
+
+func run(addr string, loops int, log zerolog.Logger) error {
+	r, ln, err := newServer(addr, loops, log)
+	if err != nil {
+		return err
+	}
+	log.Info().Str("addr", "http://"+ln.Addr().String()+"/").Int("loops", loops).Msg("http server listening")
+	if err := r.Run(); err != nil {
+		return err
+	}
+	log.Info().Msg("http server stopped")
+	return nil
+}
+
+// newServer builds the reactor and listens; the tests use it too.
+func newServer(addr string, loops int, log zerolog.Logger) (*reactor.Reactor, *reactor.Listener, error) {
+	// /sleep stands for blocking work: a pool of 64 lets that many overlap.
+	r, err := reactor.New(reactor.WithLoops(loops), reactor.WithLogger(log), reactor.WithWorkers(64))
+	if err != nil {
+		return nil, nil, err
+	}
+	srv, err := http.NewServer(newApp(), http.WithServerName("Mustaine"))
+	if err != nil {
+		return nil, nil, err
+	}
+	ln, err := r.ListenTCP(addr, srv)
+	if err != nil {
+		return nil, nil, err
+	}
+	return r, ln, nil
+}

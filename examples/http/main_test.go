@@ -1,0 +1,327 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	nethttp "net/http"
+	"net/http/httptrace"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+	"go.uber.org/goleak"
+
+	"github.com/mustaine/mustaine/reactor"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// startServer runs the example server on a free port until the test ends.
+func startServer(t *testing.T, loops int) (*reactor.Reactor, string) {
+	t.Helper()
+	r, ln, err := newServer("127.0.0.1:0", loops, zerolog.New(io.Discard))
+	if err != nil {
+		t.Fatal(err)
+	}
+	running := make(chan struct{})
+	r.CallWhenRunning(func() { close(running) })
+	done := make(chan error, 1)
+	go func() { done <- r.Run() }()
+	<-running
+	t.Cleanup(func() {
+		r.Stop()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Errorf("Run did not return after Stop")
+		}
+	})
+	return r, ln.Addr().String()
+}
+
+func newClient() *nethttp.Client {
+	return &nethttp.Client{Timeout: 30 * time.Second, Transport: &nethttp.Transport{}}
+}
+
+func get(t *testing.T, c *nethttp.Client, url string) (*nethttp.Response, string) {
+	t.Helper()
+	resp, err := c.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, string(body)
+}
+
+func TestEndpointsAnswerNetHTTPClient(t *testing.T) {
+	_, addr := startServer(t, 2)
+	c := newClient()
+	defer c.CloseIdleConnections()
+	base := "http://" + addr
+	cases := []struct {
+		path, status, ctype, body string
+	}{
+		{"/", "200 OK", "text/plain", "Hello, World!"},
+		{"/json", "200 OK", "application/json", `{"message":"Hello, World!"}`},
+		{"/sleep?ms=1", "200 OK", "text/plain", "slept 1 ms\n"},
+		{"/stream?n=3", "200 OK", "text/plain", "line 1 of 3\nline 2 of 3\nline 3 of 3\n"},
+		{"/nope", "404 Not Found", "text/plain", "404 page not found\n"},
+		{"/sleep?ms=abc", "400 Bad Request", "text/plain", "ms must be an integer from 0 to 10000\n"},
+	}
+	for _, tc := range cases {
+		resp, body := get(t, c, base+tc.path)
+		if resp.Status != tc.status || resp.Header.Get("Content-Type") != tc.ctype || body != tc.body {
+			t.Errorf("GET %s: %s %q %q, want %s %q %q", tc.path, resp.Status, resp.Header.Get("Content-Type"), body, tc.status, tc.ctype, tc.body)
+		}
+		if _, err := nethttp.ParseTime(resp.Header.Get("Date")); err != nil {
+			t.Errorf("GET %s: bad Date header %q", tc.path, resp.Header.Get("Date"))
+		}
+	}
+	resp, _ := get(t, c, base+"/stream?n=2")
+	if len(resp.TransferEncoding) != 1 || resp.TransferEncoding[0] != "chunked" {
+		t.Errorf("/stream transfer encoding %v, want chunked", resp.TransferEncoding)
+	}
+}
+
+func TestKeepAliveReusesTheConnection(t *testing.T) {
+	_, addr := startServer(t, 1)
+	c := newClient()
+	defer c.CloseIdleConnections()
+	var reused []bool
+	for range 5 {
+		trace := &httptrace.ClientTrace{GotConn: func(info httptrace.GotConnInfo) { reused = append(reused, info.Reused) }}
+		req, _ := nethttp.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace), "GET", "http://"+addr+"/", nil)
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	for i, r := range reused[1:] {
+		if !r {
+			t.Fatalf("request %d opened a new connection: %v", i+2, reused)
+		}
+	}
+}
+
+func TestHundredPipelinedRequestsInOneWriteAreAnsweredInOrder(t *testing.T) {
+	_, addr := startServer(t, 1)
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(30 * time.Second))
+	var batch bytes.Buffer
+	for i := range 100 {
+		// Each answer names its request, and some are answered later
+		// from the worker pool: order must hold all the same.
+		if i%10 == 3 {
+			fmt.Fprintf(&batch, "GET /sleep?ms=%d HTTP/1.1\r\nHost: x\r\n\r\n", 20-i/10)
+		} else {
+			fmt.Fprintf(&batch, "GET /stream?n=%d HTTP/1.1\r\nHost: x\r\n\r\n", i+1)
+		}
+	}
+	if _, err := conn.Write(batch.Bytes()); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(conn)
+	for i := range 100 {
+		resp, err := nethttp.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("response %d: %v", i, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		want := fmt.Sprintf("line %d of %d\n", i+1, i+1)
+		if i%10 == 3 {
+			want = fmt.Sprintf("slept %d ms\n", 20-i/10)
+		}
+		if !strings.HasSuffix(string(body), want) {
+			t.Fatalf("response %d ends %q, want it to end %q", i, body[max(0, len(body)-20):], want)
+		}
+	}
+}
+
+func TestChunkedUploadIsEchoed(t *testing.T) {
+	_, addr := startServer(t, 1)
+	c := newClient()
+	defer c.CloseIdleConnections()
+	payload := bytes.Repeat([]byte("0123456789abcdef"), 40000) // 640 KB
+	pr, pw := io.Pipe()
+	go func() {
+		for off := 0; off < len(payload); off += 7000 {
+			pw.Write(payload[off:min(off+7000, len(payload))])
+		}
+		pw.Close()
+	}()
+	// A body of unknown length: net/http sends it chunked.
+	req, _ := nethttp.NewRequest("POST", "http://"+addr+"/echo", pr)
+	req.Header.Set("Content-Type", "application/octet-stream")
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	got, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || !bytes.Equal(got, payload) {
+		t.Fatalf("status %d, %d bytes back, want 200 and the %d bytes sent", resp.StatusCode, len(got), len(payload))
+	}
+}
+
+func TestHEADSendsHeadersWithoutBody(t *testing.T) {
+	_, addr := startServer(t, 1)
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	// The GET after the HEAD shows that no body bytes were sent for HEAD.
+	fmt.Fprintf(conn, "HEAD / HTTP/1.1\r\nHost: x\r\n\r\nGET /json HTTP/1.1\r\nHost: x\r\n\r\n")
+	br := bufio.NewReader(conn)
+	head, err := nethttp.ReadResponse(br, &nethttp.Request{Method: "HEAD"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if head.StatusCode != 200 || head.ContentLength != 13 {
+		t.Fatalf("HEAD: %d, Content-Length %d; want 200 and 13", head.StatusCode, head.ContentLength)
+	}
+	next, err := nethttp.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatalf("the response after HEAD: %v", err)
+	}
+	body, _ := io.ReadAll(next.Body)
+	if string(body) != `{"message":"Hello, World!"}` {
+		t.Fatalf("the response after HEAD has body %q", body)
+	}
+}
+
+func TestSleepRequestsOverlapOnThePoolWhileTheLoopServes(t *testing.T) {
+	r, addr := startServer(t, 1)
+	c := newClient()
+	defer c.CloseIdleConnections()
+	const sleepers = 8
+	var wg sync.WaitGroup
+	for range sleepers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, err := c.Get("http://" + addr + "/sleep?ms=3000")
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if string(body) != "slept 3000 ms\n" {
+				t.Errorf("sleep body %q", body)
+			}
+		}()
+	}
+	// Wait until every sleep is running on the pool at once; meanwhile the
+	// single loop keeps answering other requests.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if time.Now().After(deadline) {
+			t.Fatalf("the %d sleeps never ran at once: %+v", sleepers, r.PoolStats())
+		}
+		if st := r.PoolStats(); st.Running == sleepers {
+			break
+		}
+		if _, body := get(t, c, "http://"+addr+"/"); body != "Hello, World!" {
+			t.Fatalf("GET / while sleeping: %q", body)
+		}
+	}
+	if _, body := get(t, c, "http://"+addr+"/"); body != "Hello, World!" {
+		t.Fatalf("GET / while %d sleeps run: %q", sleepers, body)
+	}
+	wg.Wait()
+}
+
+func curl(t *testing.T, args ...string) (stdout, stderr string) {
+	t.Helper()
+	path, err := exec.LookPath("curl")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("curl is missing (.ci/run installs it)")
+		}
+		t.Skip("curl not installed")
+	}
+	var out, errb bytes.Buffer
+	cmd := exec.Command(path, append([]string{"-sS", "--max-time", "30"}, args...)...)
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("curl %v: %v\n%s", args, err, errb.String())
+	}
+	return out.String(), errb.String()
+}
+
+func TestCurlKeepAliveChunkedUploadAndContinue(t *testing.T) {
+	_, addr := startServer(t, 1)
+	base := "http://" + addr
+	// Two URLs in one curl run share one connection.
+	out, errs := curl(t, "-v", base+"/", base+"/json")
+	if out != `Hello, World!{"message":"Hello, World!"}` {
+		t.Fatalf("curl bodies %q", out)
+	}
+	if !strings.Contains(errs, "Re-using existing connection") && !strings.Contains(errs, "Reusing existing") {
+		t.Fatalf("curl did not reuse the connection:\n%s", errs)
+	}
+	// A chunked upload with Expect: 100-continue.
+	file := t.TempDir() + "/body"
+	payload := strings.Repeat("mustaine ", 20000)
+	os.WriteFile(file, []byte(payload), 0o600)
+	out, errs = curl(t, "-v", "-H", "Transfer-Encoding: chunked", "-H", "Expect: 100-continue",
+		"--data-binary", "@"+file, base+"/echo")
+	if out != payload {
+		t.Fatalf("curl echo returned %d bytes, want %d", len(out), len(payload))
+	}
+	if !strings.Contains(errs, "HTTP/1.1 100 Continue") {
+		t.Fatalf("no 100 Continue before the body:\n%s", errs)
+	}
+	// HEAD.
+	out, errs = curl(t, "-I", base+"/")
+	if !strings.HasPrefix(out, "HTTP/1.1 200 OK") || !strings.Contains(out, "Content-Length: 13") {
+		t.Fatalf("curl -I: %q %s", out, errs)
+	}
+}
+
+func TestMalformedRequestGets400AndClose(t *testing.T) {
+	_, addr := startServer(t, 1)
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	fmt.Fprintf(conn, "GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n")
+	br := bufio.NewReader(conn)
+	resp, err := nethttp.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	if resp.StatusCode != 400 || !resp.Close {
+		t.Fatalf("smuggling attempt got %d (close=%v), want 400 and close", resp.StatusCode, resp.Close)
+	}
+	if _, err := br.ReadByte(); err != io.EOF {
+		t.Fatalf("connection still open after the 400: %v", err)
+	}
+}
