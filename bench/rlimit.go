@@ -18,5 +18,5 @@ func raiseNoFile() (uint64, error) {
 	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
 		return 0, fmt.Errorf("setrlimit: %w", err)
 	}
-	return lim.Cur, nil
+	return uint64(lim.Cur), nil // int64 on FreeBSD
 }
