@@ -48,6 +48,7 @@ type loop struct {
 	sleeping    atomic.Bool
 	wakePending atomic.Bool
 
+	now      time.Time      // see Now; refreshed twice per turn
 	shutdown *shutdownState // set once Stop reaches this loop
 	turns    uint64         // loop iterations, for tests and stats
 	done     chan struct{}
@@ -64,6 +65,7 @@ func newLoop(r *Reactor, index int) (*loop, error) {
 		r:         r,
 		index:     index,
 		poller:    p,
+		now:       time.Now(),
 		wheel:     timer.NewWheel(time.Now(), timer.WithTick(r.cfg.tick)),
 		log:       r.cfg.logger.With().Int("loop", index).Logger(),
 		events:    make([]pollEvent, r.cfg.maxEvents),
@@ -73,8 +75,12 @@ func newLoop(r *Reactor, index int) (*loop, error) {
 	}, nil
 }
 
-// Now returns the current time (with a monotonic reading).
-func (l *loop) Now() time.Time { return time.Now() }
+// Now returns the loop's clock: the time read when the loop last woke up
+// from its poll or began firing timers (as libuv's uv_now), so a protocol
+// may call it per request for free. It lags the wall clock by at most the
+// time the current batch of callbacks has taken. CallLater measures from the
+// real current time, so a call never fires early.
+func (l *loop) Now() time.Time { return l.now }
 
 // CallLater runs fn on this loop no earlier than d from now. Call it on the
 // loop (or before the reactor runs).
@@ -138,17 +144,21 @@ func (l *loop) poll() (int, error) {
 	if len(l.readAgain) > 0 || len(l.dirty) > 0 {
 		timeout = 0
 	} else if when, ok := l.wheel.NextDeadline(); ok {
-		timeout = max(time.Until(when), 0)
+		// l.now was read at this turn's timer phase: sleeping from it
+		// errs on the late side, never early.
+		timeout = max(when.Sub(l.now), 0)
 	}
-	if timeout != 0 {
-		l.sleeping.Store(true)
-		// A sender that queued before seeing sleeping=true did not wake us:
-		// look at the queue once more now that senders will.
-		if l.queue.pending() {
-			timeout = 0
-		}
+	if timeout == 0 {
+		return l.poller.wait(l.events, 0)
+	}
+	l.sleeping.Store(true)
+	// A sender that queued before seeing sleeping=true did not wake us:
+	// look at the queue once more now that senders will.
+	if l.queue.pending() {
+		timeout = 0
 	}
 	n, err := l.poller.wait(l.events, timeout)
+	l.now = time.Now() // we may have slept
 	l.sleeping.Store(false)
 	l.wakePending.Store(false)
 	return n, err
@@ -322,7 +332,8 @@ func (l *loop) advance() (done bool) {
 			done = false
 		}
 	}()
-	l.wheel.Advance(time.Now())
+	l.now = time.Now()
+	l.wheel.Advance(l.now)
 	return true
 }
 
