@@ -6,8 +6,9 @@
 // # Loops and the threading rule
 //
 // A Reactor has WithLoops(n) loops (default GOMAXPROCS; WithLoops(1) is
-// classic single-threaded Twisted). Each loop is a goroutine locked to an
-// OS thread. Every connection belongs to exactly one loop, and everything
+// classic single-threaded Twisted). Each loop is one goroutine (not locked
+// to an OS thread unless WithLockOSThread asks: measured, locking cost CPU
+// on every sleep). Every connection belongs to exactly one loop, and everything
 // that touches it — its Protocol's callbacks, timers made through its
 // Transport's Loop, Deferreds fired for it — runs on that loop, one call at
 // a time, so protocol code needs no locks. Other goroutines reach a loop

@@ -23,8 +23,7 @@ const (
 	minOutBuffer       = 4 << 10
 )
 
-// loop is one event loop: a goroutine locked to an OS thread that owns a
-// poller, a timing wheel, a cross-goroutine queue and its connections. It
+// loop is one event loop: a goroutine that owns a poller, a timing wheel, a cross-goroutine queue and its connections. It
 // implements protocol.Loop.
 type loop struct {
 	r      *Reactor
@@ -115,8 +114,10 @@ func (l *loop) Index() int { return l.index }
 // run is the loop goroutine: poll, dispatch I/O, run queued calls and due
 // timers, flush output, repeat.
 func (l *loop) run() {
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
+	if l.r.cfg.lockOSThread {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+	}
 	defer close(l.done)
 	for {
 		l.turns++
@@ -151,6 +152,13 @@ func (l *loop) poll() (int, error) {
 	if timeout == 0 {
 		return l.poller.wait(l.events, 0)
 	}
+	// Yield once before blocking. Besides letting other goroutines run
+	// (the pool's result deliveries, signal handling), a pass through the
+	// scheduler tells sysmon the loop is not a runaway goroutine: without
+	// it sysmon keeps preempting the loop and retaking its P during every
+	// short sleep, and handing the P around cost 40% more CPU per message
+	// on a one-connection echo (see the reactor doc).
+	runtime.Gosched()
 	l.sleeping.Store(true)
 	// A sender that queued before seeing sleeping=true did not wake us:
 	// look at the queue once more now that senders will.
