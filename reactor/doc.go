@@ -31,9 +31,29 @@
 // # Lifecycle
 //
 // New creates the loops, Run runs them until Stop, and Stop closes the
-// listeners, lets every connection flush and close, and aborts what is left
-// after WithShutdownTimeout. A reactor runs once: create a new one to run
-// again.
+// listeners, runs the Before Shutdown triggers (AddSystemEventTrigger; a
+// trigger may return a Deferred that delays the shutdown), lets every
+// connection flush and close, lets running pool jobs finish, aborts what is
+// left after WithShutdownTimeout, and runs the During and After triggers.
+// Run calls Stop on SIGINT or SIGTERM (a second signal stops at once);
+// WithSignalHandling(false) turns that off for embedding. A reactor runs
+// once: create a new one to run again.
+//
+// # Blocking work
+//
+// Nothing on a loop may block. DeferToThread runs a function on the
+// reactor's bounded worker pool (WithWorkers, WithWorkQueue) and fires the
+// returned Deferred back on the loop that asked; a full queue fails it at
+// once with ErrPoolFull, so a loop never waits for the pool.
+//
+// # Loops and threads
+//
+// Loops are not locked to OS threads (WithLockOSThread opts in). Measured on
+// a one-connection echo, a locked loop cost 40% more CPU per message: every
+// sleep in epoll_wait made its thread hand the scheduler's P to another
+// thread and take it back. For the same reason a loop yields to the
+// scheduler once before each blocking poll: it keeps sysmon from treating
+// the loop as a runaway goroutine and retaking its P during short sleeps.
 //
 // # Errors
 //
