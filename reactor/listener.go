@@ -27,6 +27,7 @@ const (
 type Listener struct {
 	r       *Reactor
 	fd      int
+	fds     []int // with WithReusePort: one socket per loop (fds[0] == fd)
 	addr    net.Addr
 	factory protocol.Factory
 	unix    bool
@@ -67,6 +68,9 @@ func (ln *Listener) Close() error {
 func (ln *Listener) closeFD() {
 	ln.fdClosed.Do(func() {
 		unix.Close(ln.fd)
+		for _, fd := range ln.fds[min(1, len(ln.fds)):] {
+			unix.Close(fd)
+		}
 		if ln.path != "" {
 			os.Remove(ln.path)
 		}
@@ -85,19 +89,62 @@ func (r *Reactor) ListenTCP(address string, factory protocol.Factory) (*Listener
 	if err != nil {
 		return nil, err
 	}
+	reusePort := r.cfg.reusePort && len(r.loops) > 1
+	fd, err := tcpListenSocket(family, reusePort)
+	if err != nil {
+		return nil, fmt.Errorf("listen %s: %w", address, err)
+	}
+	ln, err := r.listen(fd, sa, false, "", address, factory, func(bound unix.Sockaddr) ([]int, error) {
+		if !reusePort {
+			return nil, nil
+		}
+		// One more socket per loop on the port the first one got; the
+		// kernel spreads new connections over them by address hash.
+		fds := []int{fd}
+		for range len(r.loops) - 1 {
+			extra, err := tcpListenSocket(family, true)
+			if err == nil {
+				if err = unix.Bind(extra, bound); err == nil {
+					err = unix.Listen(extra, listenBacklog)
+				}
+				if err != nil {
+					unix.Close(extra)
+				}
+			}
+			if err != nil {
+				for _, f := range fds[1:] {
+					unix.Close(f)
+				}
+				return nil, err
+			}
+			fds = append(fds, extra)
+		}
+		return fds, nil
+	})
+	return ln, err
+}
+
+// tcpListenSocket makes a socket ready to bind for listening.
+func tcpListenSocket(family int, reusePort bool) (int, error) {
 	fd, err := sysSocket(family, unix.SOCK_STREAM)
 	if err != nil {
-		return nil, fmt.Errorf("listen %s: socket: %w", address, err)
+		return -1, fmt.Errorf("socket: %w", err)
 	}
 	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); err != nil {
 		unix.Close(fd)
-		return nil, fmt.Errorf("listen %s: %w", address, err)
+		return -1, err
+	}
+	if reusePort {
+		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEPORT, 1); err != nil {
+			unix.Close(fd)
+			return -1, fmt.Errorf("SO_REUSEPORT: %w", err)
+		}
 	}
 	if family == unix.AF_INET6 {
 		// Like Go's net package: "[::]:port" also accepts IPv4.
 		unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, 0)
 	}
-	return r.listen(fd, sa, false, "", address, factory)
+	return fd, nil
 }
 
 // ListenUnix listens on a Unix-domain stream socket at path.
@@ -106,10 +153,13 @@ func (r *Reactor) ListenUnix(path string, factory protocol.Factory) (*Listener, 
 	if err != nil {
 		return nil, fmt.Errorf("listen unix %s: socket: %w", path, err)
 	}
-	return r.listen(fd, &unix.SockaddrUnix{Name: path}, true, path, path, factory)
+	return r.listen(fd, &unix.SockaddrUnix{Name: path}, true, path, path, factory, nil)
 }
 
-func (r *Reactor) listen(fd int, sa unix.Sockaddr, isUnix bool, path, address string, factory protocol.Factory) (*Listener, error) {
+// listen binds and listens on fd; more, when given, makes the extra
+// per-loop sockets once the bound address is known.
+func (r *Reactor) listen(fd int, sa unix.Sockaddr, isUnix bool, path, address string, factory protocol.Factory,
+	more func(bound unix.Sockaddr) ([]int, error)) (*Listener, error) {
 	if r.state.Load() >= stateStopping {
 		unix.Close(fd)
 		return nil, ErrStopped
@@ -127,8 +177,15 @@ func (r *Reactor) listen(fd int, sa unix.Sockaddr, isUnix bool, path, address st
 		unix.Close(fd)
 		return nil, fmt.Errorf("listen %s: %w", address, err)
 	}
+	var fds []int
+	if more != nil {
+		if fds, err = more(bound); err != nil {
+			unix.Close(fd)
+			return nil, fmt.Errorf("listen %s: %w", address, err)
+		}
+	}
 	ln := &Listener{
-		r: r, fd: fd, addr: sockaddrToAddr(bound, isUnix), factory: factory,
+		r: r, fd: fd, fds: fds, addr: sockaddrToAddr(bound, isUnix), factory: factory,
 		unix: isUnix, path: path, done: make(chan struct{}),
 		backoff: make([]time.Duration, len(r.loops)),
 	}
@@ -144,27 +201,37 @@ func (r *Reactor) listen(fd int, sa unix.Sockaddr, isUnix bool, path, address st
 	return ln, nil
 }
 
+// fdFor is the listening socket loop l accepts from.
+func (ln *Listener) fdFor(l *loop) int {
+	if ln.fds != nil {
+		return ln.fds[l.index]
+	}
+	return ln.fd
+}
+
 // attach starts watching ln on this loop.
 func (l *loop) attach(ln *Listener) {
 	if ln.closed.Load() {
 		l.letGo(ln)
 		return
 	}
-	if err := l.poller.addListener(ln.fd); err != nil {
+	fd := ln.fdFor(l)
+	if err := l.poller.addListener(fd); err != nil {
 		l.log.Error().Err(err).Str("addr", ln.addr.String()).Msg("cannot watch listener")
 		l.letGo(ln)
 		return
 	}
-	l.listeners[ln.fd] = ln
+	l.listeners[fd] = ln
 }
 
 // detach stops watching ln on this loop.
 func (l *loop) detach(ln *Listener) {
-	if l.listeners[ln.fd] != ln {
+	fd := ln.fdFor(l)
+	if l.listeners[fd] != ln {
 		return // never attached, or already let go
 	}
-	delete(l.listeners, ln.fd)
-	l.poller.remove(ln.fd)
+	delete(l.listeners, fd)
+	l.poller.remove(fd)
 	l.letGo(ln)
 }
 
@@ -178,7 +245,7 @@ func (l *loop) letGo(ln *Listener) {
 // accept takes a batch of pending connections.
 func (l *loop) accept(ln *Listener) {
 	for i := 0; i < acceptBatch; i++ {
-		fd, sa, err := sysAccept(ln.fd)
+		fd, sa, err := sysAccept(ln.fdFor(l))
 		if err != nil {
 			switch err {
 			case unix.EAGAIN, unix.ECONNABORTED:
@@ -207,8 +274,9 @@ func (l *loop) acceptBackoff(ln *Listener, err error) {
 	d := ln.backoff[l.index]*2 + acceptBackoffMin
 	d = min(d, acceptBackoffMax)
 	ln.backoff[l.index] = d
-	l.poller.remove(ln.fd)
-	delete(l.listeners, ln.fd)
+	fd := ln.fdFor(l)
+	l.poller.remove(fd)
+	delete(l.listeners, fd)
 	l.log.Warn().Err(err).Str("addr", ln.addr.String()).Dur("retry_in", d).
 		Msg("accept: out of file descriptors; backing off")
 	l.CallLater(d, func() {
@@ -216,12 +284,12 @@ func (l *loop) acceptBackoff(ln *Listener, err error) {
 			l.letGo(ln)
 			return
 		}
-		if err := l.poller.addListener(ln.fd); err != nil {
+		if err := l.poller.addListener(fd); err != nil {
 			l.log.Error().Err(err).Msg("cannot watch listener again")
 			l.letGo(ln)
 			return
 		}
-		l.listeners[ln.fd] = ln
+		l.listeners[fd] = ln
 	})
 }
 

@@ -21,6 +21,7 @@ type config struct {
 	shutdownTimeout time.Duration
 	maxEvents       int
 	lockOSThread    bool
+	reusePort       bool
 	workers         int
 	workQueue       int
 	signals         bool
@@ -134,3 +135,11 @@ func WithSignalHandling(on bool) Option { return func(c *config) { c.signals = o
 // Read and write never need the scheduler either way: the loop uses raw
 // system calls on non-blocking sockets.
 func WithLockOSThread(on bool) Option { return func(c *config) { c.lockOSThread = on } }
+
+// WithReusePort gives each loop its own listening socket on the same TCP
+// port (SO_REUSEPORT), and the kernel spreads new connections over them by
+// a hash of their addresses. By default the loops share one socket and the
+// kernel wakes one idle loop per connection (EPOLLEXCLUSIVE), which keeps
+// the load even when some connections are much busier than others; see the
+// reactor doc for the measurements. Unix sockets always share one socket.
+func WithReusePort(on bool) Option { return func(c *config) { c.reusePort = on } }

@@ -3,6 +3,7 @@
 //
 //	go run ./examples/echo            # 127.0.0.1:7000
 //	go run ./examples/echo -addr [::1]:7000 -loops 2 -v
+//	go run ./examples/echo -reuseport   # one listening socket per loop
 package main
 
 import (
@@ -31,6 +32,7 @@ func main() {
 	addr := flag.String("addr", "127.0.0.1:7000", "address to listen on")
 	loops := flag.Int("loops", runtime.GOMAXPROCS(0), "number of event loops")
 	verbose := flag.Bool("v", false, "log connections (debug level)")
+	reusePort := flag.Bool("reuseport", false, "one listening socket per loop (SO_REUSEPORT) instead of one shared socket")
 	flag.Parse()
 
 	level := zerolog.InfoLevel
@@ -39,7 +41,7 @@ func main() {
 	}
 	log := zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr}).Level(level).With().Timestamp().Logger()
 
-	r, err := reactor.New(reactor.WithLoops(*loops), reactor.WithLogger(log))
+	r, err := reactor.New(reactor.WithLoops(*loops), reactor.WithLogger(log), reactor.WithReusePort(*reusePort))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "echo:", err)
 		os.Exit(1)

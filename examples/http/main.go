@@ -30,6 +30,7 @@ func main() {
 	addr := flag.String("addr", "127.0.0.1:8080", "address to listen on")
 	loops := flag.Int("loops", runtime.GOMAXPROCS(0), "number of event loops")
 	verbose := flag.Bool("v", false, "log connections (debug level)")
+	reusePort := flag.Bool("reuseport", false, "one listening socket per loop (SO_REUSEPORT) instead of one shared socket")
 	flag.Parse()
 
 	level := zerolog.InfoLevel
@@ -38,14 +39,14 @@ func main() {
 	}
 	log := zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr}).Level(level).With().Timestamp().Logger()
 
-	if err := run(*addr, *loops, log); err != nil {
+	if err := run(*addr, *loops, log, reactor.WithReusePort(*reusePort)); err != nil {
 		fmt.Fprintln(os.Stderr, "http:", err)
 		os.Exit(1)
 	}
 }
 
-func run(addr string, loops int, log zerolog.Logger) error {
-	r, ln, err := newServer(addr, loops, log)
+func run(addr string, loops int, log zerolog.Logger, opts ...reactor.Option) error {
+	r, ln, err := newServer(addr, loops, log, opts...)
 	if err != nil {
 		return err
 	}
@@ -58,9 +59,10 @@ func run(addr string, loops int, log zerolog.Logger) error {
 }
 
 // newServer builds the reactor and listens; the tests use it too.
-func newServer(addr string, loops int, log zerolog.Logger) (*reactor.Reactor, *reactor.Listener, error) {
+func newServer(addr string, loops int, log zerolog.Logger, opts ...reactor.Option) (*reactor.Reactor, *reactor.Listener, error) {
 	// /sleep stands for blocking work: a pool of 64 lets that many overlap.
-	r, err := reactor.New(reactor.WithLoops(loops), reactor.WithLogger(log), reactor.WithWorkers(64))
+	opts = append([]reactor.Option{reactor.WithLoops(loops), reactor.WithLogger(log), reactor.WithWorkers(64)}, opts...)
+	r, err := reactor.New(opts...)
 	if err != nil {
 		return nil, nil, err
 	}
