@@ -69,6 +69,8 @@ type conn struct {
 	timerArmed  bool
 	armedFor    time.Time
 	deadline    time.Time
+	deadFrom    time.Time     // the clock reading deadline was computed from
+	deadDur     time.Duration // and the duration added to it
 	timeoutKind uint8
 	fire        func()
 }
@@ -470,7 +472,12 @@ func (c *conn) setTimeout(kind uint8, d time.Duration) {
 		return
 	}
 	c.timeoutKind = kind
-	c.deadline = c.loop.Now().Add(d)
+	// The loop's clock only moves between loop turns, so every response
+	// of a pipelined batch asks for the same deadline: compute it once.
+	if now := c.loop.Now(); d != c.deadDur || !now.Equal(c.deadFrom) {
+		c.deadline = now.Add(d)
+		c.deadFrom, c.deadDur = now, d
+	}
 	if c.timerArmed && !c.armedFor.After(c.deadline) {
 		return
 	}
