@@ -14,9 +14,14 @@
 // a time, so protocol code needs no locks. Other goroutines reach a loop
 // only with CallFromThread.
 //
-// A listening socket is shared by every loop (on Linux with
-// EPOLLEXCLUSIVE, so the kernel hands each new connection to one idle loop),
-// and an accepted connection stays on the loop that accepted it.
+// On Linux each loop has its own listening socket on the port
+// (SO_REUSEPORT), so the kernel spreads connections over the loops by
+// address hash; an accepted connection stays on the loop that accepted it.
+// The alternative, one socket shared by every loop and woken with
+// EPOLLEXCLUSIVE (WithReusePort(false), and always for Unix sockets), was
+// measured with wrk -c 64 on two loops: connections that arrive in a burst
+// all went to the loop that woke first, and throughput varied from 41k to
+// 73k requests/s between runs, against 72k to 77k with one socket per loop.
 //
 // # The hot path
 //

@@ -34,7 +34,15 @@ func (e *splittingEcho) DataReceived(b []byte) {
 func (e *splittingEcho) ReadConnectionLost() { e.Transport.LoseConnection() }
 
 func TestEchoThousandConcurrentConnectionsEveryByteCompared(t *testing.T) {
-	r := startReactor(t, WithLoops(2))
+	for _, reusePort := range []bool{true, false} {
+		t.Run(map[bool]string{true: "socket per loop", false: "shared socket"}[reusePort], func(t *testing.T) {
+			echoThousand(t, reusePort)
+		})
+	}
+}
+
+func echoThousand(t *testing.T, reusePort bool) {
+	r := startReactor(t, WithLoops(2), WithReusePort(reusePort))
 	var seed uint64
 	var seedMu sync.Mutex
 	ln, err := r.ListenTCP("127.0.0.1:0", protocol.FactoryFunc(func(net.Addr) protocol.Protocol {

@@ -37,6 +37,7 @@ func defaultConfig() config {
 		lowWater:        16 << 10,
 		shutdownTimeout: 10 * time.Second,
 		maxEvents:       1024,
+		reusePort:       runtime.GOOS == "linux",
 		workers:         defaultWorkers,
 		workQueue:       defaultWorkQueue,
 		signals:         true,
@@ -136,10 +137,13 @@ func WithSignalHandling(on bool) Option { return func(c *config) { c.signals = o
 // system calls on non-blocking sockets.
 func WithLockOSThread(on bool) Option { return func(c *config) { c.lockOSThread = on } }
 
-// WithReusePort gives each loop its own listening socket on the same TCP
-// port (SO_REUSEPORT), and the kernel spreads new connections over them by
-// a hash of their addresses. By default the loops share one socket and the
-// kernel wakes one idle loop per connection (EPOLLEXCLUSIVE), which keeps
-// the load even when some connections are much busier than others; see the
-// reactor doc for the measurements. Unix sockets always share one socket.
+// WithReusePort chooses how a TCP listener spreads connections over the
+// loops. On (the default on Linux), each loop has its own listening socket
+// on the same port (SO_REUSEPORT) and the kernel spreads new connections by
+// a hash of their addresses. Off, the loops share one socket and the kernel
+// wakes one waiting loop per readiness (EPOLLEXCLUSIVE on Linux): measured,
+// a burst of connections then tends to land on whichever loop woke first,
+// leaving the others idle (see the reactor doc). The BSDs and macOS do not
+// balance SO_REUSEPORT sockets, so there the default is off. Unix sockets
+// always share one socket.
 func WithReusePort(on bool) Option { return func(c *config) { c.reusePort = on } }

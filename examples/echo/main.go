@@ -3,7 +3,7 @@
 //
 //	go run ./examples/echo            # 127.0.0.1:7000
 //	go run ./examples/echo -addr [::1]:7000 -loops 2 -v
-//	go run ./examples/echo -reuseport   # one listening socket per loop
+//	go run ./examples/echo -reuseport=false   # one listening socket shared by the loops
 package main
 
 import (
@@ -32,7 +32,7 @@ func main() {
 	addr := flag.String("addr", "127.0.0.1:7000", "address to listen on")
 	loops := flag.Int("loops", runtime.GOMAXPROCS(0), "number of event loops")
 	verbose := flag.Bool("v", false, "log connections (debug level)")
-	reusePort := flag.Bool("reuseport", false, "one listening socket per loop (SO_REUSEPORT) instead of one shared socket")
+	reusePort := flag.Bool("reuseport", runtime.GOOS == "linux", "one listening socket per loop (SO_REUSEPORT); false: one shared socket")
 	flag.Parse()
 
 	level := zerolog.InfoLevel
