@@ -396,15 +396,8 @@ func (c *conn) requestDone() {
 // connection.
 func (c *conn) fail(status int) {
 	c.state = stateClosing
-	b := appendStatusLine(c.outBuf(), status)
-	if c.cfg.serverName != "" {
-		b = append(b, "Server: "...)
-		b = append(b, c.cfg.serverName...)
-		b = append(b, '\r', '\n')
-	}
-	b = append(b, "Date: "...)
-	b = append(b, c.ls.date.get(c.loop.Now())...)
-	b = append(b, "\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: "...)
+	b := c.ls.prefix.appendFixed(c.outBuf(), status, true, c.loop.Now())
+	b = append(b, "Content-Type: text/plain; charset=utf-8\r\nContent-Length: "...)
 	text := StatusText(status)
 	b = appendUint(b, uint64(len(text)+1))
 	b = append(b, "\r\nConnection: close\r\n\r\n"...)

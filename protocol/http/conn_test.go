@@ -566,16 +566,36 @@ func TestDateHeaderFollowsLoopClock(t *testing.T) {
 	}
 }
 
-func TestDateCacheFormatsOncePerSecond(t *testing.T) {
-	var d dateCache
+func TestHeadPrefixFormatsDateOncePerSecond(t *testing.T) {
+	p := newHeadPrefix("")
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	first := string(d.get(now))
-	d.buf[0] = 'X' // a reformat would overwrite this
-	if got := string(d.get(now.Add(900 * time.Millisecond))); got[0] != 'X' {
+	first := string(p.get(now))
+	p.buf[p.dateAt+len("Date: ")] = 'X' // a reformat would overwrite this
+	if got := string(p.get(now.Add(900 * time.Millisecond))); got[p.dateAt+len("Date: ")] != 'X' {
 		t.Fatalf("reformatted within the same second: %q (was %q)", got, first)
 	}
-	if got := string(d.get(now.Add(time.Second))); got != "Fri, 02 Jan 2026 03:04:06 GMT" {
+	if got := string(p.get(now.Add(time.Second))); got != "HTTP/1.1 200 OK\r\nDate: Fri, 02 Jan 2026 03:04:06 GMT\r\n" {
 		t.Fatalf("next second: %q", got)
+	}
+}
+
+func TestHeadPrefixStatusServerAndDateLines(t *testing.T) {
+	p := newHeadPrefix("Mustaine")
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	const date = "Date: Fri, 02 Jan 2026 03:04:05 GMT\r\n"
+	for _, tc := range []struct {
+		status   int
+		withDate bool
+		want     string
+	}{
+		{200, true, "HTTP/1.1 200 OK\r\nServer: Mustaine\r\n" + date},
+		{200, false, "HTTP/1.1 200 OK\r\nServer: Mustaine\r\n"},
+		{404, true, "HTTP/1.1 404 Not Found\r\nServer: Mustaine\r\n" + date},
+		{599, false, "HTTP/1.1 599 \r\nServer: Mustaine\r\n"},
+	} {
+		if got := string(p.appendFixed([]byte("x"), tc.status, tc.withDate, now)); got != "x"+tc.want {
+			t.Errorf("status %d date %v: %q, want %q", tc.status, tc.withDate, got, "x"+tc.want)
+		}
 	}
 }
 

@@ -417,17 +417,7 @@ func (w *ResponseWriter) commit(final bool) {
 // means no Content-Length field.
 func (w *ResponseWriter) appendHead(b []byte, length int64) []byte {
 	c := w.c
-	b = appendStatusLine(b, w.status)
-	if c.cfg.serverName != "" {
-		b = append(b, "Server: "...)
-		b = append(b, c.cfg.serverName...)
-		b = append(b, '\r', '\n')
-	}
-	if !w.customDate {
-		b = append(b, "Date: "...)
-		b = append(b, c.ls.date.get(c.loop.Now())...)
-		b = append(b, '\r', '\n')
-	}
+	b = c.ls.prefix.appendFixed(b, w.status, !w.customDate, c.loop.Now())
 	for i := range w.headers {
 		b = appendField(b, w.headers[i].name, w.headers[i].value)
 	}
@@ -450,24 +440,67 @@ func (w *ResponseWriter) appendHead(b []byte, length int64) []byte {
 // appendField appends "name: value\r\n", dropping an invalid name and
 // replacing control characters in the value with spaces.
 func appendField(b []byte, name, value string) []byte {
-	if name == "" {
+	if !validToken(name) {
 		return b
-	}
-	for i := 0; i < len(name); i++ {
-		if charClass[name[i]]&classToken == 0 {
-			return b
-		}
 	}
 	b = append(b, name...)
 	b = append(b, ':', ' ')
 	start := len(b)
 	b = append(b, value...)
-	for i := start; i < len(b); i++ {
-		if charClass[b[i]]&classValue == 0 {
-			b[i] = ' '
+	if !plainFieldValue(value) {
+		for i := start; i < len(b); i++ {
+			if charClass[b[i]]&classValue == 0 {
+				b[i] = ' '
+			}
 		}
 	}
 	return append(b, '\r', '\n')
+}
+
+// validToken reports whether s is a non-empty RFC 9110 token. The names
+// handlers set most often are recognised whole, which costs a length
+// switch and a compare or two instead of a table lookup per byte.
+func validToken(s string) bool {
+	switch s {
+	case "Content-Type", "Cache-Control", "Content-Encoding", "Content-Language",
+		"Location", "Set-Cookie", "Vary", "ETag", "Last-Modified", "Expires",
+		"Allow", "Access-Control-Allow-Origin", "X-Content-Type-Options":
+		return true
+	case "":
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if charClass[s[i]]&classToken == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// plainFieldValue reports whether s has no control character at all
+// (below 0x20, or DEL). It tests eight bytes per step, so it may answer
+// false for a value that is valid only because of an HTAB; the caller then
+// checks byte by byte.
+func plainFieldValue(s string) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		x := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+		// A byte below 0x20 sets its high bit in x-0x20..20 while its own
+		// high bit is clear; x^0x7f..7f has a zero byte exactly where x is
+		// DEL. Either test only ever fires when such a byte exists.
+		y := x ^ 0x7f*ones
+		if ((x-0x20*ones)&^x|(y-ones)&^y)&highs != 0 {
+			return false
+		}
+	}
+	for ; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == 0x7f {
+			return false
+		}
+	}
+	return true
 }
 
 // writeFramed appends body bytes to a committed response.

@@ -55,7 +55,7 @@ func (s *Server) loopState(l protocol.Loop) *loopState {
 	defer s.mu.Unlock()
 	ls := s.loops[l]
 	if ls == nil {
-		ls = &loopState{}
+		ls = &loopState{prefix: newHeadPrefix(s.cfg.serverName)}
 		s.loops[l] = ls
 	}
 	return ls
@@ -68,8 +68,8 @@ func printPanic(p *protocol.PanicError) {
 // loopState is what the connections of one loop share. Only that loop
 // touches it, so it needs no lock.
 type loopState struct {
-	date dateCache
-	free [][]byte
+	prefix headPrefix
+	free   [][]byte
 }
 
 // Buffer pool bounds: buffers start small, and big ones (a large body) go

@@ -105,7 +105,7 @@ func StatusText(code int) string {
 // every HTTP/1.x request as HTTP/1.1, as RFC 9110 §6.2 recommends.
 func appendStatusLine(b []byte, code int) []byte {
 	if code == 200 {
-		return append(b, "HTTP/1.1 200 OK\r\n"...)
+		return append(b, statusLineOK...)
 	}
 	b = append(b, "HTTP/1.1 "...)
 	b = append(b, byte('0'+code/100), byte('0'+code/10%10), byte('0'+code%10), ' ')
