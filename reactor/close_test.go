@@ -105,15 +105,7 @@ func TestAbortConnectionResetsPeerAndReportsAbortedLater(t *testing.T) {
 	r := startReactor(t, WithLoops(1))
 	rec := newLossRecorder()
 	p := &abortOnData{recorder: rec}
-	ln, err := r.ListenTCP("127.0.0.1:0", protocol.FactoryFunc(func(net.Addr) protocol.Protocol { return p }))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := listenAndDial(t, r, protocol.FactoryFunc(func(net.Addr) protocol.Protocol { return p }))
 	c.Write([]byte("x"))
 	reason := rec.wait(t)
 	if !errors.Is(reason, protocol.ErrAborted) {
@@ -124,7 +116,7 @@ func TestAbortConnectionResetsPeerAndReportsAbortedLater(t *testing.T) {
 		t.Fatal("ConnectionLost ran inside AbortConnection, or a write after abort was accepted")
 	}
 	c.SetReadDeadline(time.Now().Add(10 * time.Second))
-	_, err = c.Read(make([]byte, 10))
+	_, err := c.Read(make([]byte, 10))
 	if !errors.Is(err, syscall.ECONNRESET) {
 		t.Fatalf("peer read error %v, want connection reset", err)
 	}

@@ -61,15 +61,7 @@ func TestPauseReadingHoldsWriterBackWithoutHeapGrowthThenResumeDeliversAll(t *te
 	r := startReactor(t, WithLoops(1))
 	const total = 64 << 20
 	server := &pausedVerifier{}
-	ln, err := r.ListenTCP("127.0.0.1:0", protocol.FactoryFunc(func(net.Addr) protocol.Protocol { return server }))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := listenAndDial(t, r, protocol.FactoryFunc(func(net.Addr) protocol.Protocol { return server }))
 	before := heapInUse()
 	var written atomic.Int64
 	writeDone := make(chan error, 1)
@@ -159,15 +151,7 @@ func TestSlowReaderBoundsServerBufferAndPausesProducer(t *testing.T) {
 	const high, low, chunk = 64 << 10, 16 << 10, 16 << 10
 	r := startReactor(t, WithLoops(1), WithWaterMarks(low, high))
 	s := &streamer{total: 256 << 20, chunk: make([]byte, chunk), lost: make(chan error, 1)}
-	ln, err := r.ListenTCP("127.0.0.1:0", protocol.FactoryFunc(func(net.Addr) protocol.Protocol { return s }))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := listenAndDial(t, r, protocol.FactoryFunc(func(net.Addr) protocol.Protocol { return s }))
 	buf := make([]byte, 32<<10)
 	var off int64
 	for reads := 0; ; reads++ {

@@ -112,3 +112,19 @@ func (b *syncBuffer) String() string {
 func protocolFactory(p protocol.Protocol) protocol.Factory {
 	return protocol.FactoryFunc(func(net.Addr) protocol.Protocol { return p })
 }
+
+// listenAndDial listens on a free loopback port with factory and connects a
+// plain Go client to it, closed when the test ends.
+func listenAndDial(t *testing.T, r *Reactor, factory protocol.Factory) net.Conn {
+	t.Helper()
+	ln, err := r.ListenTCP("127.0.0.1:0", factory)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
