@@ -373,6 +373,13 @@ func (l *loop) beginShutdown(deadline time.Time, drained chan struct{}) {
 	}
 	l.shutdown = &shutdownState{deadline: deadline, drained: drained}
 	l.stopAccepting()
+	l.closeEach((*conn).LoseConnection)
+	l.CallLater(time.Until(deadline), l.abortConns)
+}
+
+// closeEach applies closeConn to every established connection on this
+// loop; connects still in progress fail with ErrReactorStopping.
+func (l *loop) closeEach(closeConn func(c *conn)) {
 	for _, c := range l.conns {
 		if c == nil {
 			continue
@@ -381,23 +388,13 @@ func (l *loop) beginShutdown(deadline time.Time, drained chan struct{}) {
 			l.failDial(c, ErrReactorStopping)
 			continue
 		}
-		c.LoseConnection()
+		closeConn(c)
 	}
-	l.CallLater(time.Until(deadline), l.abortConns)
 }
 
 // abortConns aborts every connection left on this loop.
 func (l *loop) abortConns() {
-	for _, c := range l.conns {
-		if c == nil {
-			continue
-		}
-		if c.flags&fConnecting != 0 {
-			l.failDial(c, ErrReactorStopping)
-			continue
-		}
-		l.abort(c, errors.Join(protocol.ErrAborted, ErrReactorStopping))
-	}
+	l.closeEach(func(c *conn) { l.abort(c, errors.Join(protocol.ErrAborted, ErrReactorStopping)) })
 }
 
 // exitShutdown lets the loop return once its last calls have run; a
