@@ -47,12 +47,9 @@ type IntStringReceiver struct {
 	prefix  int
 	h       StringHandler[*IntStringReceiver]
 	limited LengthLimitExceededHandler
-	hooks   hooks[*IntStringReceiver]
 
-	s    session
-	in   input
+	c    conn[*IntStringReceiver]
 	skip uint64 // bytes of a refused string still to discard
-	busy bool
 	hdr  [4]byte
 	vec  [2][]byte
 }
@@ -79,7 +76,8 @@ func newIntStringReceiver(prefix int, h StringHandler[*IntStringReceiver]) *IntS
 	if h == nil {
 		panic("basic: IntStringReceiver with a nil handler")
 	}
-	r := &IntStringReceiver{prefix: prefix, h: h, hooks: hooksOf[*IntStringReceiver](h)}
+	r := &IntStringReceiver{prefix: prefix, h: h}
+	r.c.init(r, h)
 	r.limited, _ = h.(LengthLimitExceededHandler)
 	return r
 }
@@ -89,48 +87,23 @@ func (r *IntStringReceiver) PrefixLength() int { return r.prefix }
 
 // ConnectionMade implements protocol.Protocol.
 func (r *IntStringReceiver) ConnectionMade(t protocol.Transport) {
-	r.s = session{Transport: t, owner: r}
-	r.in.release()
 	r.skip = 0
-	if r.hooks.made != nil {
-		r.hooks.made.ConnectionMade(r)
-	}
+	r.c.connectionMade(t)
 }
 
 // DataReceived implements protocol.Protocol: it delivers every complete
 // string of the input and keeps the rest. Nothing is delivered once the
 // connection is closing, nor while reading is paused through
 // Transport().PauseReading.
-func (r *IntStringReceiver) DataReceived(data []byte) {
-	if r.s.closing {
-		return
-	}
-	if r.busy {
-		r.in.push(data)
-		return
-	}
-	r.in.rest = data
-	r.parse()
-}
+func (r *IntStringReceiver) DataReceived(data []byte) { r.c.dataReceived(data) }
 
 // ConnectionLost implements protocol.Protocol. It frees the buffer and
 // calls the handler's ConnectionLost hook.
-func (r *IntStringReceiver) ConnectionLost(reason error) {
-	reason = r.s.lost(reason)
-	r.in.release()
-	if r.hooks.lost != nil {
-		r.hooks.lost.ConnectionLost(r, reason)
-	}
-}
+func (r *IntStringReceiver) ConnectionLost(reason error) { r.c.connectionLost(reason) }
 
 // Transport returns the connection's transport (see the package
 // documentation on closing and pausing), or nil before ConnectionMade.
-func (r *IntStringReceiver) Transport() protocol.Transport {
-	if r.s.Transport == nil {
-		return nil
-	}
-	return &r.s
-}
+func (r *IntStringReceiver) Transport() protocol.Transport { return r.c.transport() }
 
 // SendString writes s after its length prefix. It returns ErrStringTooLong
 // (and writes nothing) if len(s) does not fit in the prefix, ErrNotConnected
@@ -140,7 +113,7 @@ func (r *IntStringReceiver) SendString(s []byte) error {
 	if uint64(len(s)) >= 1<<(8*r.prefix) {
 		return ErrStringTooLong
 	}
-	if r.s.Transport == nil {
+	if r.c.s.Transport == nil {
 		return ErrNotConnected
 	}
 	n := uint32(len(s))
@@ -153,30 +126,15 @@ func (r *IntStringReceiver) SendString(s []byte) error {
 		binary.BigEndian.PutUint32(r.hdr[:], n)
 	}
 	r.vec[0], r.vec[1] = r.hdr[:r.prefix], s
-	_, err := r.s.Writev(r.vec[:]...)
+	_, err := r.c.s.Writev(r.vec[:]...)
 	r.vec = [2][]byte{}
 	return err
 }
 
-func (r *IntStringReceiver) resume() {
-	if !r.busy {
-		r.parse()
-	}
-}
-
-func (r *IntStringReceiver) maxLength() uint64 {
-	if r.MaxLength <= 0 {
-		return DefaultMaxStringLength
-	}
-	return uint64(r.MaxLength)
-}
-
-// parse is the one parse loop; see LineReceiver.parse.
+// parse implements parser; conn.run runs it.
 func (r *IntStringReceiver) parse() {
-	r.busy = true
-	defer r.endParse()
-	in := &r.in
-	for !r.s.closing && !r.s.paused {
+	in := &r.c.in
+	for !r.c.s.closing && !r.c.s.paused {
 		in.settle()
 		if r.skip > 0 {
 			n := min(r.skip, uint64(in.len()))
@@ -194,13 +152,13 @@ func (r *IntStringReceiver) parse() {
 		for i := range r.prefix {
 			length = length<<8 | uint64(in.at(i))
 		}
-		if length > r.maxLength() {
+		if length > stringLimit(r.MaxLength) {
 			in.discard(r.prefix)
 			r.skip = length
 			if r.limited != nil {
 				r.limited.LengthLimitExceeded(r, length)
 			} else {
-				r.s.closeWith(ErrLengthLimitExceeded)
+				r.c.s.closeWith(ErrLengthLimitExceeded)
 			}
 			continue
 		}
@@ -210,14 +168,4 @@ func (r *IntStringReceiver) parse() {
 		in.discard(r.prefix)
 		r.h.StringReceived(r, in.take(int(length)))
 	}
-}
-
-func (r *IntStringReceiver) endParse() {
-	r.busy = false
-	if r.s.closing {
-		r.in.clear()
-		r.in.settle()
-		return
-	}
-	r.in.stash()
 }

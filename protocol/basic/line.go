@@ -66,17 +66,14 @@ type LineReceiver struct {
 	h        LineHandler[*LineReceiver]
 	raw      RawDataHandler
 	exceeded LineLengthExceededHandler[*LineReceiver]
-	hooks    hooks[*LineReceiver]
 
-	s         session
-	in        input
+	c         conn[*LineReceiver]
 	scanned   int    // owned bytes known not to start a delimiter
 	scanDelim []byte // the delimiter scanned was computed for
 	rawData   []byte // the data RawDataReceived is handling
 	rawEnd    int    // len(in.buf) right after rawData was taken
 	rawMode   bool
 	skipping  bool // discarding the rest of an over-long line
-	busy      bool // the parse loop is running
 	vec       [2][]byte
 }
 
@@ -90,7 +87,8 @@ func NewLineReceiver(h LineHandler[*LineReceiver]) *LineReceiver {
 	if h == nil {
 		panic("basic: NewLineReceiver with a nil handler")
 	}
-	r := &LineReceiver{h: h, hooks: hooksOf[*LineReceiver](h)}
+	r := &LineReceiver{h: h}
+	r.c.init(r, h)
 	r.raw, _ = h.(RawDataHandler)
 	r.exceeded, _ = h.(LineLengthExceededHandler[*LineReceiver])
 	return r
@@ -98,57 +96,32 @@ func NewLineReceiver(h LineHandler[*LineReceiver]) *LineReceiver {
 
 // ConnectionMade implements protocol.Protocol.
 func (r *LineReceiver) ConnectionMade(t protocol.Transport) {
-	r.s = session{Transport: t, owner: r}
-	r.in.release()
 	r.scanned, r.rawMode, r.skipping = 0, false, false
-	if r.hooks.made != nil {
-		r.hooks.made.ConnectionMade(r)
-	}
+	r.c.connectionMade(t)
 }
 
 // DataReceived implements protocol.Protocol: it delivers every complete
 // line of the input (or, in raw mode, the input itself) and keeps the rest.
 // Nothing is delivered once the connection is closing, nor while reading is
 // paused through Transport().PauseReading.
-func (r *LineReceiver) DataReceived(data []byte) {
-	if r.s.closing {
-		return
-	}
-	if r.busy {
-		r.in.push(data)
-		return
-	}
-	r.in.rest = data
-	r.parse()
-}
+func (r *LineReceiver) DataReceived(data []byte) { r.c.dataReceived(data) }
 
 // ConnectionLost implements protocol.Protocol. It frees the buffer and
 // calls the handler's ConnectionLost hook.
-func (r *LineReceiver) ConnectionLost(reason error) {
-	reason = r.s.lost(reason)
-	r.in.release()
-	if r.hooks.lost != nil {
-		r.hooks.lost.ConnectionLost(r, reason)
-	}
-}
+func (r *LineReceiver) ConnectionLost(reason error) { r.c.connectionLost(reason) }
 
 // Transport returns the connection's transport (see the package
 // documentation on closing and pausing), or nil before ConnectionMade.
-func (r *LineReceiver) Transport() protocol.Transport {
-	if r.s.Transport == nil {
-		return nil
-	}
-	return &r.s
-}
+func (r *LineReceiver) Transport() protocol.Transport { return r.c.transport() }
 
 // SendLine writes line followed by the delimiter. It returns the
 // transport's error, or ErrNotConnected before ConnectionMade.
 func (r *LineReceiver) SendLine(line []byte) error {
-	if r.s.Transport == nil {
+	if r.c.s.Transport == nil {
 		return ErrNotConnected
 	}
 	r.vec[0], r.vec[1] = line, r.delimiter()
-	_, err := r.s.Writev(r.vec[:]...)
+	_, err := r.c.s.Writev(r.vec[:]...)
 	r.vec = [2][]byte{}
 	return err
 }
@@ -175,11 +148,11 @@ func (r *LineReceiver) SetRawMode() {
 func (r *LineReceiver) SetLineMode(extra []byte) {
 	r.rawMode = false
 	if len(extra) > 0 && !r.unread(extra) {
-		r.in.pushFront(extra)
+		r.c.in.pushFront(extra)
 		r.scanned = 0
 	}
-	if !r.busy && !r.s.closing && r.s.Transport != nil {
-		r.parse()
+	if !r.c.busy && !r.c.s.closing && r.c.s.Transport != nil {
+		r.c.run()
 	}
 }
 
@@ -189,21 +162,16 @@ func (r *LineReceiver) LineMode() bool { return !r.rawMode }
 // ClearLineBuffer drops the input not parsed yet, including the rest of the
 // current read when called from a handler call, and returns a copy of it.
 func (r *LineReceiver) ClearLineBuffer() []byte {
+	in := &r.c.in
 	var b []byte
-	if n := r.in.len(); n > 0 {
+	if n := in.len(); n > 0 {
 		b = make([]byte, 0, n)
-		b = append(b, r.in.owned()...)
-		b = append(b, r.in.rest...)
+		b = append(b, in.owned()...)
+		b = append(b, in.rest...)
 	}
-	r.in.clear()
+	in.clear()
 	r.scanned = 0
 	return b
-}
-
-func (r *LineReceiver) resume() {
-	if !r.busy {
-		r.parse()
-	}
 }
 
 func (r *LineReceiver) delimiter() []byte {
@@ -220,13 +188,9 @@ func (r *LineReceiver) maxLength() int {
 	return r.MaxLength
 }
 
-// parse is the one parse loop. It never runs nested: input arriving during
-// a handler call is queued by DataReceived and parsed by the loop already
-// running.
+// parse implements parser; conn.run runs it.
 func (r *LineReceiver) parse() {
-	r.busy = true
-	defer r.endParse()
-	for !r.s.closing && !r.s.paused {
+	for !r.c.s.closing && !r.c.s.paused {
 		if r.rawMode {
 			if !r.rawStep() {
 				return
@@ -253,36 +217,23 @@ func (r *LineReceiver) parse() {
 	}
 }
 
-// endParse ends the parse loop: the unparsed input is kept (or dropped if
-// the connection is closing) so that it outlives the DataReceived call. It
-// runs deferred, so that a handler panic, which the reactor recovers,
-// leaves the receiver consistent.
-func (r *LineReceiver) endParse() {
-	r.busy = false
-	if r.s.closing {
-		r.in.clear()
-		r.in.settle()
-		return
-	}
-	r.in.stash()
-}
-
 // rawStep hands the next unparsed bytes to RawDataReceived and reports
 // whether there were any.
 func (r *LineReceiver) rawStep() bool {
-	r.in.settle()
+	in := &r.c.in
+	in.settle()
 	var data []byte
-	if owned := r.in.owned(); len(owned) > 0 {
+	if owned := in.owned(); len(owned) > 0 {
 		data = owned
-		r.in.off = len(r.in.buf)
-	} else if len(r.in.rest) > 0 {
-		data = r.in.rest
-		r.in.rest = nil
+		in.off = len(in.buf)
+	} else if len(in.rest) > 0 {
+		data = in.rest
+		in.rest = nil
 	} else {
 		return false
 	}
 	r.scanned = 0
-	r.rawData, r.rawEnd = data, len(r.in.buf)
+	r.rawData, r.rawEnd = data, len(in.buf)
 	r.raw.RawDataReceived(r, data)
 	r.rawData = nil
 	return true
@@ -294,7 +245,7 @@ func (r *LineReceiver) rawStep() bool {
 // that consumed a body and returns the rest to line mode. Copying instead
 // would make a read of many small raw sections quadratic.
 func (r *LineReceiver) unread(extra []byte) bool {
-	data, in := r.rawData, &r.in
+	data, in := r.rawData, &r.c.in
 	if len(extra) > len(data) || len(in.buf) != r.rawEnd || len(in.rest) != 0 ||
 		&extra[len(extra)-1] != &data[len(data)-1] {
 		return false
@@ -313,7 +264,7 @@ func (r *LineReceiver) unread(extra []byte) bool {
 // nextLine consumes the next complete line and returns it without its
 // delimiter, or reports false if the unparsed input holds no delimiter.
 func (r *LineReceiver) nextLine(delim []byte) ([]byte, bool) {
-	in := &r.in
+	in := &r.c.in
 	in.settle()
 	d := len(delim)
 	if owned := in.owned(); len(owned) > 0 {
@@ -360,15 +311,15 @@ func (r *LineReceiver) nextLine(delim []byte) ([]byte, bool) {
 func (r *LineReceiver) unterminated(delim []byte) bool {
 	d := len(delim)
 	if r.skipping {
-		r.in.keepLast(d - 1)
+		r.c.in.keepLast(d - 1)
 		r.scanned = 0
 		return false
 	}
 	limit := r.maxLength()
-	if r.in.len() < limit+d {
+	if r.c.in.len() < limit+d {
 		return false
 	}
-	head := r.in.take(limit + 1)
+	head := r.c.in.take(limit + 1)
 	r.scanned = 0
 	r.skipping = true
 	r.lineTooLong(head)
@@ -380,7 +331,7 @@ func (r *LineReceiver) lineTooLong(head []byte) {
 		r.exceeded.LineLengthExceeded(r, head)
 		return
 	}
-	r.s.closeWith(ErrLineTooLong)
+	r.c.s.closeWith(ErrLineTooLong)
 }
 
 // straddle reports whether a delimiter starts in the last len(delim)-1

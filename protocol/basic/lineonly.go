@@ -39,6 +39,7 @@ func NewLineOnlyReceiver(h LineHandler[*LineOnlyReceiver]) *LineOnlyReceiver {
 	o.exceeded, _ = h.(LineLengthExceededHandler[*LineOnlyReceiver])
 	a := lineOnlyAdapter{o}
 	o.r = LineReceiver{h: a, exceeded: a}
+	o.r.c.init(&o.r, a)
 	return o
 }
 
@@ -46,9 +47,6 @@ func NewLineOnlyReceiver(h LineHandler[*LineOnlyReceiver]) *LineOnlyReceiver {
 func (o *LineOnlyReceiver) ConnectionMade(t protocol.Transport) {
 	o.sync()
 	o.r.ConnectionMade(t)
-	if o.hooks.made != nil {
-		o.hooks.made.ConnectionMade(o)
-	}
 }
 
 // DataReceived implements protocol.Protocol: it delivers every complete
@@ -62,13 +60,7 @@ func (o *LineOnlyReceiver) DataReceived(data []byte) {
 
 // ConnectionLost implements protocol.Protocol. It frees the buffer and
 // calls the handler's ConnectionLost hook.
-func (o *LineOnlyReceiver) ConnectionLost(reason error) {
-	reason = o.r.s.lost(reason)
-	o.r.in.release()
-	if o.hooks.lost != nil {
-		o.hooks.lost.ConnectionLost(o, reason)
-	}
-}
+func (o *LineOnlyReceiver) ConnectionLost(reason error) { o.r.ConnectionLost(reason) }
 
 // Transport returns the connection's transport (see the package
 // documentation on closing and pausing), or nil before ConnectionMade.
@@ -91,9 +83,9 @@ func (o *LineOnlyReceiver) sync() {
 	o.r.Delimiter, o.r.MaxLength = o.Delimiter, o.MaxLength
 }
 
-// lineOnlyAdapter is the inner LineReceiver's handler: it hands lines and
-// refusals on to the LineOnlyReceiver's handler. Being one pointer wide,
-// storing it in an interface allocates nothing.
+// lineOnlyAdapter is the inner LineReceiver's handler: it hands lines,
+// refusals and the connection hooks on to the LineOnlyReceiver's handler.
+// Being one pointer wide, storing it in an interface allocates nothing.
 type lineOnlyAdapter struct{ o *LineOnlyReceiver }
 
 func (a lineOnlyAdapter) LineReceived(_ *LineReceiver, line []byte) {
@@ -105,5 +97,17 @@ func (a lineOnlyAdapter) LineLengthExceeded(r *LineReceiver, line []byte) {
 		a.o.exceeded.LineLengthExceeded(a.o, line)
 		return
 	}
-	r.s.closeWith(ErrLineTooLong)
+	r.c.s.closeWith(ErrLineTooLong)
+}
+
+func (a lineOnlyAdapter) ConnectionMade(*LineReceiver) {
+	if a.o.hooks.made != nil {
+		a.o.hooks.made.ConnectionMade(a.o)
+	}
+}
+
+func (a lineOnlyAdapter) ConnectionLost(_ *LineReceiver, reason error) {
+	if a.o.hooks.lost != nil {
+		a.o.hooks.lost.ConnectionLost(a.o, reason)
+	}
 }

@@ -31,14 +31,11 @@ type NetstringReceiver struct {
 	// DefaultMaxStringLength.
 	MaxLength int
 
-	h     StringHandler[*NetstringReceiver]
-	hooks hooks[*NetstringReceiver]
+	h StringHandler[*NetstringReceiver]
 
-	s    session
-	in   input
-	busy bool
-	hdr  [24]byte
-	vec  [3][]byte
+	c   conn[*NetstringReceiver]
+	hdr [24]byte
+	vec [3][]byte
 }
 
 var comma = []byte{','}
@@ -50,91 +47,51 @@ func NewNetstringReceiver(h StringHandler[*NetstringReceiver]) *NetstringReceive
 	if h == nil {
 		panic("basic: NewNetstringReceiver with a nil handler")
 	}
-	return &NetstringReceiver{h: h, hooks: hooksOf[*NetstringReceiver](h)}
+	r := &NetstringReceiver{h: h}
+	r.c.init(r, h)
+	return r
 }
 
 // ConnectionMade implements protocol.Protocol.
-func (r *NetstringReceiver) ConnectionMade(t protocol.Transport) {
-	r.s = session{Transport: t, owner: r}
-	r.in.release()
-	if r.hooks.made != nil {
-		r.hooks.made.ConnectionMade(r)
-	}
-}
+func (r *NetstringReceiver) ConnectionMade(t protocol.Transport) { r.c.connectionMade(t) }
 
 // DataReceived implements protocol.Protocol: it delivers every complete
 // netstring of the input and keeps the rest. Nothing is delivered once the
 // connection is closing, nor while reading is paused through
 // Transport().PauseReading.
-func (r *NetstringReceiver) DataReceived(data []byte) {
-	if r.s.closing {
-		return
-	}
-	if r.busy {
-		r.in.push(data)
-		return
-	}
-	r.in.rest = data
-	r.parse()
-}
+func (r *NetstringReceiver) DataReceived(data []byte) { r.c.dataReceived(data) }
 
 // ConnectionLost implements protocol.Protocol. It frees the buffer and
 // calls the handler's ConnectionLost hook.
-func (r *NetstringReceiver) ConnectionLost(reason error) {
-	reason = r.s.lost(reason)
-	r.in.release()
-	if r.hooks.lost != nil {
-		r.hooks.lost.ConnectionLost(r, reason)
-	}
-}
+func (r *NetstringReceiver) ConnectionLost(reason error) { r.c.connectionLost(reason) }
 
 // Transport returns the connection's transport (see the package
 // documentation on closing and pausing), or nil before ConnectionMade.
-func (r *NetstringReceiver) Transport() protocol.Transport {
-	if r.s.Transport == nil {
-		return nil
-	}
-	return &r.s
-}
+func (r *NetstringReceiver) Transport() protocol.Transport { return r.c.transport() }
 
 // SendString writes s as a netstring. It returns ErrNotConnected before
 // ConnectionMade, or the transport's error. It does not check the peer's
 // MaxLength, which it cannot know.
 func (r *NetstringReceiver) SendString(s []byte) error {
-	if r.s.Transport == nil {
+	if r.c.s.Transport == nil {
 		return ErrNotConnected
 	}
 	hdr := strconv.AppendUint(r.hdr[:0], uint64(len(s)), 10)
 	hdr = append(hdr, ':')
 	r.vec[0], r.vec[1], r.vec[2] = hdr, s, comma
-	_, err := r.s.Writev(r.vec[:]...)
+	_, err := r.c.s.Writev(r.vec[:]...)
 	r.vec = [3][]byte{}
 	return err
 }
 
-func (r *NetstringReceiver) resume() {
-	if !r.busy {
-		r.parse()
-	}
-}
-
-func (r *NetstringReceiver) maxLength() uint64 {
-	if r.MaxLength <= 0 {
-		return DefaultMaxStringLength
-	}
-	return uint64(r.MaxLength)
-}
-
-// parse is the one parse loop; see LineReceiver.parse.
+// parse implements parser; conn.run runs it.
 func (r *NetstringReceiver) parse() {
-	r.busy = true
-	defer r.endParse()
-	in := &r.in
-	for !r.s.closing && !r.s.paused {
+	in := &r.c.in
+	for !r.c.s.closing && !r.c.s.paused {
 		in.settle()
 		length, hlen, err := r.header()
 		if err != nil {
-			r.s.closeWith(err)
+			r.c.s.closeWith(err)
 			return
 		}
 		if hlen == 0 {
@@ -145,7 +102,7 @@ func (r *NetstringReceiver) parse() {
 			return
 		}
 		if in.at(int(total-1)) != ',' {
-			r.s.closeWith(ErrBadNetstring)
+			r.c.s.closeWith(ErrBadNetstring)
 			return
 		}
 		in.discard(hlen)
@@ -159,8 +116,8 @@ func (r *NetstringReceiver) parse() {
 // the length and the size of the header (digits and colon), or a zero size
 // if the header is not complete yet, or the error that the input proves.
 func (r *NetstringReceiver) header() (length uint64, hlen int, err error) {
-	in := &r.in
-	limit := r.maxLength()
+	in := &r.c.in
+	limit := stringLimit(r.MaxLength)
 	n := in.len()
 	for i := 0; i < n; i++ {
 		c := in.at(i)
@@ -179,14 +136,4 @@ func (r *NetstringReceiver) header() (length uint64, hlen int, err error) {
 		length = length*10 + d
 	}
 	return 0, 0, nil
-}
-
-func (r *NetstringReceiver) endParse() {
-	r.busy = false
-	if r.s.closing {
-		r.in.clear()
-		r.in.settle()
-		return
-	}
-	r.in.stash()
 }

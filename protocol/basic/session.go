@@ -6,8 +6,8 @@ import (
 	"github.com/mustaine/mustaine/protocol"
 )
 
-// resumer is implemented by the framers: it parses the input that was
-// kept while reading was paused.
+// resumer is implemented by conn, the core of every framer: it parses the
+// input that was kept while reading was paused.
 type resumer interface {
 	resume()
 }
