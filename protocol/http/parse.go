@@ -1,6 +1,9 @@
 package http
 
-import "bytes"
+import (
+	"bytes"
+	"encoding/binary"
+)
 
 // limits are the parser's bounds, from the server's options.
 type limits struct {
@@ -91,6 +94,28 @@ func (p *headParser) parse(b []byte, r *Request, lim *limits) (n int, status int
 	}
 	pos := p.next
 	for {
+		if pos >= p.scanned && pos < len(b) {
+			// A line not searched before: most are complete and plain,
+			// and one pass over them finds their end and checks them.
+			if b[pos] == '\n' {
+				n = pos + 1
+				break
+			}
+			if b[pos] == '\r' && pos+1 < len(b) && b[pos+1] == '\n' {
+				n = pos + 2
+				break
+			}
+			if f, ok := scanField(b, pos); ok {
+				if f.lf+1-p.headerStart > lim.maxHeader || len(r.fields) >= lim.maxFields {
+					return 0, statusHeaderTooLarge
+				}
+				if st := addField(b, pos, f.nameEnd, f.valStart, f.valEnd, r); st != 0 {
+					return 0, st
+				}
+				pos = f.lf + 1
+				continue
+			}
+		}
 		lf := bytes.IndexByte(b[max(pos, p.scanned):], '\n')
 		if lf < 0 {
 			if len(b)-p.headerStart > lim.maxHeader {
@@ -309,6 +334,61 @@ func parseField(b []byte, start, end int, r *Request) int {
 	for valEnd > valStart && (b[valEnd-1] == ' ' || b[valEnd-1] == '\t') {
 		valEnd--
 	}
+	return addField(b, start, nameEnd, valStart, valEnd, r)
+}
+
+// fieldLine is a field line found by scanField: the name is
+// b[start:nameEnd], the value b[valStart:valEnd] without surrounding
+// whitespace, and lf the offset of the line's LF.
+type fieldLine struct{ nameEnd, valStart, valEnd, lf int }
+
+// scanField finds and checks the field line starting at b[pos] in one
+// pass, for the common case: complete, with a token name, a colon and a
+// value of VCHAR, obs-text, SP and HTAB, ended by CRLF or LF. It reports
+// false for anything else (an incomplete line, a control byte, a bare
+// CR...), and the caller then takes the general path, which finds the
+// line's end first and decides.
+func scanField(b []byte, pos int) (f fieldLine, ok bool) {
+	i := pos
+	for i < len(b) && charClass[b[i]]&classToken != 0 {
+		i++
+	}
+	if i == pos || i >= len(b) || b[i] != ':' {
+		return f, false
+	}
+	f.nameEnd = i
+	i++
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t') {
+		i++
+	}
+	f.valStart = i
+	for i+8 <= len(b) && plainWord(binary.LittleEndian.Uint64(b[i:])) {
+		i += 8
+	}
+	for i < len(b) && charClass[b[i]]&classValue != 0 {
+		i++
+	}
+	switch {
+	case i >= len(b):
+		return f, false
+	case b[i] == '\n':
+		f.lf = i
+	case b[i] == '\r' && i+1 < len(b) && b[i+1] == '\n':
+		f.lf = i + 1
+	default:
+		return f, false
+	}
+	f.valEnd = i
+	for f.valEnd > f.valStart && (b[f.valEnd-1] == ' ' || b[f.valEnd-1] == '\t') {
+		f.valEnd--
+	}
+	return f, true
+}
+
+// addField records the checked field line whose name is b[start:nameEnd]
+// and trimmed value b[valStart:valEnd], and notes the fields that frame
+// the request.
+func addField(b []byte, start, nameEnd, valStart, valEnd int, r *Request) int {
 	f := field{name: span{int32(start), int32(nameEnd)}, value: span{int32(valStart), int32(valEnd)}}
 	r.fields = append(r.fields, f)
 	name := b[start:nameEnd]

@@ -457,6 +457,17 @@ func appendField(b []byte, name, value string) []byte {
 	return append(b, '\r', '\n')
 }
 
+// plainWord reports whether none of the eight bytes of x is a control
+// byte (below 0x20, or DEL). A byte below 0x20 sets its high bit in
+// x-0x2020... while its own high bit is clear, and x^0x7f7f... has a zero
+// byte exactly where x holds DEL; borrows between bytes only ever start
+// at such a byte, so neither test fires without one.
+func plainWord(x uint64) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	y := x ^ 0x7f*ones
+	return ((x-0x20*ones)&^x|(y-ones)&^y)&highs == 0
+}
+
 // validToken reports whether s is a non-empty RFC 9110 token. The names
 // handlers set most often are recognised whole, which costs a length
 // switch and a compare or two instead of a table lookup per byte.
@@ -482,16 +493,11 @@ func validToken(s string) bool {
 // false for a value that is valid only because of an HTAB; the caller then
 // checks byte by byte.
 func plainFieldValue(s string) bool {
-	const ones, highs = 0x0101010101010101, 0x8080808080808080
 	i := 0
 	for ; i+8 <= len(s); i += 8 {
 		x := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
 			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
-		// A byte below 0x20 sets its high bit in x-0x20..20 while its own
-		// high bit is clear; x^0x7f..7f has a zero byte exactly where x is
-		// DEL. Either test only ever fires when such a byte exists.
-		y := x ^ 0x7f*ones
-		if ((x-0x20*ones)&^x|(y-ones)&^y)&highs != 0 {
+		if !plainWord(x) {
 			return false
 		}
 	}
