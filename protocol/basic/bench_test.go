@@ -2,9 +2,9 @@ package basic_test
 
 import (
 	"bytes"
-
 	"testing"
 
+	"github.com/mustaine/mustaine/protocol"
 	"github.com/mustaine/mustaine/protocol/basic"
 	"github.com/mustaine/mustaine/reactor/reactortest"
 )
@@ -14,9 +14,15 @@ import (
 // copy is measured too.
 const readSize = 16<<10 + 7
 
-// benchFeed feeds stream to p in readSize reads, b.N times, and reports
-// bytes/s and allocations per message.
-func benchFeed(b *testing.B, p interface{ DataReceived([]byte) }, stream []byte, perStream int, count *int) {
+// benchFramer feeds the framer newFramer builds (its handler counting
+// messages in *count) a stream of 4096 copies of msg, in readSize reads,
+// b.N times, and reports bytes/s and allocations.
+func benchFramer(b *testing.B, msg []byte, newFramer func(count *int) protocol.Protocol) {
+	const msgs = 4096
+	stream := bytes.Repeat(msg, msgs)
+	var count int
+	p := newFramer(&count)
+	reactortest.Connect(p)
 	b.SetBytes(int64(len(stream)))
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -28,56 +34,37 @@ func benchFeed(b *testing.B, p interface{ DataReceived([]byte) }, stream []byte,
 		}
 	}
 	b.StopTimer()
-	if *count != b.N*perStream {
-		b.Fatalf("delivered %d messages, want %d", *count, b.N*perStream)
+	if count != b.N*msgs {
+		b.Fatalf("delivered %d messages, want %d", count, b.N*msgs)
 	}
 }
 
+// line64 is a 64-byte line, delimiter included.
+var line64 = append(bytes.Repeat([]byte("x"), 62), "\r\n"...)
+
 func BenchmarkLineReceiver64ByteLines(b *testing.B) {
-	const lines = 4096
-	line := append(bytes.Repeat([]byte("x"), 62), "\r\n"...)
-	stream := bytes.Repeat(line, lines)
-	var count int
-	r := basic.NewLineReceiver(basic.LineFunc[*basic.LineReceiver](func(_ *basic.LineReceiver, l []byte) {
-		count++
-	}))
-	reactortest.Connect(r)
-	benchFeed(b, r, stream, lines, &count)
+	benchFramer(b, line64, func(count *int) protocol.Protocol {
+		return basic.NewLineReceiver(basic.LineFunc[*basic.LineReceiver](func(*basic.LineReceiver, []byte) { *count++ }))
+	})
 }
 
 func BenchmarkLineOnlyReceiver64ByteLines(b *testing.B) {
-	const lines = 4096
-	line := append(bytes.Repeat([]byte("x"), 62), "\r\n"...)
-	stream := bytes.Repeat(line, lines)
-	var count int
-	r := basic.NewLineOnlyReceiver(basic.LineFunc[*basic.LineOnlyReceiver](func(_ *basic.LineOnlyReceiver, l []byte) {
-		count++
-	}))
-	reactortest.Connect(r)
-	benchFeed(b, r, stream, lines, &count)
+	benchFramer(b, line64, func(count *int) protocol.Protocol {
+		return basic.NewLineOnlyReceiver(basic.LineFunc[*basic.LineOnlyReceiver](func(*basic.LineOnlyReceiver, []byte) { *count++ }))
+	})
 }
 
 func BenchmarkInt32StringReceiver64ByteMessages(b *testing.B) {
-	const msgs = 4096
-	msg := appendPrefix(nil, 4, 60)
-	msg = append(msg, bytes.Repeat([]byte("x"), 60)...)
-	stream := bytes.Repeat(msg, msgs)
-	var count int
-	r := basic.NewInt32StringReceiver(basic.StringFunc[*basic.IntStringReceiver](func(_ *basic.IntStringReceiver, s []byte) {
-		count++
-	}))
-	reactortest.Connect(r)
-	benchFeed(b, r, stream, msgs, &count)
+	msg := append(appendPrefix(nil, 4, 60), bytes.Repeat([]byte("x"), 60)...)
+	benchFramer(b, msg, func(count *int) protocol.Protocol {
+		return basic.NewInt32StringReceiver(basic.StringFunc[*basic.IntStringReceiver](func(*basic.IntStringReceiver, []byte) { *count++ }))
+	})
 }
 
 func BenchmarkNetstringReceiver64ByteMessages(b *testing.B) {
-	const msgs = 4096
-	msg := []byte("60:" + string(bytes.Repeat([]byte("x"), 60)) + ",")
-	stream := bytes.Repeat(msg, msgs)
-	var count int
-	r := basic.NewNetstringReceiver(basic.StringFunc[*basic.NetstringReceiver](func(_ *basic.NetstringReceiver, s []byte) {
-		count++
-	}))
-	reactortest.Connect(r)
-	benchFeed(b, r, stream, msgs, &count)
+	msg := append([]byte("60:"), bytes.Repeat([]byte("x"), 60)...)
+	msg = append(msg, ',')
+	benchFramer(b, msg, func(count *int) protocol.Protocol {
+		return basic.NewNetstringReceiver(basic.StringFunc[*basic.NetstringReceiver](func(*basic.NetstringReceiver, []byte) { *count++ }))
+	})
 }

@@ -83,34 +83,30 @@ func checkCuts(t *testing.T, name string, data []byte, rng *rand.Rand, runOne fu
 	}
 }
 
-func TestLineReceiverChunkBoundaryInvariance(t *testing.T) {
-	rng := rand.New(rand.NewPCG(1, 2))
+// checkLineCuts runs checkCuts for a line framer over every delimiter,
+// a few MaxLengths and every hook mode; raw says whether streams may switch
+// to raw mode.
+func checkLineCuts(t *testing.T, rng *rand.Rand, raw bool, runOne func(lineConfig, [][]byte) ([]string, error)) {
+	t.Helper()
 	for _, delim := range delimiters {
 		for _, maxLen := range []int{1, 2, 5, 16} {
 			for hook := noHook; hook <= hookGoOn; hook++ {
 				c := lineConfig{delim, maxLen, hook}
 				for range streams {
-					data := lineStream(rng, c, true)
-					checkCuts(t, c.String(), data, rng, func(chunks [][]byte) ([]string, error) { return runLine(c, chunks) })
+					data := lineStream(rng, c, raw)
+					checkCuts(t, c.String(), data, rng, func(chunks [][]byte) ([]string, error) { return runOne(c, chunks) })
 				}
 			}
 		}
 	}
 }
 
+func TestLineReceiverChunkBoundaryInvariance(t *testing.T) {
+	checkLineCuts(t, rand.New(rand.NewPCG(1, 2)), true, runLine)
+}
+
 func TestLineOnlyReceiverChunkBoundaryInvariance(t *testing.T) {
-	rng := rand.New(rand.NewPCG(3, 4))
-	for _, delim := range delimiters {
-		for _, maxLen := range []int{1, 2, 5, 16} {
-			for hook := noHook; hook <= hookGoOn; hook++ {
-				c := lineConfig{delim, maxLen, hook}
-				for range streams {
-					data := lineStream(rng, c, false)
-					checkCuts(t, c.String(), data, rng, func(chunks [][]byte) ([]string, error) { return runLineOnly(c, chunks) })
-				}
-			}
-		}
-	}
+	checkLineCuts(t, rand.New(rand.NewPCG(3, 4)), false, runLineOnly)
 }
 
 // intStringStream builds prefixed strings whose lengths crowd around max,

@@ -170,18 +170,23 @@ func (h *lineOnlyRecHook) LineLengthExceeded(r *basic.LineOnlyReceiver, line []b
 	}
 }
 
-// stringRec handles the string receivers: a string "PAUSE" or "CLOSE" is a
-// command.
-type stringRec struct {
+// stringRecOf handles a string receiver F: a string "PAUSE" or "CLOSE" is
+// a command.
+type stringRecOf[F interface{ Transport() protocol.Transport }] struct {
 	recorder
 }
 
-func (h *stringRec) StringReceived(r *basic.IntStringReceiver, s []byte) {
+func (h *stringRecOf[F]) StringReceived(r F, s []byte) {
 	h.add("string", s)
 	command(r.Transport(), s)
 }
 
-func (h *stringRec) ConnectionLost(_ *basic.IntStringReceiver, reason error) { h.lost(reason) }
+func (h *stringRecOf[F]) ConnectionLost(_ F, reason error) { h.lost(reason) }
+
+type (
+	stringRec    = stringRecOf[*basic.IntStringReceiver]
+	netstringRec = stringRecOf[*basic.NetstringReceiver]
+)
 
 // stringRecHook adds a LengthLimitExceeded hook.
 type stringRecHook struct {
@@ -195,14 +200,3 @@ func (h *stringRecHook) LengthLimitExceeded(r *basic.IntStringReceiver, length u
 		r.Transport().LoseConnection()
 	}
 }
-
-type netstringRec struct {
-	recorder
-}
-
-func (h *netstringRec) StringReceived(r *basic.NetstringReceiver, s []byte) {
-	h.add("string", s)
-	command(r.Transport(), s)
-}
-
-func (h *netstringRec) ConnectionLost(_ *basic.NetstringReceiver, reason error) { h.lost(reason) }
