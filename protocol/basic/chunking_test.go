@@ -109,25 +109,30 @@ func TestLineOnlyReceiverChunkBoundaryInvariance(t *testing.T) {
 	checkLineCuts(t, rand.New(rand.NewPCG(3, 4)), false, runLineOnly)
 }
 
+// commandOrString returns the message of a string stream: "PAUSE" or
+// "CLOSE" one time in ten each, else limit-2 to limit+2 bytes (at least
+// none) drawn by pick.
+func commandOrString(rng *rand.Rand, limit int, pick func() byte) []byte {
+	switch rng.IntN(10) {
+	case 0:
+		return []byte("PAUSE")
+	case 1:
+		return []byte("CLOSE")
+	}
+	s := make([]byte, max(0, limit+rng.IntN(5)-2))
+	for i := range s {
+		s[i] = pick()
+	}
+	return s
+}
+
 // intStringStream builds prefixed strings whose lengths crowd around max,
 // and may end with a partial one.
 func intStringStream(rng *rand.Rand, c stringConfig) []byte {
 	var b []byte
 	limit := c.max
 	for range rng.IntN(10) {
-		var s []byte
-		switch rng.IntN(10) {
-		case 0:
-			s = []byte("PAUSE")
-		case 1:
-			s = []byte("CLOSE")
-		default:
-			n := max(0, limit+rng.IntN(5)-2)
-			s = make([]byte, n)
-			for i := range s {
-				s[i] = byte(rng.IntN(256))
-			}
-		}
+		s := commandOrString(rng, limit, func() byte { return byte(rng.IntN(256)) })
 		b = appendPrefix(b, c.prefix, len(s))
 		b = append(b, s...)
 	}
@@ -169,18 +174,7 @@ func TestIntStringReceiverChunkBoundaryInvariance(t *testing.T) {
 func netstringStream(rng *rand.Rand, limit int) []byte {
 	var b []byte
 	for range rng.IntN(10) {
-		var s []byte
-		switch rng.IntN(10) {
-		case 0:
-			s = []byte("PAUSE")
-		case 1:
-			s = []byte("CLOSE")
-		default:
-			s = make([]byte, max(0, limit+rng.IntN(5)-2))
-			for i := range s {
-				s[i] = ":,0123456789ab"[rng.IntN(14)]
-			}
-		}
+		s := commandOrString(rng, limit, func() byte { return ":,0123456789ab"[rng.IntN(14)] })
 		head := strconv.Itoa(len(s))
 		switch rng.IntN(30) {
 		case 0:
