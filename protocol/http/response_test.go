@@ -1,6 +1,7 @@
 package http
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -49,6 +50,14 @@ func TestAppendFieldKeepsHTABAndBlanksControls(t *testing.T) {
 	} {
 		if got := string(appendField(nil, tc.name, tc.value)); got != tc.want {
 			t.Errorf("%q: %q: got %q, want %q", tc.name, tc.value, got, tc.want)
+		}
+	}
+}
+
+func TestAppendUintMatchesStrconv(t *testing.T) {
+	for _, n := range []uint64{0, 1, 9, 10, 11, 99, 100, 101, 999, 1000, 65535, 1<<63 - 1, 1<<64 - 1} {
+		if got, want := string(appendUint([]byte("x"), n)), "x"+strconv.FormatUint(n, 10); got != want {
+			t.Errorf("%d: got %q, want %q", n, got, want)
 		}
 	}
 }

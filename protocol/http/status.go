@@ -115,6 +115,13 @@ func appendStatusLine(b []byte, code int) []byte {
 
 // appendUint appends n in decimal without allocating.
 func appendUint(b []byte, n uint64) []byte {
+	// Most lengths a server sends are short: skip the divisions.
+	if n < 10 {
+		return append(b, byte('0'+n))
+	}
+	if n < 100 {
+		return append(b, byte('0'+n/10), byte('0'+n%10))
+	}
 	var tmp [20]byte
 	i := len(tmp)
 	for {
