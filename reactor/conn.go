@@ -24,6 +24,7 @@ const (
 	fUnix                              // a Unix-domain socket
 	fConnecting                        // a client connect is in progress
 	fReadQueued                        // on the loop's read-again list
+	fPeerClosed                        // closing because the peer sent FIN
 )
 
 // conn is a connection owned by one loop; it is the Transport its Protocol
@@ -36,9 +37,7 @@ type conn struct {
 	out      []byte // pending output from outOff on; nil when idle
 	outOff   int
 	remote   net.Addr
-	local    net.Addr
 	producer protocol.Producer
-	reason   error      // why the connection closes once output is flushed
 	dial     *dialState // set for client connections
 	id       uint64
 }
@@ -106,9 +105,6 @@ func (c *conn) LoseConnection() {
 		return
 	}
 	c.flags |= fClosing
-	if c.reason == nil {
-		c.reason = protocol.ErrConnectionDone
-	}
 	c.loop.markDirty(c)
 }
 
@@ -178,14 +174,27 @@ func (c *conn) UnregisterProducer() {
 // BufferedAmount is the number of bytes not yet taken by the kernel.
 func (c *conn) BufferedAmount() int { return c.pending() }
 
-// LocalAddr returns the local address.
+// LocalAddr returns the local address, or nil once the connection is
+// closed. It is asked of the kernel each time rather than kept, which keeps
+// an idle connection small.
 func (c *conn) LocalAddr() net.Addr {
-	if c.local == nil && c.flags&fClosed == 0 {
-		if sa, err := unix.Getsockname(c.fd); err == nil {
-			c.local = sockaddrToAddr(sa, c.flags&fUnix != 0)
-		}
+	if c.flags&fClosed != 0 {
+		return nil
 	}
-	return c.local
+	sa, err := unix.Getsockname(c.fd)
+	if err != nil {
+		return nil
+	}
+	return sockaddrToAddr(sa, c.flags&fUnix != 0)
+}
+
+// closeReason is why a connection closing after its output is flushed is
+// lost: kept as a flag rather than an error field to keep a connection small.
+func (c *conn) closeReason() error {
+	if c.flags&fPeerClosed != 0 {
+		return protocol.ErrPeerClosed
+	}
+	return protocol.ErrConnectionDone
 }
 
 // RemoteAddr returns the peer's address.

@@ -68,6 +68,7 @@ type threadJob[T any] struct {
 	fn        func() (T, error)
 	d         *deferred.Deferred[T]
 	cancelled atomic.Bool
+	started   bool // run called fn: deliver sends the result
 	value     T
 	err       error
 }
@@ -76,10 +77,16 @@ func (j *threadJob[T]) run() {
 	if j.cancelled.Load() {
 		return
 	}
+	j.started = true
 	j.err = ErrJobExited // stays if fn ends the goroutine with Goexit
-	// The result goes back even when fn panics or calls Goexit.
-	defer j.loop.CallFromThread(j.fire)
 	j.value, j.err = callJob(j.fn)
+}
+
+// deliver sends the result back, also when fn panicked or called Goexit.
+func (j *threadJob[T]) deliver() {
+	if j.started {
+		j.loop.CallFromThread(j.fire)
+	}
 }
 
 // fire runs on the asking loop. A Deferred cancelled meanwhile has already
@@ -124,3 +131,5 @@ func (j *funcJob) run() {
 }
 
 func (j *funcJob) reject(error) {}
+
+func (j *funcJob) deliver() {}

@@ -281,7 +281,7 @@ func (l *loop) peerEOF(c *conn) {
 	// Not half-close aware: finish sending what is queued (the peer may
 	// still be reading), then close.
 	if c.flags&fClosing == 0 {
-		c.reason = protocol.ErrPeerClosed
+		c.flags |= fPeerClosed
 		c.flags |= fClosing
 	}
 	c.flags |= fReadClosed
@@ -429,7 +429,7 @@ func (l *loop) flush(c *conn) {
 		break
 	}
 	if c.flags&fClosing != 0 {
-		l.closeConn(c, c.reason)
+		l.closeConn(c, c.closeReason())
 		return
 	}
 	if c.flags&fShutWrPending != 0 {

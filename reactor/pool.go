@@ -54,9 +54,13 @@ type PoolStats struct {
 
 // job is one unit of work for the pool.
 type job interface {
-	// run does the work on a worker and arranges for its result to reach
-	// the caller; it must not panic.
+	// run does the work on a worker; it must not panic.
 	run()
+	// deliver sends the result to the caller. The pool calls it after run
+	// (also when run ends its goroutine with runtime.Goexit) and after it
+	// has counted the job done, so stats read once the result arrived are
+	// up to date.
+	deliver()
 	// reject tells the caller the job will not run (the reactor stopped
 	// while it was queued).
 	reject(err error)
@@ -170,6 +174,7 @@ func (p *pool) runJob(j job) {
 		p.running.Add(-1)
 		p.busy.Add(-1)
 		p.completed.Add(1)
+		j.deliver()
 	}()
 	j.run()
 }

@@ -22,6 +22,7 @@ type wgJob struct{ wg *sync.WaitGroup }
 
 func (j wgJob) run()         { j.wg.Done() }
 func (j wgJob) reject(error) { j.wg.Done() }
+func (j wgJob) deliver()     {}
 
 func BenchmarkPoolSubmitChannel(b *testing.B) {
 	p := newPool(benchWorkers, benchBatch)
