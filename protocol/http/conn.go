@@ -32,6 +32,12 @@ const (
 // so that the client gets the response instead of a reset.
 const lingerTimeout = 2 * time.Second
 
+// exchange is a connection's request and response, allocated together.
+type exchange struct {
+	req Request
+	w   ResponseWriter
+}
+
 // conn is the HTTP protocol of one connection.
 type conn struct {
 	srv  *Server
@@ -40,8 +46,11 @@ type conn struct {
 	t    protocol.Transport
 	loop protocol.Loop
 
-	req Request
-	w   ResponseWriter
+	// The request and response are reused for every request on the
+	// connection; they are allocated with its first bytes, so that an idle
+	// connection that has sent nothing stays small.
+	req *Request
+	w   *ResponseWriter
 
 	in   []byte // unconsumed input starting at the current request, owned
 	held []byte // a deferred request's bytes, owned until its response ends
@@ -81,7 +90,6 @@ func (c *conn) ConnectionMade(t protocol.Transport) {
 	c.t = t
 	c.loop = t.Loop()
 	c.ls = c.srv.loopState(c.loop)
-	c.req.remote = t.RemoteAddr()
 	c.fire = c.onTimer
 	c.setTimeout(timeoutIdle, c.cfg.readHeaderTimeout)
 }
@@ -92,6 +100,11 @@ func (c *conn) ConnectionMade(t protocol.Transport) {
 func (c *conn) DataReceived(data []byte) {
 	if c.closing || c.lost || len(data) == 0 {
 		return
+	}
+	if c.req == nil {
+		ex := new(exchange)
+		c.req, c.w = &ex.req, &ex.w
+		c.req.remote = c.t.RemoteAddr()
 	}
 	if c.state == stateIdle {
 		c.state = stateHead
@@ -215,7 +228,7 @@ func (c *conn) readHead(b []byte) (int, int) {
 	if c.hp == (headParser{}) {
 		c.req.reset()
 	}
-	n, st := c.hp.parse(b, &c.req, &c.cfg.limits)
+	n, st := c.hp.parse(b, c.req, &c.cfg.limits)
 	if st != 0 {
 		c.hp = headParser{}
 	}
@@ -225,7 +238,7 @@ func (c *conn) readHead(b []byte) (int, int) {
 // readBody returns the request's length (head and raw body) once its body
 // is complete in r (which starts at the request), or 0.
 func (c *conn) readBody(r []byte) (int, int) {
-	req := &c.req
+	req := c.req
 	if req.chunked {
 		if c.body == nil {
 			c.body = c.ls.getBuf()
@@ -311,7 +324,7 @@ func (c *conn) dispatch() {
 	c.requests++
 	c.timeoutKind = timeoutNone
 	c.state = stateHandler
-	w := &c.w
+	w := c.w
 	w.start(c)
 	c.serve()
 	w.inHandler = false
@@ -328,12 +341,12 @@ func (c *conn) serve() {
 			c.handlerPanic(v)
 		}
 	}()
-	c.srv.handler.ServeHTTP(&c.w, &c.req)
+	c.srv.handler.ServeHTTP(c.w, c.req)
 }
 
 func (c *conn) handlerPanic(v any) {
 	pe := &protocol.PanicError{Value: v, Stack: debug.Stack()}
-	w := &c.w
+	w := c.w
 	if !w.finished {
 		w.finished = true
 		w.releaseProducer()
@@ -388,8 +401,10 @@ func (c *conn) requestDone() {
 	c.held = nil
 	c.ls.putBuf(c.body)
 	c.body = nil
-	c.req.body = nil
-	c.req.head = nil
+	if c.req != nil {
+		c.req.body = nil
+		c.req.head = nil
+	}
 }
 
 // fail answers a request the server refuses with status and closes the
@@ -529,6 +544,9 @@ func (c *conn) onTimer() {
 func (c *conn) PauseProducing() {
 	c.producerPaused = true
 	c.setTimeout(timeoutWrite, c.cfg.writeTimeout)
+	if c.w == nil {
+		return
+	}
 	if p := c.w.producer; p != nil {
 		p.PauseProducing()
 	}
@@ -540,6 +558,9 @@ func (c *conn) ResumeProducing() {
 	if c.timeoutKind == timeoutWrite {
 		c.timeoutKind = timeoutNone
 	}
+	if c.w == nil {
+		return
+	}
 	if p := c.w.producer; p != nil {
 		p.ResumeProducing()
 	}
@@ -548,6 +569,9 @@ func (c *conn) ResumeProducing() {
 // StopProducing is called when the connection is lost while a streamed
 // response is registered: the handler's producer learns it must stop.
 func (c *conn) StopProducing() {
+	if c.w == nil {
+		return
+	}
 	if p := c.w.producer; p != nil {
 		c.w.producer = nil
 		p.StopProducing()

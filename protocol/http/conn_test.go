@@ -689,3 +689,18 @@ func TestDeferredRequestFromPiecesSurvivesLaterInput(t *testing.T) {
 		t.Fatalf("responses %q %q %q", body(rs[0]), body(rs[1]), body(rs[51]))
 	}
 }
+
+func TestSilentConnectionIsClosedAtTheHeaderTimeoutAndHoldsNoRequest(t *testing.T) {
+	h := newHarness(t, echo, WithReadHeaderTimeout(time.Second))
+	if c := h.p.(*conn); c.req != nil || c.w != nil {
+		t.Fatal("a connection that sent nothing already holds a request and response")
+	}
+	h.loop.Advance(time.Second)
+	if !h.tr.Disconnecting() {
+		t.Fatal("a silent connection outlived the header timeout")
+	}
+	h.loop.RunPending()
+	if lost, _ := h.tr.Lost(); !lost {
+		t.Fatal("ConnectionLost did not run")
+	}
+}
