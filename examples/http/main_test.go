@@ -122,12 +122,7 @@ func TestKeepAliveReusesTheConnection(t *testing.T) {
 
 func TestHundredPipelinedRequestsInOneWriteAreAnsweredInOrder(t *testing.T) {
 	_, addr := startServer(t, 1)
-	conn, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(30 * time.Second))
+	conn := dialRaw(t, addr, 30*time.Second)
 	var batch bytes.Buffer
 	for i := range 100 {
 		// Each answer names its request, and some are answered later
@@ -187,12 +182,7 @@ func TestChunkedUploadIsEchoed(t *testing.T) {
 
 func TestHEADSendsHeadersWithoutBody(t *testing.T) {
 	_, addr := startServer(t, 1)
-	conn, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	conn := dialRaw(t, addr, 10*time.Second)
 	// The GET after the HEAD shows that no body bytes were sent for HEAD.
 	fmt.Fprintf(conn, "HEAD / HTTP/1.1\r\nHost: x\r\n\r\nGET /json HTTP/1.1\r\nHost: x\r\n\r\n")
 	br := bufio.NewReader(conn)
@@ -305,12 +295,7 @@ func TestCurlKeepAliveChunkedUploadAndContinue(t *testing.T) {
 
 func TestMalformedRequestGets400AndClose(t *testing.T) {
 	_, addr := startServer(t, 1)
-	conn, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	conn := dialRaw(t, addr, 10*time.Second)
 	fmt.Fprintf(conn, "GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n")
 	br := bufio.NewReader(conn)
 	resp, err := nethttp.ReadResponse(br, nil)
@@ -324,4 +309,17 @@ func TestMalformedRequestGets400AndClose(t *testing.T) {
 	if _, err := br.ReadByte(); err != io.EOF {
 		t.Fatalf("connection still open after the 400: %v", err)
 	}
+}
+
+// dialRaw opens a plain TCP connection for hand-written requests, with a
+// deadline, closed when the test ends.
+func dialRaw(t *testing.T, addr string, timeout time.Duration) net.Conn {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	conn.SetDeadline(time.Now().Add(timeout))
+	return conn
 }
