@@ -63,6 +63,7 @@ type PanicError struct {
 	Stack []byte
 }
 
+// Error describes the panic.
 func (e *PanicError) Error() string {
 	return fmt.Sprintf("deferred: panic: %v\n\n%s", e.Value, e.Stack)
 }
@@ -84,6 +85,7 @@ type FirstError struct {
 	Err   error
 }
 
+// Error names the failed input and its error.
 func (e *FirstError) Error() string {
 	return "deferred: input " + strconv.Itoa(e.Index) + " failed: " + e.Err.Error()
 }
@@ -98,6 +100,7 @@ type FailureGroup struct {
 	Errors []error
 }
 
+// Error lists every input's error.
 func (e *FailureGroup) Error() string {
 	var b strings.Builder
 	b.WriteString("deferred: all ")

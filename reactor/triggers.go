@@ -21,6 +21,7 @@ const (
 	After
 )
 
+// String names the phase: "before", "during" or "after".
 func (p Phase) String() string {
 	switch p {
 	case Before:
@@ -44,6 +45,7 @@ const (
 	Shutdown
 )
 
+// String names the event: "startup" or "shutdown".
 func (e Event) String() string {
 	switch e {
 	case Startup:
