@@ -95,7 +95,7 @@ func (c *conn) afterWrite() {
 	if c.producer != nil && c.flags&(fStreaming|fProducerPaused) == fStreaming &&
 		c.pending() > c.loop.r.cfg.highWater {
 		c.flags |= fProducerPaused
-		c.loop.callProducer(c, c.producer.PauseProducing)
+		c.loop.guard(c, c.producer.PauseProducing)
 	}
 }
 
@@ -155,12 +155,12 @@ func (c *conn) RegisterProducer(p protocol.Producer, streaming bool) error {
 		c.flags |= fStreaming
 		if c.pending() > c.loop.r.cfg.highWater {
 			c.flags |= fProducerPaused
-			c.loop.callProducer(c, p.PauseProducing)
+			c.loop.guard(c, p.PauseProducing)
 		}
 	} else {
 		// A pull producer is asked for its first chunk at once, as in
 		// Twisted; later chunks are asked for whenever the buffer drains.
-		c.loop.callProducer(c, p.ResumeProducing)
+		c.loop.guard(c, p.ResumeProducing)
 	}
 	return nil
 }

@@ -281,8 +281,7 @@ func (l *loop) peerEOF(c *conn) {
 	// Not half-close aware: finish sending what is queued (the peer may
 	// still be reading), then close.
 	if c.flags&fClosing == 0 {
-		c.flags |= fPeerClosed
-		c.flags |= fClosing
+		c.flags |= fPeerClosed | fClosing
 	}
 	c.flags |= fReadClosed
 	l.markDirty(c)
@@ -417,7 +416,7 @@ func (l *loop) flush(c *conn) {
 			}
 			c.flags &^= fProducerPaused
 			l.current = c
-			l.callProducer(c, c.producer.ResumeProducing)
+			l.guard(c, c.producer.ResumeProducing)
 			l.current = nil
 			if c.flags&fClosed != 0 {
 				return
@@ -442,7 +441,7 @@ func (l *loop) flush(c *conn) {
 func (l *loop) maybeResumeProducer(c *conn, low int) {
 	if c.producer != nil && c.flags&fProducerPaused != 0 && c.pending() <= low {
 		c.flags &^= fProducerPaused
-		l.callProducer(c, c.producer.ResumeProducing)
+		l.guard(c, c.producer.ResumeProducing)
 	}
 }
 
@@ -494,11 +493,7 @@ func (l *loop) release(c *conn) bool {
 		l.nconns--
 	}
 	unix.Close(c.fd) // closing also removes it from the poller
-	c.outOff = 0
-	if c.out != nil {
-		l.putBuf(c.out)
-		c.out = nil
-	}
+	l.releaseOut(c)
 	if l.current == c {
 		l.current = nil
 	}
@@ -567,9 +562,6 @@ func (l *loop) deliver(c *conn, b []byte) {
 	c.proto.DataReceived(b)
 }
 
-// callProducer calls a producer method, recovering a panic.
-func (l *loop) callProducer(c *conn, fn func()) { l.guard(c, fn) }
-
 // guard runs a user callback; a panic is logged and, when the callback
 // belongs to a connection, aborts that connection.
 func (l *loop) guard(c *conn, fn func()) {
@@ -622,11 +614,8 @@ func (l *loop) releaseOut(c *conn) {
 	}
 }
 
-// abortAll aborts every connection (used when the loop cannot go on).
+// abortAll aborts every connection (used when the loop cannot go on);
+// connects still in progress fail.
 func (l *loop) abortAll(reason error) {
-	for _, c := range l.conns {
-		if c != nil {
-			l.closeConn(c, errors.Join(protocol.ErrAborted, reason))
-		}
-	}
+	l.closeEach(func(c *conn) { l.closeConn(c, errors.Join(protocol.ErrAborted, reason)) })
 }
