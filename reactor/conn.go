@@ -2,6 +2,7 @@ package reactor
 
 import (
 	"net"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -10,7 +11,7 @@ import (
 
 // Connection state bits, kept in one word to keep an idle connection small.
 const (
-	fClosed         uint16 = 1 << iota // fd closed, ConnectionLost called or scheduled
+	fClosed         uint32 = 1 << iota // fd closed, ConnectionLost called or scheduled
 	fClosing                           // LoseConnection: close once output is flushed
 	fShutWrPending                     // CloseWrite: shut down once output is flushed
 	fShutWr                            // write side shut down
@@ -25,13 +26,26 @@ const (
 	fConnecting                        // a client connect is in progress
 	fReadQueued                        // on the loop's read-again list
 	fPeerClosed                        // closing because the peer sent FIN
+	fOutputFull                        // unsent output above the high-water mark, no producer: not reading
+	fLingering                         // closed for writing after LoseConnection; dropping input until EOF
+	fDropped                           // input arrived after LoseConnection and was dropped
 )
+
+// readBlocked is the set of states in which the reactor does not read from
+// a connection: the protocol paused it, or its unsent output is above the
+// high-water mark (see fOutputFull). A closing connection is still read,
+// but what it reads is dropped, not delivered (see loop.read).
+const readBlocked = fPaused | fOutputFull
+
+// lingerTimeout bounds a lingering close (see loop.linger).
+const lingerTimeout = 2 * time.Second
+
 
 // conn is a connection owned by one loop; it is the Transport its Protocol
 // sees. Every field is touched only on the owning loop's goroutine.
 type conn struct {
 	fd       int
-	flags    uint16
+	flags    uint32
 	loop     *loop
 	proto    protocol.Protocol
 	out      []byte // pending output from outOff on; nil when idle
@@ -59,9 +73,7 @@ func (c *conn) Write(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	if c.out == nil {
-		c.out = c.loop.getBuf(len(p))
-	}
+	c.loop.reserveOut(c, len(p))
 	c.out = append(c.out, p...)
 	c.afterWrite()
 	return len(p), nil
@@ -79,9 +91,7 @@ func (c *conn) Writev(bufs ...[]byte) (int, error) {
 	if total == 0 {
 		return 0, nil
 	}
-	if c.out == nil {
-		c.out = c.loop.getBuf(total)
-	}
+	c.loop.reserveOut(c, total)
 	for _, b := range bufs {
 		c.out = append(c.out, b...)
 	}
@@ -89,7 +99,9 @@ func (c *conn) Writev(bufs ...[]byte) (int, error) {
 	return total, nil
 }
 
-// afterWrite arranges the flush and applies the high-water mark.
+// afterWrite arranges the flush and applies the high-water mark to a
+// registered streaming producer. A connection without a producer is held
+// back by its reader instead: see fOutputFull in loop.flush.
 func (c *conn) afterWrite() {
 	c.loop.markDirty(c)
 	if c.producer != nil && c.flags&(fStreaming|fProducerPaused) == fStreaming &&
@@ -99,7 +111,9 @@ func (c *conn) afterWrite() {
 	}
 }
 
-// LoseConnection flushes, then closes; see protocol.Transport.
+// LoseConnection stops delivering input, flushes, then closes; see
+// protocol.Transport. With a pull producer registered the connection stays
+// open until UnregisterProducer, as in Twisted.
 func (c *conn) LoseConnection() {
 	if c.flags&(fClosed|fClosing) != 0 {
 		return
@@ -130,15 +144,16 @@ func (c *conn) CloseWrite() error {
 func (c *conn) PauseReading() { c.flags |= fPaused }
 
 // ResumeReading undoes PauseReading. Data that arrived meanwhile is read on
-// the next turn of the loop, never inside this call.
+// the next turn of the loop, never inside this call. It does not turn
+// reading back on while the connection is closing, nor while its unsent
+// output is above the high-water mark (reading resumes by itself once the
+// output drains below the low mark).
 func (c *conn) ResumeReading() {
 	if c.flags&fPaused == 0 {
 		return
 	}
 	c.flags &^= fPaused
-	if c.flags&fReadPending != 0 {
-		c.loop.queueRead(c)
-	}
+	c.loop.readIfPending(c)
 }
 
 // RegisterProducer registers p; see protocol.Transport.
@@ -147,6 +162,9 @@ func (c *conn) RegisterProducer(p protocol.Producer, streaming bool) error {
 		return protocol.ErrProducerRegistered
 	}
 	if c.flags&fClosed != 0 {
+		// Twisted: registering on a disconnected transport stops the
+		// producer at once.
+		c.loop.guard(nil, p.StopProducing)
 		return protocol.ErrClosed
 	}
 	c.producer = p
@@ -165,10 +183,17 @@ func (c *conn) RegisterProducer(p protocol.Producer, streaming bool) error {
 	return nil
 }
 
-// UnregisterProducer removes the producer.
+// UnregisterProducer removes the producer. A LoseConnection that was
+// waiting for it (a pull producer) now goes ahead.
 func (c *conn) UnregisterProducer() {
+	if c.producer == nil {
+		return
+	}
 	c.producer = nil
 	c.flags &^= fProducerPaused | fStreaming
+	if c.flags&(fClosing|fClosed) == fClosing {
+		c.loop.markDirty(c)
+	}
 }
 
 // BufferedAmount is the number of bytes not yet taken by the kernel.

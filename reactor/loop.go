@@ -209,13 +209,17 @@ func (l *loop) connEvent(c *conn, flags uint32) {
 }
 
 // read reads from c until a short read (edge-triggered: the socket is
-// drained), EOF, an error, or its fair share, delivering each chunk.
+// drained), EOF, an error, its fair share, or until reading is blocked
+// (readBlocked), delivering each chunk. What is left unread is marked
+// fReadPending: no new edge will report it, so whoever unblocks reading
+// queues the read again.
 func (l *loop) read(c *conn, hup bool) {
-	if c.flags&fPaused != 0 {
+	if c.flags&readBlocked != 0 {
 		c.flags |= fReadPending
 		return
 	}
 	c.flags &^= fReadPending
+	high := l.r.cfg.highWater
 	for i := 0; ; i++ {
 		if i == maxReadsPerEvent {
 			c.flags |= fReadPending
@@ -223,6 +227,17 @@ func (l *loop) read(c *conn, hup bool) {
 			break
 		}
 		n, err := sysRead(c.fd, l.readBuf)
+		if n > 0 && c.flags&fClosing != 0 {
+			// After LoseConnection input is dropped, as Twisted stops
+			// reading; it is still taken from the kernel so that the close
+			// sends FIN after our output rather than a RST that could
+			// destroy the output's unsent tail.
+			c.flags |= fDropped
+			if n < len(l.readBuf) && !hup {
+				break
+			}
+			continue
+		}
 		if n > 0 {
 			l.current = c
 			l.deliver(c, l.readBuf[:n])
@@ -230,7 +245,15 @@ func (l *loop) read(c *conn, hup bool) {
 			if c.flags&(fClosed|fReadClosed) != 0 {
 				return
 			}
-			if c.flags&fPaused != 0 {
+			if c.pending() > high {
+				// Send before reading more: a peer that does not read
+				// its answers must not be able to make them pile up.
+				l.flush(c)
+				if c.flags&fClosed != 0 {
+					return
+				}
+			}
+			if c.flags&readBlocked != 0 {
 				c.flags |= fReadPending
 				break
 			}
@@ -240,6 +263,10 @@ func (l *loop) read(c *conn, hup bool) {
 			continue
 		}
 		if n == 0 {
+			if c.flags&fLingering != 0 {
+				l.closeConn(c, c.closeReason())
+				return
+			}
 			l.peerEOF(c)
 			break
 		}
@@ -252,8 +279,19 @@ func (l *loop) read(c *conn, hup bool) {
 		l.closeConn(c, connError(err))
 		return
 	}
+	if c.flags&fLingering != 0 {
+		return
+	}
 	if c.flags&fClosed == 0 && (c.pending() > 0 || c.flags&(fClosing|fShutWrPending) != 0) {
 		l.flush(c)
+	}
+}
+
+// readIfPending queues a read of c on the next turn if data is waiting and
+// nothing blocks reading any more.
+func (l *loop) readIfPending(c *conn) {
+	if c.flags&(fReadPending|readBlocked|fClosed|fReadClosed) == fReadPending {
+		l.queueRead(c)
 	}
 }
 
@@ -268,7 +306,7 @@ func connError(err error) error {
 
 // peerEOF handles the peer's FIN.
 func (l *loop) peerEOF(c *conn) {
-	if hc, ok := c.proto.(protocol.HalfCloseable); ok {
+	if hc, ok := c.proto.(protocol.HalfCloseable); ok && c.flags&fClosing == 0 {
 		c.flags |= fReadClosed
 		l.current = c
 		l.guard(c, hc.ReadConnectionLost)
@@ -304,7 +342,7 @@ func (l *loop) runReadAgain() {
 	for i, c := range batch {
 		batch[i] = nil
 		c.flags &^= fReadQueued
-		if c.flags&(fClosed|fReadClosed|fPaused) == 0 && c.flags&fReadPending != 0 {
+		if c.flags&(fClosed|fReadClosed|readBlocked) == 0 && c.flags&fReadPending != 0 {
 			l.read(c, true)
 		}
 	}
@@ -375,19 +413,19 @@ func (l *loop) flushDirty() {
 }
 
 // flush writes pending output with one write(2), keeps only what the kernel
-// refused, drives the producer, and carries out a pending close or
-// half-close once everything is out.
+// refused, drives the producer, applies the water marks, and carries out a
+// pending close or half-close once everything is out.
 func (l *loop) flush(c *conn) {
 	if c.flags&fWantWrite != 0 {
 		return // the kernel is full: the writability event resumes us
 	}
-	cfg := &l.r.cfg
 	for round := 0; ; round++ {
 		if c.pending() > 0 {
 			n, err := sysWrite(c.fd, c.out[c.outOff:])
 			if err != nil {
 				if err == unix.EAGAIN {
 					c.flags |= fWantWrite
+					l.applyWaterMarks(c)
 					return
 				}
 				if err == unix.EINTR {
@@ -401,12 +439,14 @@ func (l *loop) flush(c *conn) {
 				// A short write means the send buffer is full: wait for
 				// writability rather than try again and get EAGAIN.
 				c.flags |= fWantWrite
-				l.maybeResumeProducer(c, cfg.lowWater)
+				l.shrinkOut(c)
+				l.applyWaterMarks(c)
 				return
 			}
 		}
 		c.flags &^= fWantWrite
 		l.releaseOut(c)
+		l.applyWaterMarks(c)
 		if c.producer != nil && c.flags&(fClosing|fClosed) == 0 &&
 			(c.flags&fStreaming == 0 || c.flags&fProducerPaused != 0) {
 			if round == maxFlushRounds {
@@ -428,6 +468,15 @@ func (l *loop) flush(c *conn) {
 		break
 	}
 	if c.flags&fClosing != 0 {
+		if c.producer != nil && c.flags&fStreaming == 0 {
+			// Twisted: a LoseConnection with a pull producer registered
+			// waits for UnregisterProducer, which marks c dirty again.
+			return
+		}
+		if l.inputWaiting(c) {
+			l.linger(c)
+			return
+		}
 		l.closeConn(c, c.closeReason())
 		return
 	}
@@ -436,13 +485,63 @@ func (l *loop) flush(c *conn) {
 	}
 }
 
-// maybeResumeProducer resumes a paused streaming producer once the output
-// has drained to the low-water mark.
-func (l *loop) maybeResumeProducer(c *conn, low int) {
-	if c.producer != nil && c.flags&fProducerPaused != 0 && c.pending() <= low {
-		c.flags &^= fProducerPaused
-		l.guard(c, c.producer.ResumeProducing)
+// applyWaterMarks holds a connection's reader back while its unsent output
+// is above the high-water mark and lets it go below the low mark. With a
+// streaming producer registered the producer is paused and resumed instead
+// (afterWrite pauses it; here it is resumed), and the reading side is left
+// to the protocol, as in Twisted.
+func (l *loop) applyWaterMarks(c *conn) {
+	pending := c.pending()
+	cfg := &l.r.cfg
+	if c.producer != nil {
+		c.flags &^= fOutputFull
+		l.readIfPending(c)
+		if c.flags&fStreaming != 0 && pending <= cfg.lowWater && c.flags&fProducerPaused != 0 && pending > 0 {
+			c.flags &^= fProducerPaused
+			l.guard(c, c.producer.ResumeProducing)
+		}
+		return
 	}
+	switch {
+	case pending > cfg.highWater:
+		c.flags |= fOutputFull
+	case pending <= cfg.lowWater && c.flags&fOutputFull != 0:
+		c.flags &^= fOutputFull
+		l.readIfPending(c)
+	}
+}
+
+// inputWaiting reports whether a closing connection may still have unread
+// input: reading was held back, the peer kept sending after LoseConnection
+// (more may be on the way), or the kernel holds unread bytes now.
+func (l *loop) inputWaiting(c *conn) bool {
+	if c.flags&fReadClosed != 0 {
+		return false
+	}
+	if c.flags&(fReadPending|fDropped) != 0 {
+		return true
+	}
+	n, err := sysUnreadBytes(c.fd)
+	return err == nil && n > 0
+}
+
+// linger closes a connection that still has unread input without losing
+// its output: closing a socket whose receive queue is not empty makes the
+// kernel send RST and drop whatever it had not sent yet. Instead the write
+// side is shut down (FIN follows the output), input is read and dropped
+// until the peer's EOF, and the socket is closed then, or after
+// lingerTimeout (nginx's lingering close).
+func (l *loop) linger(c *conn) {
+	if c.flags&fLingering != 0 {
+		return
+	}
+	c.flags |= fLingering | fShutWr
+	if err := unix.Shutdown(c.fd, unix.SHUT_WR); err != nil {
+		l.closeConn(c, connError(err))
+		return
+	}
+	l.queueRead(c)
+	l.CallLater(lingerTimeout, func() { l.closeConn(c, c.closeReason()) })
 }
 
 func (l *loop) shutWrite(c *conn) {

@@ -51,3 +51,10 @@ func sysSocket(family, typ int) (int, error) {
 	unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_NOSIGPIPE, 1)
 	return fd, nil
 }
+
+// fionread is FIONREAD, _IOR('f', 127, int), the same on macOS and FreeBSD
+// (x/sys/unix does not export it there).
+const fionread = 0x4004667f
+
+// sysUnreadBytes is the number of received bytes not yet read from fd.
+func sysUnreadBytes(fd int) (int, error) { return unix.IoctlGetInt(fd, fionread) }

@@ -44,3 +44,6 @@ func sysAccept(fd int) (int, unix.Sockaddr, error) {
 func sysSocket(family, typ int) (int, error) {
 	return unix.Socket(family, typ|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
 }
+
+// sysUnreadBytes is the number of received bytes not yet read from fd.
+func sysUnreadBytes(fd int) (int, error) { return unix.IoctlGetInt(fd, unix.SIOCINQ) }
