@@ -40,7 +40,6 @@ const readBlocked = fPaused | fOutputFull
 // lingerTimeout bounds a lingering close (see loop.linger).
 const lingerTimeout = 2 * time.Second
 
-
 // conn is a connection owned by one loop; it is the Transport its Protocol
 // sees. Every field is touched only on the owning loop's goroutine.
 type conn struct {
