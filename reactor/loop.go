@@ -15,12 +15,9 @@ import (
 
 // Limits that keep one busy connection from starving the others.
 const (
-	maxReadsPerEvent   = 8  // full-buffer reads before the next connection's turn
-	maxFlushRounds     = 16 // producer refills per flush
-	acceptBatch        = 64 // accepts per readiness report
-	maxPooledBuffers   = 256
-	maxPooledBufferCap = 256 << 10
-	minOutBuffer       = 4 << 10
+	maxReadsPerEvent = 8  // full-buffer reads before the next connection's turn
+	maxFlushRounds   = 16 // producer refills per flush
+	acceptBatch      = 64 // accepts per readiness report
 )
 
 // loop is one event loop: a goroutine that owns a poller, a timing wheel, a cross-goroutine queue and its connections. It
@@ -38,10 +35,11 @@ type loop struct {
 	listeners map[int]*Listener
 	nconns    int
 
-	current   *conn   // the connection whose I/O callback is running
-	dirty     []*conn // connections with output or a close to carry out
-	readAgain []*conn // connections with more to read
-	bufPool   [][]byte
+	current   *conn    // the connection whose I/O callback is running
+	dirty     []*conn  // connections with output or a close to carry out
+	readAgain []*conn  // connections with more to read
+	bufPool   [][]byte // output buffers for reuse, see getBuf
+	pooled    int      // their total capacity
 
 	queue       threadQueue
 	sleeping    atomic.Bool
@@ -417,7 +415,9 @@ func (l *loop) flushDirty() {
 // pending close or half-close once everything is out.
 func (l *loop) flush(c *conn) {
 	if c.flags&fWantWrite != 0 {
-		return // the kernel is full: the writability event resumes us
+		// The kernel is full: the writability event resumes us.
+		l.applyWaterMarks(c)
+		return
 	}
 	for round := 0; ; round++ {
 		if c.pending() > 0 {
@@ -683,33 +683,6 @@ func (l *loop) panicked(c *conn, v any) {
 	e.Interface("panic", v).Bytes("stack", stack).Msg("callback panicked")
 	if c != nil {
 		l.abort(c, perr)
-	}
-}
-
-// getBuf returns an empty output buffer with room for at least n bytes.
-func (l *loop) getBuf(n int) []byte {
-	if k := len(l.bufPool); k > 0 && n <= minOutBuffer {
-		b := l.bufPool[k-1]
-		l.bufPool[k-1] = nil
-		l.bufPool = l.bufPool[:k-1]
-		return b
-	}
-	return make([]byte, 0, max(n, minOutBuffer))
-}
-
-// putBuf gives a buffer back; an idle connection holds none.
-func (l *loop) putBuf(b []byte) {
-	if cap(b) > maxPooledBufferCap || len(l.bufPool) >= maxPooledBuffers {
-		return
-	}
-	l.bufPool = append(l.bufPool, b[:0])
-}
-
-func (l *loop) releaseOut(c *conn) {
-	c.outOff = 0
-	if c.out != nil {
-		l.putBuf(c.out)
-		c.out = nil
 	}
 }
 

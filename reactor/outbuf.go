@@ -47,19 +47,60 @@ func (l *loop) reserveOut(c *conn, n int) {
 // and gives the old one back.
 func (l *loop) moveOut(c *conn, size int) {
 	pending := c.out[c.outOff:]
-	nb := l.getBuf(size)
-	if cap(nb) < size {
-		nb = make([]byte, 0, size)
-	}
-	nb = append(nb, pending...)
+	nb := append(l.getBuf(size), pending...)
 	l.putBuf(c.out)
 	c.out, c.outOff = nb, 0
 }
 
+// shrinkAbove is the capacity above which a buffer mostly sent is
+// replaced: below it, keeping the buffer is cheaper than the allocations a
+// steady stream (whose unsent bytes swing between the water marks) would
+// make.
+const shrinkAbove = 256 << 10
+
 // shrinkOut, called after a partial write, gives back most of a large
 // buffer whose unsent part has become small.
 func (l *loop) shrinkOut(c *conn) {
-	if capacity := cap(c.out); capacity > maxPooledBufferCap && c.pending()*4 < capacity {
+	if capacity := cap(c.out); capacity > shrinkAbove && c.pending()*4 < capacity {
 		l.moveOut(c, max(2*c.pending(), minOutBuffer))
+	}
+}
+
+// The loop keeps emptied output buffers for reuse, within a byte budget:
+// a stream that drains its buffer and fills it again (a producer resumed
+// at the low mark) then allocates nothing, and what a loop keeps does not
+// depend on how many connections it has.
+const (
+	minOutBuffer       = 4 << 10
+	maxPooledBufferCap = 256 << 10 // larger buffers go back to the GC
+	maxPooledBytes     = 1 << 20   // per loop
+)
+
+// getBuf returns an empty output buffer with room for at least n bytes.
+func (l *loop) getBuf(n int) []byte {
+	if k := len(l.bufPool); k > 0 && cap(l.bufPool[k-1]) >= n {
+		b := l.bufPool[k-1]
+		l.bufPool[k-1] = nil
+		l.bufPool = l.bufPool[:k-1]
+		l.pooled -= cap(b)
+		return b
+	}
+	return make([]byte, 0, max(n, minOutBuffer))
+}
+
+// putBuf gives a buffer back; an idle connection holds none.
+func (l *loop) putBuf(b []byte) {
+	if cap(b) > maxPooledBufferCap || l.pooled+cap(b) > maxPooledBytes {
+		return
+	}
+	l.pooled += cap(b)
+	l.bufPool = append(l.bufPool, b[:0])
+}
+
+func (l *loop) releaseOut(c *conn) {
+	c.outOff = 0
+	if c.out != nil {
+		l.putBuf(c.out)
+		c.out = nil
 	}
 }
