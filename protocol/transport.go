@@ -20,7 +20,14 @@ type Transport interface {
 	// Writev is Write for several buffers at once.
 	Writev(bufs ...[]byte) (int, error)
 	// LoseConnection flushes what is queued, then closes. ConnectionLost is
-	// called with ErrConnectionDone.
+	// called with ErrConnectionDone. From the call on, DataReceived is not
+	// called again (what the peer still sends is dropped) and
+	// ResumeReading does not turn reading back on. While a pull
+	// (non-streaming) producer is registered the connection stays open
+	// until UnregisterProducer, as in Twisted. A peer that is still sending
+	// when the output is out gets a FIN after the output, not a reset: the
+	// transport shuts its write side and drops the peer's input until EOF
+	// or a short linger timeout before it closes.
 	LoseConnection()
 	// AbortConnection drops what is queued and closes at once with a reset
 	// (RST). ConnectionLost is called with ErrAborted on a later turn of the
@@ -39,7 +46,16 @@ type Transport interface {
 	// above the high-water mark and resumed when it drains below the low
 	// mark; a non-streaming (pull) producer is asked for more with
 	// ResumeProducing each time the buffer drains. A second registration
-	// returns ErrProducerRegistered.
+	// returns ErrProducerRegistered; registering on a closed transport
+	// calls p.StopProducing and returns ErrClosed.
+	//
+	// The water marks also hold when no producer is registered: while the
+	// unsent output is above the high-water mark the transport stops
+	// reading from the peer (whatever PauseReading/ResumeReading say), and
+	// it reads again below the low mark. So a peer that sends and does not
+	// read can never make the output grow without bound (Netty's
+	// writability, nginx's bounded buffers); with a producer registered
+	// the producer is throttled instead and reading is the protocol's.
 	RegisterProducer(p Producer, streaming bool) error
 	// UnregisterProducer removes the producer.
 	UnregisterProducer()

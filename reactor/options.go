@@ -79,8 +79,10 @@ func WithReadBufferSize(n int) Option {
 }
 
 // WithWaterMarks sets the output-buffer marks at which a registered
-// streaming producer is paused (above high) and resumed (at or below low).
-// Defaults: 64 KiB and 16 KiB.
+// streaming producer is paused (above high) and resumed (at or below low),
+// and at which a connection without a producer stops reading from its peer
+// (above high) and reads again (at or below low). Defaults: 64 KiB and
+// 16 KiB.
 func WithWaterMarks(low, high int) Option {
 	return func(c *config) {
 		if low >= 0 && high > low {

@@ -22,6 +22,15 @@ import (
 // echo writes back what it receives. It is half-close aware: when the
 // client shuts down its write side, everything echoed so far is still
 // delivered, then the connection closes.
+//
+// It needs no flow-control code, and that is the idiom: Write never blocks,
+// and a client that sends without reading cannot make the server grow,
+// because once a connection's unsent output is above the transport's
+// high-water mark (reactor.WithWaterMarks) the reactor stops reading from
+// it, and reads again once the output has drained below the low mark. A
+// protocol that writes data it did not just read (a file, another
+// connection) registers a Producer instead, which the transport pauses and
+// resumes at the same marks.
 type echo struct{ protocol.Base }
 
 func (e *echo) DataReceived(data []byte) { e.Transport.Write(data) }
