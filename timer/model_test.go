@@ -141,11 +141,11 @@ type refCall struct {
 type refModel struct {
 	tick    int64
 	lagging bool
-	nowOff int64
-	cs     []*refCall
-	seq    uint64
-	log    []int
-	firing bool
+	nowOff  int64
+	cs      []*refCall
+	seq     uint64
+	log     []int
+	firing  bool
 }
 
 func (r *refModel) file(c *refCall, when int64) {
