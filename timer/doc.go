@@ -16,7 +16,9 @@
 //   - [Clock] is a manual clock for tests (Twisted's task.Clock). It fires
 //     calls exactly like a reactor loop does.
 //   - [LoopingCall] runs a function every interval, aligned to its start
-//     time, skipping and counting beats it missed.
+//     time, skipping and counting beats it missed. Made with
+//     [NewLoopingCallAsync] it waits for each call's work to finish before
+//     scheduling the next (deferred.NewLoopingCall for Deferreds).
 //
 // # When calls fire
 //
