@@ -33,13 +33,13 @@ import (
 func DeferToThread[T any](lp protocol.Loop, fn func() (T, error)) *deferred.Deferred[T] {
 	l, ok := lp.(*loop)
 	if !ok || l == nil {
-		return deferred.Fail[T](ErrNotReactorLoop)
+		return deferred.FailForCaller[T](ErrNotReactorLoop)
 	}
 	if fn == nil {
-		return deferred.Fail[T](deferred.ErrNilFunc)
+		return deferred.FailForCaller[T](deferred.ErrNilFunc)
 	}
 	j := &threadJob[T]{loop: l, fn: fn}
-	j.d = deferred.NewWithCanceller(func(*deferred.Deferred[T]) { j.cancelled.Store(true) })
+	j.d = deferred.NewForCaller(func(*deferred.Deferred[T]) { j.cancelled.Store(true) })
 	if err := l.r.pool.submit(j); err != nil {
 		j.d.Errback(err)
 	}
