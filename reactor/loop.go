@@ -50,6 +50,7 @@ type loop struct {
 	now      time.Time      // see Now; refreshed twice per turn
 	shutdown *shutdownState // set once Stop reaches this loop
 	turns    uint64         // loop iterations, for tests and stats
+	gid      atomic.Uint64  // the loop goroutine's id once it runs; see onLoop
 	done     chan struct{}
 }
 
@@ -129,6 +130,7 @@ func (l *loop) run() {
 		defer runtime.UnlockOSThread()
 	}
 	defer close(l.done)
+	l.gid.Store(currentGoroutineID())
 	for {
 		l.turns++
 		n, err := l.poll()

@@ -180,6 +180,9 @@ func (r *Reactor) fireBefore(l *loop, event Event, then func()) {
 
 // fireRest runs event's During and After triggers on l (loop 0).
 func (r *Reactor) fireRest(l *loop, event Event) {
+	r.mu.Lock()
+	r.running.Store(event == Startup)
+	r.mu.Unlock()
 	for _, phase := range []Phase{During, After} {
 		for {
 			t, ok := r.popTrigger(event, phase)
