@@ -125,7 +125,7 @@ type funcJob struct {
 func (j *funcJob) run() {
 	defer func() {
 		if x := recover(); x != nil {
-			j.r.cfg.logger.Error().Interface("panic", x).Bytes("stack", debug.Stack()).
+			logPanic(j.r.cfg.logger.Error(), x).Bytes("stack", debug.Stack()).
 				Msg("CallInThread function panicked")
 		}
 	}()

@@ -533,7 +533,7 @@ func (l *loop) lost(c *conn, reason error) {
 		c.dial.lost(reason)
 	}
 	if l.r.cfg.logger.GetLevel() <= zerolog.DebugLevel {
-		l.connLog(c, l.log.Debug()).AnErr("reason", reason).Msg("connection lost")
+		logErrAs(l.connLog(c, l.log.Debug()), "reason", reason).Msg("connection lost")
 	}
 }
 
@@ -601,7 +601,7 @@ func (l *loop) panicked(c *conn, v any) {
 	if c != nil {
 		e = l.connLog(c, e)
 	}
-	e.Interface("panic", v).Bytes("stack", stack).Msg("callback panicked")
+	logPanic(e, v).Bytes("stack", stack).Msg("callback panicked")
 	if c != nil {
 		l.abort(c, perr)
 	}

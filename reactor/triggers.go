@@ -163,7 +163,7 @@ func (r *Reactor) fireBefore(l *loop, event Event, then func()) {
 		waiting++
 		d.AddBoth(func(_ struct{}, err error) (struct{}, error) {
 			if err != nil {
-				l.log.Error().Err(err).Stringer("event", event).Msg("before trigger failed")
+				logErr(l.log.Error(), err).Stringer("event", event).Msg("before trigger failed")
 			}
 			waiting--
 			if waiting == 0 && allDone {
@@ -191,7 +191,7 @@ func (r *Reactor) fireRest(l *loop, event Event) {
 			}
 			if d := l.callTrigger(t); d != nil {
 				d.AddErrback(func(err error) (struct{}, error) {
-					l.log.Error().Err(err).Stringer("event", event).Stringer("phase", phase).
+					logErr(l.log.Error(), err).Stringer("event", event).Stringer("phase", phase).
 						Msg("trigger failed")
 					return struct{}{}, nil
 				})
