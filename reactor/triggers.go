@@ -181,7 +181,9 @@ func (r *Reactor) fireBefore(l *loop, event Event, then func()) {
 // fireRest runs event's During and After triggers on l (loop 0).
 func (r *Reactor) fireRest(l *loop, event Event) {
 	r.mu.Lock()
-	r.running.Store(event == Startup)
+	// A Stop made while the Startup Before triggers were pending keeps the
+	// reactor from ever counting as running.
+	r.running.Store(event == Startup && r.state.Load() == stateRunning)
 	r.mu.Unlock()
 	for _, phase := range []Phase{During, After} {
 		for {
