@@ -62,9 +62,9 @@
 // which comes after the callback that set them. So a 1 s timeout reset by
 // data that arrives after the loop slept 700 ms fires no earlier than 1 s
 // after that data (not 300 ms after it), and resetting a timeout per
-// request costs no clock reading.
-// CallLater(0) and CallSoon are not held: they run on the current turn, in
-// FIFO order. Before Run, CallLater counts from the call, as in Twisted.
+// request costs no clock reading. CallLater(0) and CallSoon are not held:
+// they run on the current turn, in FIFO order. Before Run, CallLater counts
+// from the call, as in Twisted.
 //
 // # Loops and threads
 //
