@@ -48,7 +48,7 @@ func (r *Reactor) ConnectTCP(address string, factory protocol.Factory, timeout t
 func (r *Reactor) ConnectTCPOn(lp protocol.Loop, address string, factory protocol.Factory, timeout time.Duration) *deferred.Deferred[protocol.Protocol] {
 	sa, family, err := resolveTCP(address)
 	if err != nil {
-		return deferred.Fail[protocol.Protocol](err)
+		return deferred.FailForCaller[protocol.Protocol](err)
 	}
 	return r.dial(lp, family, sa, false, factory, timeout)
 }
@@ -62,15 +62,15 @@ func (r *Reactor) ConnectUnix(path string, factory protocol.Factory, timeout tim
 func (r *Reactor) dial(lp protocol.Loop, family int, sa unix.Sockaddr, isUnix bool, factory protocol.Factory, timeout time.Duration) *deferred.Deferred[protocol.Protocol] {
 	l, ok := lp.(*loop)
 	if !ok || l.r != r {
-		return deferred.Fail[protocol.Protocol](fmt.Errorf("%w: loop does not belong to this reactor", ErrConnectFailed))
+		return deferred.FailForCaller[protocol.Protocol](fmt.Errorf("%w: loop does not belong to this reactor", ErrConnectFailed))
 	}
 	if r.state.Load() >= stateStopping {
-		return deferred.Fail[protocol.Protocol](ErrReactorStopping)
+		return deferred.FailForCaller[protocol.Protocol](ErrReactorStopping)
 	}
 	ds := &dialState{factory: factory, addr: sockaddrToAddr(sa, isUnix)}
 	ds.client, _ = factory.(protocol.ClientFactory)
 	var c *conn
-	ds.d = deferred.NewWithCanceller(func(*deferred.Deferred[protocol.Protocol]) {
+	ds.d = deferred.NewForCaller(func(*deferred.Deferred[protocol.Protocol]) {
 		ds.cancelled = true
 		if c != nil {
 			l.failDial(c, ErrConnectCancelled)

@@ -16,7 +16,8 @@ import (
 //
 // Call it on lp (from a Protocol callback, a timer or a Deferred step
 // running there), or before the reactor runs: the Deferred belongs to lp
-// and is not goroutine-safe. lp must be one of a Reactor's loops, such as a
+// and is not goroutine-safe. No job runs before Run: one submitted earlier
+// waits in the queue and starts when Run starts the pool. lp must be one of a Reactor's loops, such as a
 // Transport's Loop() or an element of Reactor.Loops; any other Loop gives a
 // Deferred already failed with ErrNotReactorLoop.
 //
@@ -33,13 +34,13 @@ import (
 func DeferToThread[T any](lp protocol.Loop, fn func() (T, error)) *deferred.Deferred[T] {
 	l, ok := lp.(*loop)
 	if !ok || l == nil {
-		return deferred.Fail[T](ErrNotReactorLoop)
+		return deferred.FailForCaller[T](ErrNotReactorLoop)
 	}
 	if fn == nil {
-		return deferred.Fail[T](deferred.ErrNilFunc)
+		return deferred.FailForCaller[T](deferred.ErrNilFunc)
 	}
 	j := &threadJob[T]{loop: l, fn: fn}
-	j.d = deferred.NewWithCanceller(func(*deferred.Deferred[T]) { j.cancelled.Store(true) })
+	j.d = deferred.NewForCaller(func(*deferred.Deferred[T]) { j.cancelled.Store(true) })
 	if err := l.r.pool.submit(j); err != nil {
 		j.d.Errback(err)
 	}
@@ -47,7 +48,8 @@ func DeferToThread[T any](lp protocol.Loop, fn func() (T, error)) *deferred.Defe
 }
 
 // CallInThread runs fn on the worker pool and forgets it: Twisted's
-// callInThread. It is safe from any goroutine. A panic in fn is logged
+// callInThread. It is safe from any goroutine; before Run, fn waits for Run
+// to start the pool. A panic in fn is logged
 // with its stack. It returns ErrPoolFull when every worker is busy and the
 // queue is full and ErrReactorStopping once the reactor is stopping; a job
 // still queued when the reactor stops is dropped.
@@ -123,7 +125,7 @@ type funcJob struct {
 func (j *funcJob) run() {
 	defer func() {
 		if x := recover(); x != nil {
-			j.r.cfg.logger.Error().Interface("panic", x).Bytes("stack", debug.Stack()).
+			logPanic(j.r.cfg.logger.Error(), x).Bytes("stack", debug.Stack()).
 				Msg("CallInThread function panicked")
 		}
 	}()

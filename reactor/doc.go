@@ -74,6 +74,21 @@
 // returned Deferred back on the loop that asked; a full queue fails it at
 // once with ErrPoolFull, so a loop never waits for the pool.
 //
+// # Time
+//
+// Each loop sleeps in its poll until its wheel's next due tick and reads the
+// clock once per turn, just before it fires timers (and after a sleep):
+// Loop.Now is that reading, free to call per request, lagging the real time
+// by the current turn's work. A deadline is never counted from that lagging
+// time: CallLater and Handle.Reset with a positive delay are held by the
+// wheel (timer.WithLaggingNow) and counted from the loop's next reading,
+// which comes after the callback that set them. So a 1 s timeout reset by
+// data that arrives after the loop slept 700 ms fires no earlier than 1 s
+// after that data (not 300 ms after it), and resetting a timeout per
+// request costs no clock reading. CallLater(0) and CallSoon are not held:
+// they run on the current turn, in FIFO order. Before Run, CallLater counts
+// from the call, as in Twisted.
+//
 // # Loops and threads
 //
 // Loops are not locked to OS threads (WithLockOSThread opts in). Measured on

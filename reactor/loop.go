@@ -48,6 +48,7 @@ type loop struct {
 	now      time.Time      // see Now; refreshed twice per turn
 	shutdown *shutdownState // set once Stop reaches this loop
 	turns    uint64         // loop iterations, for tests and stats
+	gid      atomic.Uint64  // the loop goroutine's id once it runs; see onLoop
 	done     chan struct{}
 }
 
@@ -63,7 +64,7 @@ func newLoop(r *Reactor, index int) (*loop, error) {
 		index:     index,
 		poller:    p,
 		now:       time.Now(),
-		wheel:     timer.NewWheel(time.Now(), timer.WithTick(r.cfg.tick)),
+		wheel:     timer.NewWheel(time.Now(), timer.WithTick(r.cfg.tick), timer.WithLaggingNow()),
 		log:       r.cfg.logger.With().Int("loop", index).Logger(),
 		events:    make([]pollEvent, r.cfg.maxEvents),
 		readBuf:   make([]byte, r.cfg.readBufferSize),
@@ -75,19 +76,29 @@ func newLoop(r *Reactor, index int) (*loop, error) {
 // Now returns the loop's clock: the time read when the loop last woke up
 // from its poll or began firing timers (as libuv's uv_now), so a protocol
 // may call it per request for free. It lags the wall clock by at most the
-// time the current batch of callbacks has taken. CallLater measures from the
-// real current time, so a call never fires early.
+// time the current batch of callbacks has taken. CallLater and Handle.Reset
+// measure from a later reading, so a call never fires early.
 func (l *loop) Now() time.Time { return l.now }
 
 // CallLater runs fn on this loop no earlier than d from now. Call it on the
 // loop (or before the reactor runs).
+//
+// The wheel holds the call (timer.WithLaggingNow) and counts d from the
+// clock reading of this turn's timer phase, which comes after the callback
+// that made the call, or of the loop's next poll: so d counts from no
+// earlier than the call, as it does for a Reset of the handle, without a
+// clock reading per call.
 func (l *loop) CallLater(d time.Duration, fn func()) timer.Handle {
 	if d <= 0 {
 		// Due at the wheel's own time: it fires on this turn's timer phase
 		// (the next one if timers are firing now), not a tick later.
 		return l.wheel.CallAt(l.wheel.Now(), fn)
 	}
-	return l.wheel.CallAt(time.Now().Add(d), fn)
+	if l.turns == 0 {
+		// Before Run: count from now, as Twisted does, not from the start.
+		return l.wheel.CallAt(time.Now().Add(d), fn)
+	}
+	return l.wheel.CallLater(d, fn)
 }
 
 // CallSoon runs fn after the current batch of I/O events, in FIFO order with
@@ -117,6 +128,7 @@ func (l *loop) run() {
 		defer runtime.UnlockOSThread()
 	}
 	defer close(l.done)
+	l.gid.Store(currentGoroutineID())
 	for {
 		l.turns++
 		n, err := l.poll()
@@ -142,10 +154,18 @@ func (l *loop) poll() (int, error) {
 	timeout := time.Duration(-1)
 	if len(l.readAgain) > 0 || len(l.dirty) > 0 {
 		timeout = 0
-	} else if when, ok := l.wheel.NextDeadline(); ok {
-		// l.now was read at this turn's timer phase: sleeping from it
-		// errs on the late side, never early.
-		timeout = max(when.Sub(l.now), 0)
+	} else {
+		if l.wheel.Held() {
+			// Calls made or reset after the timer phase (by a flush, a
+			// producer) get their deadlines from a reading taken now.
+			l.now = time.Now()
+			l.wheel.Settle(l.now)
+		}
+		if when, ok := l.wheel.NextDeadline(); ok {
+			// l.now was read at this turn's timer phase or just now:
+			// sleeping from it errs on the late side, never early.
+			timeout = max(when.Sub(l.now), 0)
+		}
 	}
 	if timeout == 0 {
 		return l.poller.wait(l.events, 0)
@@ -612,7 +632,7 @@ func (l *loop) lost(c *conn, reason error) {
 		c.dial.lost(reason)
 	}
 	if l.r.cfg.logger.GetLevel() <= zerolog.DebugLevel {
-		l.connLog(c, l.log.Debug()).AnErr("reason", reason).Msg("connection lost")
+		logErrAs(l.connLog(c, l.log.Debug()), "reason", reason).Msg("connection lost")
 	}
 }
 
@@ -680,7 +700,7 @@ func (l *loop) panicked(c *conn, v any) {
 	if c != nil {
 		e = l.connLog(c, e)
 	}
-	e.Interface("panic", v).Bytes("stack", stack).Msg("callback panicked")
+	logPanic(e, v).Bytes("stack", stack).Msg("callback panicked")
 	if c != nil {
 		l.abort(c, perr)
 	}

@@ -68,7 +68,8 @@ type job interface {
 
 // pool is a bounded set of worker goroutines fed by a bounded channel.
 // Submitting never blocks: a job either goes straight to a new worker, into
-// the queue, or is refused.
+// the queue, or is refused. Until start (Run) no worker runs: jobs wait in
+// the queue, and start starts the workers they need.
 //
 // busy (jobs accepted and not finished) only grows under mu, so a decision
 // made under mu never sees it too low: a stale, higher value at worst starts
@@ -82,6 +83,7 @@ type pool struct {
 	mu       sync.Mutex
 	jobs     chan job // made by the first submit, then never changed
 	alive    int      // worker goroutines
+	started  bool     // Run started the pool: workers may run
 	closed   bool
 	quit     chan struct{} // closed by close: workers exit when idle
 	finished chan struct{} // closed once closed and no worker is left
@@ -115,7 +117,7 @@ func (p *pool) submit(j job) error {
 		// Made before the first worker starts, which then sees it.
 		p.jobs = make(chan job, p.queueSize)
 	}
-	if p.busy.Load() >= int64(p.alive) && p.alive < p.max {
+	if p.started && p.busy.Load() >= int64(p.alive) && p.alive < p.max {
 		// No worker is free: start one with j as its first job (so a new
 		// worker never has to win a race for the queue).
 		p.alive++
@@ -137,8 +139,28 @@ func (p *pool) submit(j job) error {
 	}
 }
 
-// worker runs first, then jobs from the queue until the pool closes or no
-// job came for p.idle.
+// start lets workers run, and starts one per job queued before (up to
+// the maximum).
+func (p *pool) start() {
+	p.mu.Lock()
+	if p.started || p.closed {
+		p.mu.Unlock()
+		return
+	}
+	p.started = true
+	n := 0
+	if p.jobs != nil {
+		n = min(len(p.jobs), p.max)
+	}
+	p.alive += n
+	p.mu.Unlock()
+	for range n {
+		go p.worker(nil)
+	}
+}
+
+// worker runs first (if any), then jobs from the queue until the pool
+// closes or no job came for p.idle.
 func (p *pool) worker(first job) {
 	retired := false
 	defer func() {
@@ -146,7 +168,9 @@ func (p *pool) worker(first job) {
 			p.exited()
 		}
 	}()
-	p.runJob(first)
+	if first != nil {
+		p.runJob(first)
+	}
 	idle := time.NewTimer(p.idle)
 	defer idle.Stop()
 	for {

@@ -35,6 +35,9 @@ type Reactor struct {
 	listeners map[*Listener]struct{}
 	factories map[protocol.Factory]int
 	triggers  triggers
+	// running is Running: set (under mu) as the Startup During phase
+	// begins, cleared as the Shutdown During phase begins.
+	running atomic.Bool
 }
 
 // New creates a reactor and its loops. Nothing runs until Run.
@@ -72,12 +75,17 @@ func (r *Reactor) Loops() []protocol.Loop {
 	return out
 }
 
-// CallWhenRunning runs fn on loop 0 once Run has started: before Run it
-// is an After Startup trigger (so it runs once the Before Startup triggers'
-// Deferreds have fired), afterwards it is queued on loop 0 at once.
+// CallWhenRunning runs fn on loop 0 once the reactor is running, as
+// Twisted's callWhenRunning does. Until Running reports true (before Run,
+// and while the Before Startup triggers run or their Deferreds are pending)
+// it is an After Startup trigger. Once the reactor is running, a call made
+// on loop 0 calls fn at once, before CallWhenRunning returns; a call from
+// any other goroutine queues fn on loop 0 (as CallFromThread), and so does
+// a call after the shutdown began, which runs fn only if loop 0 still does.
+// It is safe from any goroutine.
 func (r *Reactor) CallWhenRunning(fn func()) {
 	r.mu.Lock()
-	if r.state.Load() == stateNew {
+	if r.state.Load() <= stateRunning && !r.running.Load() {
 		r.triggers.next++
 		list := &r.triggers.pending[Startup][After]
 		*list = append(*list, trigger{id: r.triggers.next, fn: func() *deferred.Deferred[struct{}] {
@@ -88,8 +96,19 @@ func (r *Reactor) CallWhenRunning(fn func()) {
 		return
 	}
 	r.mu.Unlock()
+	if l0 := r.loops[0]; r.running.Load() && l0.onLoop() {
+		fn()
+		return
+	}
 	r.loops[0].CallFromThread(fn)
 }
+
+// Running reports whether the reactor is running, Twisted's
+// reactor.running: true from the Startup event's During phase (once the
+// Before Startup triggers' Deferreds have fired) until the Shutdown event's
+// During phase (after the Before Shutdown triggers). It is safe from any
+// goroutine.
+func (r *Reactor) Running() bool { return r.running.Load() }
 
 // CallLater runs fn on loop 0 no earlier than d from now. Call it on loop 0
 // or before Run; from other goroutines use CallFromThread.
@@ -143,6 +162,7 @@ func (r *Reactor) Run() error {
 			l.run()
 		}()
 	}
+	r.pool.start() // jobs queued before Run start now, not earlier
 	loopsDone := make(chan struct{})
 	go func() {
 		wg.Wait()
@@ -182,8 +202,11 @@ func (r *Reactor) Run() error {
 //     flushed before it closes; at the deadline what is left is aborted;
 //  5. running pool jobs are waited for until the deadline, and their
 //     results are delivered on their loops;
-//  6. the During and then the After Shutdown triggers run;
-//  7. the loops exit and Run returns.
+//  6. the During and then the After Shutdown triggers run (Running reports
+//     false from here on);
+//  7. the loops run what other goroutines queued for them with
+//     CallFromThread, until the deadline (a call that keeps queuing itself
+//     is dropped then), exit, and Run returns.
 //
 // Stop on a reactor that is not running returns ErrNotRunning.
 func (r *Reactor) Stop() error {
@@ -420,5 +443,7 @@ func (l *loop) finishShutdown() bool {
 		close(s.drained)
 		s.drained = nil
 	}
-	return s.exit && !l.queue.pending()
+	// Calls sent from other goroutines run first, but only until the
+	// deadline: one that keeps queuing itself must not hold Run back.
+	return s.exit && (!l.queue.pending() || !time.Now().Before(s.deadline))
 }

@@ -163,7 +163,7 @@ func (r *Reactor) fireBefore(l *loop, event Event, then func()) {
 		waiting++
 		d.AddBoth(func(_ struct{}, err error) (struct{}, error) {
 			if err != nil {
-				l.log.Error().Err(err).Stringer("event", event).Msg("before trigger failed")
+				logErr(l.log.Error(), err).Stringer("event", event).Msg("before trigger failed")
 			}
 			waiting--
 			if waiting == 0 && allDone {
@@ -180,6 +180,11 @@ func (r *Reactor) fireBefore(l *loop, event Event, then func()) {
 
 // fireRest runs event's During and After triggers on l (loop 0).
 func (r *Reactor) fireRest(l *loop, event Event) {
+	r.mu.Lock()
+	// A Stop made while the Startup Before triggers were pending keeps the
+	// reactor from ever counting as running.
+	r.running.Store(event == Startup && r.state.Load() == stateRunning)
+	r.mu.Unlock()
 	for _, phase := range []Phase{During, After} {
 		for {
 			t, ok := r.popTrigger(event, phase)
@@ -188,7 +193,7 @@ func (r *Reactor) fireRest(l *loop, event Event) {
 			}
 			if d := l.callTrigger(t); d != nil {
 				d.AddErrback(func(err error) (struct{}, error) {
-					l.log.Error().Err(err).Stringer("event", event).Stringer("phase", phase).
+					logErr(l.log.Error(), err).Stringer("event", event).Stringer("phase", phase).
 						Msg("trigger failed")
 					return struct{}{}, nil
 				})

@@ -250,6 +250,26 @@ func BenchmarkReset(b *testing.B) {
 		}
 	})
 
+	// A reactor loop's wheel: Resets are held and filed by the Settle
+	// (or Advance) of the turn, here one per 16 Resets.
+	b.Run("wheel-lagging", func(b *testing.B) {
+		start := time.Now()
+		w := timer.NewWheel(start, timer.WithLaggingNow())
+		hs := make([]timer.Handle, pendingTimers)
+		for i := range hs {
+			hs[i] = w.CallLater(ds[i%len(ds)], nop)
+		}
+		w.Settle(start)
+		i := 0
+		for b.Loop() {
+			hs[(i*7919)%pendingTimers].Reset(ds[i&4095])
+			i++
+			if i&15 == 0 {
+				w.Settle(start.Add(time.Duration(i) * time.Microsecond))
+			}
+		}
+	})
+
 	b.Run("afterfunc", func(b *testing.B) {
 		ts := make([]*time.Timer, pendingTimers)
 		for i := range ts {

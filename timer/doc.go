@@ -16,7 +16,9 @@
 //   - [Clock] is a manual clock for tests (Twisted's task.Clock). It fires
 //     calls exactly like a reactor loop does.
 //   - [LoopingCall] runs a function every interval, aligned to its start
-//     time, skipping and counting beats it missed.
+//     time, skipping and counting beats it missed. Made with
+//     [NewLoopingCallAsync] it waits for each call's work to finish before
+//     scheduling the next (deferred.NewLoopingCall for Deferreds).
 //
 // # When calls fire
 //
@@ -32,6 +34,16 @@
 // then. This is what keeps a loop from starving its I/O with a callback
 // that keeps rescheduling itself, and it is the same for a Wheel, a Clock
 // and a reactor loop.
+//
+// # Owners whose Now lags
+//
+// A reactor loop reads the clock once per turn and runs its I/O callbacks
+// after that reading, so its Now lags the real time at which a timeout is
+// armed or reset. A wheel made WithLaggingNow holds such relative calls and
+// fixes their deadlines from the time of the next Advance (or Settle), which
+// the owner reads afterwards: a deadline is never counted from a time
+// earlier than the moment it was set, and the owner needs no extra clock
+// reading per timer. The manual Clock's Now never lags and does not hold.
 //
 // None of the types in this package are safe for concurrent use: a
 // scheduler belongs to one loop (or one test) and is used only from it.

@@ -10,7 +10,8 @@ type entry struct {
 	prev *entry
 	w    *Wheel
 	// when is the exact due time in nanoseconds since the wheel's origin;
-	// it answers Handle.When.
+	// it answers Handle.When. For a held entry (on heldList) it is the
+	// delay still to be counted from the next Advance or Settle.
 	when int64
 	// expire is the due tick, ceil(when/tick); it decides placement.
 	expire uint64

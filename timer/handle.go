@@ -36,9 +36,10 @@ func (h Handle) Cancel() bool {
 }
 
 // Reset reschedules a pending call to run d after its scheduler's Now, as if
-// it had just been scheduled (it goes after calls already due in the same
-// tick). It reports false, and schedules nothing, if the call already fired
-// or was cancelled.
+// it had just been scheduled with CallLater (it goes after calls already due
+// in the same tick; on a WithLaggingNow wheel a positive d counts from the
+// next Advance or Settle). It reports false, and schedules nothing, if the
+// call already fired or was cancelled.
 func (h Handle) Reset(d time.Duration) bool {
 	e := h.pending()
 	if e == nil {
@@ -46,7 +47,7 @@ func (h Handle) Reset(d time.Duration) bool {
 	}
 	w := e.w
 	w.unlink(e)
-	w.place(e, addSat(w.nowOff, int64(d)))
+	w.placeIn(e, int64(d))
 	return true
 }
 
@@ -54,11 +55,17 @@ func (h Handle) Reset(d time.Duration) bool {
 func (h Handle) Active() bool { return h.pending() != nil }
 
 // When is the time the call is due, exactly as requested (the wheel may fire
-// it up to one tick later), or the zero Time if it is not pending.
+// it up to one tick later), or the zero Time if it is not pending. For a
+// held call (WithLaggingNow) it is the earliest the call can be due: Now
+// plus its delay.
 func (h Handle) When() time.Time {
 	e := h.pending()
 	if e == nil {
 		return time.Time{}
 	}
-	return e.w.origin.Add(time.Duration(e.when))
+	when := e.when
+	if e.where == heldList {
+		when = addSat(e.w.nowOff, when)
+	}
+	return e.w.origin.Add(time.Duration(when))
 }

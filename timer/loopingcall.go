@@ -19,10 +19,19 @@ import (
 // *PanicError carrying the stack, matching ErrPanic). OnDone observes that
 // end. A LoopingCall may be started again after it ended.
 //
+// The function may also finish later (NewLoopingCallAsync, and
+// deferred.NewLoopingCall for a function that returns a Deferred): then no
+// call is scheduled until it reports that it finished, as Twisted's
+// LoopingCall waits for the Deferred its function returns.
+//
 // Like its Scheduler, a LoopingCall is used from one goroutine only.
 type LoopingCall struct {
 	s  Scheduler
 	fn func(count int) error
+	// async is the function of NewLoopingCallAsync (fn is then nil).
+	async func(count int, done func(error))
+	// inFlight: an async call has not reported done yet.
+	inFlight bool
 	// beat is lc.fire bound once, so that scheduling a beat allocates
 	// nothing.
 	beat func()
@@ -66,6 +75,27 @@ func NewLoopingCallWithCount(s Scheduler, fn func(count int) error) *LoopingCall
 	return lc
 }
 
+// NewLoopingCallAsync returns a stopped LoopingCall whose function finishes
+// later: fn starts the work for the beat (count is as for
+// NewLoopingCallWithCount) and must call done once, on the scheduler's
+// goroutine, when the work has finished: with nil, or with an error that
+// ends the run and is reported to OnDone. Until then no further call is
+// scheduled; afterwards the next call is due at the first beat after that
+// time, and its count includes the beats missed while the work ran. This is
+// Twisted's LoopingCall with a function that returns a Deferred;
+// deferred.NewLoopingCall adapts such a function.
+//
+// Stop while the work runs stops the LoopingCall at once (Running reports
+// false, no call follows), but the run ends, for OnDone, when done is
+// called: with nil, or with the error done reports. Start reports
+// ErrRunning until then. Calls of done after the first are ignored, and so
+// is a done of a run that has already ended.
+func NewLoopingCallAsync(s Scheduler, fn func(count int, done func(err error))) *LoopingCall {
+	lc := &LoopingCall{s: s, async: fn}
+	lc.beat = lc.fire
+	return lc
+}
+
 // Start runs the function every interval from now on: at once and then
 // after each interval if now is true, otherwise first after one interval.
 // An interval of zero runs it on every turn of the scheduler (every
@@ -77,11 +107,11 @@ func NewLoopingCallWithCount(s Scheduler, fn func(count int) error) *LoopingCall
 // before Start to observe a failure of that first call.
 func (lc *LoopingCall) Start(interval time.Duration, now bool) error {
 	switch {
-	case lc.s == nil || lc.fn == nil:
+	case lc.s == nil || (lc.fn == nil && lc.async == nil):
 		return ErrNilFunc
 	case interval < 0:
 		return ErrNegativeInterval
-	case lc.running:
+	case lc.running || lc.inFlight:
 		return ErrRunning
 	}
 	lc.running = true
@@ -102,11 +132,17 @@ func (lc *LoopingCall) Start(interval time.Duration, now bool) error {
 
 // Stop ends the run: no further call happens, and OnDone callbacks get nil.
 // Stopping a LoopingCall that is not running does nothing. The function may
-// call Stop itself.
+// call Stop itself. For an async function whose work is still running
+// (NewLoopingCallAsync) the run ends when that work reports done.
 func (lc *LoopingCall) Stop() {
-	if lc.running {
-		lc.finish(nil)
+	if !lc.running {
+		return
 	}
+	if lc.inFlight {
+		lc.running = false
+		return
+	}
+	lc.finish(nil)
 }
 
 // OnDone registers fn to learn how the current run ends: nil after Stop,
@@ -163,6 +199,10 @@ func (lc *LoopingCall) call() {
 		lc.lastK = k
 	}
 	lc.skipped += count - 1
+	if lc.async != nil {
+		lc.callAsync(run, count)
+		return
+	}
 	err := lc.invoke(count)
 	if lc.run != run || !lc.running {
 		// The function stopped the LoopingCall, and perhaps started
@@ -183,6 +223,49 @@ func (lc *LoopingCall) invoke(count int) (err error) {
 		}
 	}()
 	return lc.fn(count)
+}
+
+// callAsync starts an async call; the beat that follows is scheduled by its
+// done.
+func (lc *LoopingCall) callAsync(run uint64, count int) {
+	lc.inFlight = true
+	reported := false
+	done := func(err error) {
+		if reported {
+			return
+		}
+		reported = true
+		lc.asyncDone(run, err)
+	}
+	if err := lc.invokeAsync(count, done); err != nil {
+		// The function panicked: that ends the run, unless it had
+		// reported already.
+		done(err)
+	}
+}
+
+func (lc *LoopingCall) invokeAsync(count int, done func(error)) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = &PanicError{Value: v, Stack: debug.Stack()}
+		}
+	}()
+	lc.async(count, done)
+	return nil
+}
+
+// asyncDone is the end of run's async call.
+func (lc *LoopingCall) asyncDone(run uint64, err error) {
+	if lc.run != run || !lc.inFlight {
+		return
+	}
+	lc.inFlight = false
+	if err != nil || !lc.running {
+		// Stopped meanwhile, or failed: the run ends now.
+		lc.finish(err)
+		return
+	}
+	lc.schedule()
 }
 
 // schedule arranges the next call at the first beat after Now.

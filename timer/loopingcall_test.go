@@ -288,3 +288,58 @@ func TestLoopingCallBeatAllocatesNothing(t *testing.T) {
 		t.Fatalf("a beat allocated %v times", allocs)
 	}
 }
+
+func TestLoopingCallAsyncWaitsForDoneAndIgnoresRepeats(t *testing.T) {
+	c := timer.NewClock()
+	var dones []func(error)
+	lc := timer.NewLoopingCallAsync(c, func(count int, done func(error)) { dones = append(dones, done) })
+	if err := lc.Start(time.Second, true); err != nil {
+		t.Fatal(err)
+	}
+	c.Advance(3 * time.Second)
+	if len(dones) != 1 {
+		t.Fatalf("%d calls before the first reported done, want 1", len(dones))
+	}
+	dones[0](nil)
+	dones[0](nil) // a second done must not schedule a second beat
+	c.Advance(time.Second)
+	if len(dones) != 2 {
+		t.Fatalf("%d calls one beat after done, want 2", len(dones))
+	}
+	var rec doneRecorder
+	lc.OnDone(rec.fn)
+	dones[1](errors.New("async failed"))
+	dones[0](errors.New("stale"))
+	if lc.Running() || rec.calls != 1 || rec.err == nil || rec.err.Error() != "async failed" {
+		t.Fatalf("after done(err): running %v, OnDone %d times with %v", lc.Running(), rec.calls, rec.err)
+	}
+}
+
+func TestLoopingCallAsyncDoneOfAnEndedRunIsIgnored(t *testing.T) {
+	c := timer.NewClock()
+	var dones []func(error)
+	lc := timer.NewLoopingCallAsync(c, func(count int, done func(error)) {
+		dones = append(dones, done)
+		if len(dones) > 1 {
+			done(nil)
+		}
+	})
+	if err := lc.Start(time.Second, true); err != nil {
+		t.Fatal(err)
+	}
+	lc.Stop()
+	dones[0](nil) // ends the first run
+	if err := lc.Start(time.Second, false); err != nil {
+		t.Fatal(err)
+	}
+	c.Advance(time.Second)
+	dones[0](errors.New("stale")) // from the first run: ignored
+	if !lc.Running() {
+		t.Fatal("a done of the ended run stopped the new one")
+	}
+	c.Advance(time.Second)
+	if len(dones) != 3 {
+		t.Fatalf("%d calls, want 3", len(dones))
+	}
+	lc.Stop()
+}

@@ -14,6 +14,10 @@ import (
 // operations, some of them performed from inside firing callbacks. The
 // fired calls (set and order), every return value, Len, When and
 // NextDeadline must agree after each operation.
+//
+// Half of the streams drive a WithLaggingNow wheel, whose relative calls
+// (CallLater, Reset with a positive delay) are held until the next Advance
+// or Settle and count from its time; the reference holds them the same way.
 
 // modelTicks are the resolutions the stream chooses from: the Clock's
 // nanosecond, the reactor's millisecond, and odd values that make rounding
@@ -102,6 +106,8 @@ func (s *opStream) action(tick int64) action {
 // model is what the driver needs from both the wheel and the reference.
 type model interface {
 	schedule(when int64, a action) // absolute when, ns since origin
+	later(d int64, a action)       // relative to now: CallLater
+	settle(to int64)
 	cancel(id int) bool
 	reset(id int, d int64) bool
 	advance(to int64) int
@@ -117,6 +123,8 @@ type refCall struct {
 	pending bool
 	ready   bool // due at or before now when scheduled
 	fresh   bool // made ready during the current advance
+	held    bool // lagging: waits for the next advance or settle
+	delay   int64
 	due     uint64
 	when    int64
 	seq     uint64
@@ -126,17 +134,22 @@ type refCall struct {
 // refModel is the specification: calls are due at tick ceil(when/tick);
 // an advance fires, in (ready first, due tick, scheduling order), every
 // pending call that is due by its end, except those made ready while it
-// runs, which wait for the next advance.
+// runs, which wait for the next advance. When lagging, a call scheduled or
+// reset with a positive delay is held: an advance or settle first moves
+// time, then files the held calls, in the order they were held, delay after
+// the new time; calls held while an advance fires stay held.
 type refModel struct {
-	tick   int64
-	nowOff int64
-	cs     []*refCall
-	seq    uint64
-	log    []int
-	firing bool
+	tick    int64
+	lagging bool
+	nowOff  int64
+	cs      []*refCall
+	seq     uint64
+	log     []int
+	firing  bool
 }
 
 func (r *refModel) file(c *refCall, when int64) {
+	c.held = false
 	c.when, c.seq = when, r.seq
 	r.seq++
 	c.ready = when <= r.nowOff
@@ -156,6 +169,38 @@ func (r *refModel) schedule(when int64, a action) {
 	r.file(c, when)
 }
 
+// fileIn files c delay d after now, or holds it.
+func (r *refModel) fileIn(c *refCall, d int64) {
+	if r.lagging && d > 0 {
+		c.held, c.delay, c.seq = true, d, r.seq
+		r.seq++
+		return
+	}
+	r.file(c, addSat(r.nowOff, d))
+}
+
+func (r *refModel) later(d int64, a action) {
+	c := &refCall{pending: true, act: a}
+	r.cs = append(r.cs, c)
+	r.fileIn(c, d)
+}
+
+func (r *refModel) settle(to int64) {
+	if to > r.nowOff {
+		r.nowOff = to
+	}
+	var held []*refCall
+	for _, c := range r.cs {
+		if c.pending && c.held {
+			held = append(held, c)
+		}
+	}
+	slices.SortFunc(held, func(a, b *refCall) int { return int(a.seq - b.seq) })
+	for _, c := range held {
+		r.file(c, addSat(r.nowOff, c.delay))
+	}
+}
+
 func (r *refModel) cancel(id int) bool {
 	c := r.cs[id]
 	if !c.pending {
@@ -170,21 +215,19 @@ func (r *refModel) reset(id int, d int64) bool {
 	if !c.pending {
 		return false
 	}
-	r.file(c, addSat(r.nowOff, d))
+	r.fileIn(c, d)
 	return true
 }
 
 func (r *refModel) advance(to int64) int {
-	if to > r.nowOff {
-		r.nowOff = to
-	}
+	r.settle(to)
 	target := uint64(r.nowOff / r.tick)
 	r.firing = true
 	n := 0
 	for {
 		best := -1
 		for id, c := range r.cs {
-			if !c.pending || (c.ready && c.fresh) || (!c.ready && c.due > target) {
+			if !c.pending || c.held || (c.ready && c.fresh) || (!c.ready && c.due > target) {
 				continue
 			}
 			if best < 0 || refBefore(c, r.cs[best]) {
@@ -233,11 +276,14 @@ func (r *refModel) length() int {
 
 func (r *refModel) when(id int) (int64, bool) {
 	c := r.cs[id]
+	if c.held {
+		return addSat(r.nowOff, c.delay), c.pending
+	}
 	return c.when, c.pending
 }
 
 // deadline is the earliest tick-rounded due time, or now when calls are
-// ready.
+// ready or held.
 func (r *refModel) deadline() (int64, bool) {
 	var best uint64 = math.MaxUint64
 	found := false
@@ -246,12 +292,21 @@ func (r *refModel) deadline() (int64, bool) {
 			continue
 		}
 		found = true
-		if c.ready {
+		if c.ready || c.held {
 			return r.nowOff, true
 		}
 		best = min(best, c.due)
 	}
 	return mulSat(best, r.tick), found
+}
+
+func (r *refModel) readyOrHeld() bool {
+	for _, c := range r.cs {
+		if c.pending && (c.ready || c.held) {
+			return true
+		}
+	}
+	return false
 }
 
 // perform runs a callback's action on the model it fired in.
@@ -266,7 +321,7 @@ func perform(m model, a action) {
 	case actReset:
 		m.reset(target, a.delay)
 	case actSchedule:
-		m.schedule(addSat(m.now(), a.delay), action{})
+		m.later(a.delay, action{})
 	}
 }
 
@@ -288,6 +343,15 @@ func (m *wheelModel) schedule(when int64, a action) {
 	}))
 }
 
+func (m *wheelModel) later(d int64, a action) {
+	id := len(m.hs)
+	m.hs = append(m.hs, m.w.CallLater(time.Duration(d), func() {
+		m.log = append(m.log, id)
+		perform(m, a)
+	}))
+}
+
+func (m *wheelModel) settle(to int64)            { m.w.Settle(m.at(to)) }
 func (m *wheelModel) cancel(id int) bool         { return m.hs[id].Cancel() }
 func (m *wheelModel) reset(id int, d int64) bool { return m.hs[id].Reset(time.Duration(d)) }
 func (m *wheelModel) advance(to int64) int       { return m.w.Advance(m.at(to)) }
@@ -308,10 +372,16 @@ func (m *wheelModel) when(id int) (int64, bool) {
 // the reference, and fails at the first disagreement.
 func runModel(t testing.TB, data []byte, maxOps int) {
 	s := &opStream{b: data}
-	tick := modelTicks[int(s.byte())%len(modelTicks)]
+	first := s.byte()
+	tick := modelTicks[int(first&0x7f)%len(modelTicks)]
+	lagging := first&0x80 != 0
+	opts := []Option{WithTick(time.Duration(tick))}
+	if lagging {
+		opts = append(opts, WithLaggingNow())
+	}
 	origin := time.Date(2024, 2, 29, 12, 0, 0, 0, time.UTC)
-	wm := &wheelModel{w: NewWheel(origin, WithTick(time.Duration(tick))), origin: origin}
-	rm := &refModel{tick: tick}
+	wm := &wheelModel{w: NewWheel(origin, opts...), origin: origin}
+	rm := &refModel{tick: tick, lagging: lagging}
 	ms := [2]model{wm, rm}
 	for op := 0; op < maxOps && !s.done(); op++ {
 		var res [2]int
@@ -320,7 +390,7 @@ func runModel(t testing.TB, data []byte, maxOps int) {
 		case 0, 1, 2: // schedule relative to now
 			d, a := s.delay(tick), s.action(tick)
 			for i, m := range ms {
-				m.schedule(addSat(m.now(), d), a)
+				m.later(d, a)
 				res[i] = m.calls()
 			}
 		case 3: // schedule at an absolute time, possibly in the past
@@ -348,6 +418,13 @@ func runModel(t testing.TB, data []byte, maxOps int) {
 			}
 		case 6, 7, 8:
 			to := addSat(rm.now(), s.step(tick))
+			if lagging && kind == 8 {
+				// A reactor loop settles before it sleeps.
+				for _, m := range ms {
+					m.settle(to)
+				}
+				break
+			}
 			for i, m := range ms {
 				res[i] = m.advance(to)
 			}
@@ -394,9 +471,12 @@ func compareModels(t testing.TB, op int, wm *wheelModel, rm *refModel) {
 	if ok {
 		d := int64(dl.Sub(wm.origin))
 		switch {
-		case rd == rm.nowOff && d != rd:
-			t.Fatalf("op %d: calls are ready but NextDeadline is %d, not now %d", op, d, rd)
-		case rd != rm.nowOff && (d <= rm.nowOff || d > rd):
+		case rm.readyOrHeld() && d != rm.nowOff:
+			t.Fatalf("op %d: calls are ready but NextDeadline is %d, not now %d", op, d, rm.nowOff)
+		case rd <= rm.nowOff && d > rd:
+			// A settle moved time past calls it did not fire.
+			t.Fatalf("op %d: NextDeadline %d after the overdue call's %d", op, d, rd)
+		case rd > rm.nowOff && (d <= rm.nowOff || d > rd):
 			t.Fatalf("op %d: NextDeadline %d outside (now %d, earliest due %d]", op, d, rm.nowOff, rd)
 		}
 	}

@@ -23,7 +23,11 @@ const (
 	// that panics leaves the rest here, and the next Advance fires them
 	// first.
 	firingList = numSlots + 1
-	numLists   = numSlots + 2
+	// heldList holds the calls of a WithLaggingNow wheel scheduled
+	// relative to Now since the last Advance or Settle, in scheduling
+	// order; each entry's when is its delay until Settle files it.
+	heldList = numSlots + 2
+	numLists = numSlots + 3
 )
 
 // DefaultTick is the wheel's resolution unless WithTick says otherwise.
@@ -40,6 +44,30 @@ func WithTick(d time.Duration) Option {
 			w.tick = int64(d)
 		}
 	}
+}
+
+// WithLaggingNow is for an owner whose Now lags the real clock between two
+// Advances, as a reactor loop's does: it reads the clock once per turn, then
+// runs callbacks that may arm timeouts for data read after that reading.
+// Counting those deadlines from Now would fire them early by the lag.
+//
+// On such a wheel a call scheduled relative to Now with a positive delay
+// (CallLater, Handle.Reset) is held: it is pending (Active, cancellable,
+// resettable) but its due time is fixed only by the next Advance or Settle,
+// as that time plus the delay. The owner reads the clock for that Advance
+// after the call was made, so the call never fires earlier than its delay
+// after it was made, and fires late by no more than the time until that
+// reading. Held calls are filed in the order they were made, after the
+// calls already pending. CallAt, and delays of zero or less (which are due
+// on the next Advance), are not held.
+//
+// The owner must call Advance or Settle before sleeping until
+// NextDeadline, which reports Now while calls are held. The clock reading
+// that fixes the deadlines is the owner's, so the wheel stays free of
+// syscalls, and an owner that already reads the clock once per turn pays
+// nothing more per timer.
+func WithLaggingNow() Option {
+	return func(w *Wheel) { w.lagging = true }
 }
 
 // Wheel is a hierarchical timing wheel: schedule, cancel and reset are O(1),
@@ -64,6 +92,8 @@ type Wheel struct {
 	// nowOff is now as nanoseconds since origin; it never decreases.
 	nowOff int64
 	tick   int64
+	// lagging is WithLaggingNow: relative calls wait on heldList.
+	lagging bool
 	// cur is the last tick the wheel has processed. Every entry in the
 	// levels has expire > cur and sits in the slot given by (expire, cur):
 	// the level of the highest 6-bit group in which they differ.
@@ -107,11 +137,59 @@ func (w *Wheel) Tick() time.Duration { return time.Duration(w.tick) }
 // Len returns the number of pending calls.
 func (w *Wheel) Len() int { return w.count }
 
-// CallLater schedules fn to run d after Now. A delay of zero or less runs fn
-// on the next Advance. A nil fn schedules nothing and returns the zero
-// Handle.
+// CallLater schedules fn to run d after Now (on a WithLaggingNow wheel, d
+// after the time of the next Advance or Settle). A delay of zero or less
+// runs fn on the next Advance. A nil fn schedules nothing and returns the
+// zero Handle.
 func (w *Wheel) CallLater(d time.Duration, fn func()) Handle {
-	return w.schedule(addSat(w.nowOff, int64(d)), fn)
+	if fn == nil {
+		return Handle{}
+	}
+	e := w.alloc()
+	e.fn = fn
+	w.count++
+	w.placeIn(e, int64(d))
+	return Handle{e: e, gen: e.gen}
+}
+
+// Held reports whether calls are held waiting for Advance or Settle to fix
+// their due times (see WithLaggingNow).
+func (w *Wheel) Held() bool { return w.lists[heldList].head != nil }
+
+// Settle moves the wheel's time to now, as Advance does, and fixes the due
+// time of every held call from it (see WithLaggingNow), firing nothing. A
+// time earlier than Now does not move time back.
+func (w *Wheel) Settle(now time.Time) {
+	w.moveTo(now)
+	if w.lists[heldList].head != nil {
+		w.settle()
+	}
+}
+
+func (w *Wheel) moveTo(now time.Time) {
+	if off := int64(now.Sub(w.origin)); off > w.nowOff {
+		w.nowOff = off
+		w.now = now
+	}
+}
+
+// settle files the held calls, in the order they were held, d after Now.
+func (w *Wheel) settle() {
+	l := &w.lists[heldList]
+	for e := l.head; e != nil; e = l.head {
+		l.remove(e)
+		w.place(e, addSat(w.nowOff, e.when))
+	}
+}
+
+// placeIn files a pending entry due d after Now, or holds it.
+func (w *Wheel) placeIn(e *entry, d int64) {
+	if w.lagging && d > 0 {
+		e.when = d
+		w.push(e, heldList)
+		return
+	}
+	w.place(e, addSat(w.nowOff, d))
 }
 
 // CallAt schedules fn to run at t. A time not after Now runs fn on the next
@@ -134,10 +212,14 @@ func (w *Wheel) schedule(when int64, fn func()) Handle {
 // Advance moves the wheel's time to now and fires, in order, every call due
 // at or before it. It returns how many calls it fired. A time earlier than
 // Now does not move time back; the calls already due still fire.
+//
+// Held calls (WithLaggingNow) get their due times from now first, so none
+// of them fires in this Advance; calls held while it fires wait for the
+// next Advance or Settle.
 func (w *Wheel) Advance(now time.Time) int {
-	if off := int64(now.Sub(w.origin)); off > w.nowOff {
-		w.nowOff = off
-		w.now = now
+	w.moveTo(now)
+	if w.lists[heldList].head != nil {
+		w.settle()
 	}
 	target := uint64(w.nowOff / w.tick)
 	if w.lists[readyList].head != nil {
@@ -168,8 +250,10 @@ func (w *Wheel) Advance(now time.Time) int {
 // due. It may be earlier than the earliest call after cancellations, or
 // when the earliest call is far away and the wheel needs to re-file it;
 // the owner then wakes up, Advance fires nothing, and NextDeadline moves on.
+// While calls are held (WithLaggingNow) it is Now: the owner must Advance or
+// Settle before it can know how long to sleep.
 func (w *Wheel) NextDeadline() (time.Time, bool) {
-	if w.lists[readyList].head != nil || w.lists[firingList].head != nil {
+	if w.lists[readyList].head != nil || w.lists[firingList].head != nil || w.lists[heldList].head != nil {
 		return w.now, true
 	}
 	level, slot, start, ok := w.nextSlot()

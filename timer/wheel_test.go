@@ -448,3 +448,77 @@ func TestScheduleCancelAndExpireAllocateNothingInSteadyState(t *testing.T) {
 		t.Fatalf("schedule/cancel/reset/expire allocated %v times per run", allocs)
 	}
 }
+
+// A loop reads the clock once per turn: data that arrives 700 ms into a
+// sleep is handled while the wheel's Now still says the sleep began. On a
+// WithLaggingNow wheel the timeout it resets counts from the next Advance,
+// whose time the owner reads after the Reset, so it cannot fire 300 ms after
+// the data as it would counting from the stale Now.
+func TestLaggingNowResetCountsFromNextAdvance(t *testing.T) {
+	for _, lagging := range []bool{false, true} {
+		opts := []timer.Option{timer.WithTick(time.Millisecond)}
+		if lagging {
+			opts = append(opts, timer.WithLaggingNow())
+		}
+		w := timer.NewWheel(t0, opts...)
+		var fired []time.Time
+		h := w.CallLater(time.Second, func() { fired = append(fired, w.Now()) })
+		// The data arrives at t0+700ms and resets the timeout before the
+		// loop's next clock reading.
+		h.Reset(time.Second)
+		if lagging && !w.Held() {
+			t.Fatalf("a Reset on a lagging wheel is not held")
+		}
+		w.Advance(t0.Add(700 * time.Millisecond))
+		w.Advance(t0.Add(time.Second))
+		if !lagging {
+			if len(fired) != 1 {
+				t.Fatalf("without WithLaggingNow the Reset counts from the stale Now: fired %v", fired)
+			}
+			continue
+		}
+		if len(fired) != 0 {
+			t.Fatalf("lagging: fired at %v, only 300ms after the data", fired[0].Sub(t0))
+		}
+		w.Advance(t0.Add(1700*time.Millisecond - time.Nanosecond))
+		if len(fired) != 0 {
+			t.Fatalf("lagging: fired before 1s after the Advance that fixed its deadline")
+		}
+		w.Advance(t0.Add(1700 * time.Millisecond))
+		if len(fired) != 1 {
+			t.Fatalf("lagging: not fired 1s after the Advance that fixed its deadline")
+		}
+	}
+}
+
+func TestLaggingNowHeldCallsAreDueOneDelayAfterSettle(t *testing.T) {
+	w := timer.NewWheel(t0, timer.WithLaggingNow())
+	var r recorder
+	a := w.CallLater(10*time.Millisecond, r.fn("a"))
+	b := w.CallLater(10*time.Millisecond, r.fn("b"))
+	soon := w.CallLater(0, r.fn("soon"))
+	if !a.Active() || !b.Active() || !soon.Active() || w.Len() != 3 {
+		t.Fatalf("held calls are not pending")
+	}
+	if got := a.When(); !got.Equal(t0.Add(10 * time.Millisecond)) {
+		t.Fatalf("held When = %v, want Now+10ms", got.Sub(t0))
+	}
+	if dl, ok := w.NextDeadline(); !ok || !dl.Equal(w.Now()) {
+		t.Fatalf("NextDeadline with held calls = %v %v, want Now", dl, ok)
+	}
+	if !b.Cancel() {
+		t.Fatalf("a held call cannot be cancelled")
+	}
+	w.Settle(t0.Add(5 * time.Millisecond))
+	if w.Held() {
+		t.Fatalf("Settle left calls held")
+	}
+	r.expect(t) // Settle fires nothing, not even the call due now
+	if got := a.When(); !got.Equal(t0.Add(15 * time.Millisecond)) {
+		t.Fatalf("settled When = %v, want 15ms", got.Sub(t0))
+	}
+	w.Advance(t0.Add(15*time.Millisecond - time.Nanosecond))
+	r.expect(t, "soon")
+	w.Advance(t0.Add(15 * time.Millisecond))
+	r.expect(t, "a")
+}
