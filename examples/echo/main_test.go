@@ -133,14 +133,15 @@ func TestFlagsLogHasNoColourWhenStderrIsAFile(t *testing.T) {
 	}
 	conn.SetDeadline(time.Now().Add(time.Minute))
 	buf := make([]byte, 4)
-	if _, err := conn.Write([]byte("ping")); err == nil {
+	_, err = conn.Write([]byte("ping"))
+	if err == nil {
 		_, err = io.ReadFull(conn, buf)
 	}
 	conn.Close()
-	if string(buf) != "ping" {
+	if err != nil || string(buf) != "ping" {
 		cmd.Process.Kill()
 		cmd.Wait()
-		t.Fatalf("no echo from %s: %q", addr, buf)
+		t.Fatalf("no echo from %s: %q, %v", addr, buf, err)
 	}
 	cmd.Process.Signal(syscall.SIGTERM)
 	if err := cmd.Wait(); err != nil {
