@@ -7,6 +7,10 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"go/ast"
+	"go/format"
+	"go/parser"
+	"go/token"
 	"io"
 	"net"
 	nethttp "net/http"
@@ -466,4 +470,72 @@ func TestFlagsLogHasNoColourWhenStderrIsAFile(t *testing.T) {
 	if i := bytes.IndexByte(out, 0x1b); i >= 0 {
 		t.Fatalf("log written to a file holds an ESC byte at %d (colour codes):\n%q", i, out)
 	}
+}
+
+// TestREADMEEchoServerIsTwentyLinesThatBuild pins the README's first
+// example: at most 20 lines, gofmt-formatted, ListenTCP's error given a
+// name (which the compiler then makes the code use), and a program that
+// builds against this module.
+func TestREADMEEchoServerIsTwentyLinesThatBuild(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, after, ok := bytes.Cut(readme, []byte("## A 20-line echo server"))
+	if ok {
+		_, after, ok = bytes.Cut(after, []byte("```go\n"))
+	}
+	code, _, closed := bytes.Cut(after, []byte("```"))
+	if !ok || !closed {
+		t.Fatal("README.md has no go block under \"A 20-line echo server\"")
+	}
+	if n := bytes.Count(code, []byte("\n")); n > 20 {
+		t.Errorf("the README's echo server is %d lines, over 20", n)
+	}
+	if formatted, err := format.Source(code); err != nil || !bytes.Equal(formatted, code) {
+		t.Errorf("the README's echo server is not gofmt-formatted (%v):\n%s", err, formatted)
+	}
+	if !listenErrorNamed(t, code) {
+		t.Errorf("the README's echo server drops ListenTCP's error:\n%s", code)
+	}
+	gocmd, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go command to build the README's echo server")
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(dir+"/main.go", code, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	build := exec.Command(gocmd, "build", "-o", dir+"/echo", dir+"/main.go")
+	build.Dir = "../.." // this module, whose packages the example imports
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("the README's echo server does not build: %v\n%s", err, out)
+	}
+}
+
+// listenErrorNamed reports whether code assigns the error of a ListenTCP
+// call to a variable other than _.
+func listenErrorNamed(t *testing.T, code []byte) bool {
+	t.Helper()
+	f, err := parser.ParseFile(token.NewFileSet(), "main.go", code, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	named := false
+	ast.Inspect(f, func(n ast.Node) bool {
+		as, ok := n.(*ast.AssignStmt)
+		if !ok || len(as.Lhs) != 2 || len(as.Rhs) != 1 {
+			return true
+		}
+		call, ok := as.Rhs[0].(*ast.CallExpr)
+		if !ok {
+			return true
+		}
+		sel, ok := call.Fun.(*ast.SelectorExpr)
+		if id, isIdent := as.Lhs[1].(*ast.Ident); ok && sel.Sel.Name == "ListenTCP" && isIdent && id.Name != "_" {
+			named = true
+		}
+		return true
+	})
+	return named
 }
