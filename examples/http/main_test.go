@@ -539,3 +539,37 @@ func listenErrorNamed(t *testing.T, code []byte) bool {
 	})
 	return named
 }
+
+// TestREADMENamesTheStepsOfCI pins that README.md names every step
+// .ci/run prints a "== <step>" header for, in the same order, and that the
+// README sections .ci/run refers to exist.
+func TestREADMENamesTheStepsOfCI(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ci, err := os.ReadFile("../../.ci/run")
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps := regexp.MustCompile(`(?m)^step "([^"]+)"$`).FindAllSubmatch(ci, -1)
+	if len(steps) == 0 {
+		t.Fatal(".ci/run has no step lines")
+	}
+	rest := readme
+	for _, m := range steps {
+		name := "`" + string(m[1]) + "`"
+		_, after, ok := bytes.Cut(rest, []byte(name))
+		if !ok {
+			t.Fatalf("README.md does not name .ci/run's step %s (after the previous one)", name)
+		}
+		rest = after
+	}
+	for _, m := range regexp.MustCompile(`see README\.md\s*\(([^)]*)\)`).FindAllSubmatch(bytes.ReplaceAll(ci, []byte("\n# "), []byte(" ")), -1) {
+		for _, q := range regexp.MustCompile(`"([^"]+)"`).FindAllSubmatch(m[1], -1) {
+			if !bytes.Contains(readme, append([]byte("## "), q[1]...)) {
+				t.Errorf(".ci/run refers to a README section %q that README.md does not have", q[1])
+			}
+		}
+	}
+}
