@@ -2,6 +2,7 @@ package basic_test
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/mustaine/mustaine/protocol/basic"
@@ -37,6 +38,16 @@ func lineConfigOf(b byte) lineConfig {
 		max:   1 + int(b>>2)%12,
 		hook:  hookMode(b>>6) % 3,
 	}
+}
+
+// lineConfigByte is the inverse of lineConfigOf, for a configuration it
+// can express (one of delimiters, MaxLength 1 to 12).
+func lineConfigByte(c lineConfig) byte {
+	d := slices.Index(delimiters, c.delim)
+	if d < 0 || c.max < 1 || c.max > 12 {
+		panic("lineConfigByte: " + c.String())
+	}
+	return byte(d) | byte(c.max-1)<<2 | byte(c.hook)<<6
 }
 
 // runLine runs a LineReceiver over chunks and returns the events, checking
@@ -170,6 +181,16 @@ func sameEvents(want, got []string) error {
 		return fmt.Errorf("got %d events, want %d:\ngot  %q\nwant %q", len(got), len(want), got, want)
 	}
 	return nil
+}
+
+// pieces cuts data into chunks of n bytes, the last one shorter.
+func pieces(data []byte, n int) [][]byte {
+	var chunks [][]byte
+	for len(data) > n {
+		chunks = append(chunks, data[:n])
+		data = data[n:]
+	}
+	return append(chunks, data)
 }
 
 // bytewise cuts data into one-byte chunks.
