@@ -171,7 +171,10 @@ func checkStrings(events []string, max int) error {
 }
 
 // sameEvents compares two event lists and describes the first difference.
+// Adjacent raw events are merged first in both lists, since how raw data
+// is cut is not part of the framing.
 func sameEvents(want, got []string) error {
+	want, got = mergeRaw(want), mergeRaw(got)
 	for i := range min(len(want), len(got)) {
 		if want[i] != got[i] {
 			return fmt.Errorf("event %d: got %q, want %q", i, got[i], want[i])
@@ -181,6 +184,29 @@ func sameEvents(want, got []string) error {
 		return fmt.Errorf("got %d events, want %d:\ngot  %q\nwant %q", len(got), len(want), got, want)
 	}
 	return nil
+}
+
+// mergeRaw returns events with each run of adjacent raw events merged
+// into one, in time linear in the size of the events.
+func mergeRaw(events []string) []string {
+	var out []string
+	var b strings.Builder
+	for i, e := range events {
+		raw := strings.HasPrefix(e, "raw:")
+		switch {
+		case raw && b.Len() > 0:
+			b.WriteString(e[len("raw:"):])
+		case raw:
+			b.WriteString(e)
+		default:
+			out = append(out, e)
+		}
+		if b.Len() > 0 && (i == len(events)-1 || !strings.HasPrefix(events[i+1], "raw:")) {
+			out = append(out, b.String())
+			b.Reset()
+		}
+	}
+	return out
 }
 
 // pieces cuts data into chunks of n bytes, the last one shorter.

@@ -46,8 +46,9 @@ func run(p protocol.Protocol, chunks [][]byte) *reactortest.Transport {
 	return tr
 }
 
-// recorder collects events; raw data events are merged, since how raw
-// data is cut is not part of the framing.
+// recorder collects events. Raw data is recorded as it comes and compared
+// merged (see sameEvents), since how raw data is cut is not part of the
+// framing.
 type recorder struct {
 	events []string
 }
@@ -56,12 +57,13 @@ func (r *recorder) add(kind string, data []byte) {
 	r.events = append(r.events, kind+":"+string(data))
 }
 
+// addRaw records raw data as an event of its own; sameEvents merges
+// adjacent raw events before comparing (merging here, by appending to the
+// last event, would make a long raw section fed in small reads quadratic).
 func (r *recorder) addRaw(data []byte) {
-	if n := len(r.events); n > 0 && r.events[n-1][:4] == "raw:" {
-		r.events[n-1] += string(data)
-		return
+	if len(data) > 0 {
+		r.add("raw", data)
 	}
-	r.add("raw", data)
 }
 
 func (r *recorder) lost(reason error) {
