@@ -34,7 +34,7 @@ func randomCuts(rng *rand.Rand, n int) []byte {
 }
 
 // lineStream builds a stream of lines whose lengths crowd around max, with
-// commands, raw sections (if raw) and an unterminated tail.
+// commands, settings, raw sections (if raw) and an unterminated tail.
 func lineStream(rng *rand.Rand, c lineConfig, raw bool) []byte {
 	var b []byte
 	d := len(c.delim)
@@ -44,6 +44,17 @@ func lineStream(rng *rand.Rand, c lineConfig, raw bool) []byte {
 			b = append(b, "PAUSE"...)
 		case k == 1 && rng.IntN(4) == 0:
 			b = append(b, "CLOSE"...)
+		case k == 3:
+			n := 1 + rng.IntN(2*c.max)
+			b = append(b, "MAX "+strconv.Itoa(n)+c.delim...)
+			c.max = n
+			continue
+		case k == 4:
+			k := rng.IntN(len(delimiters))
+			b = append(b, "DLM "+strconv.Itoa(k)+c.delim...)
+			c.delim = delimiters[k]
+			d = len(c.delim)
+			continue
 		case k == 2 && raw:
 			n := 1 + rng.IntN(2*c.max+d)
 			b = append(b, "RAW "+strconv.Itoa(n)+c.delim...)
@@ -234,6 +245,8 @@ func TestNetstringReceiverChunkBoundaryInvariance(t *testing.T) {
 //   - "RAW n" (LineReceiver only) hands the next n bytes to
 //     RawDataReceived, then goes back to line mode with what follows them;
 //     "CLOSE" closes; "PAUSE" changes nothing that the handler sees.
+//   - "MAX n" and "DLM k" change MaxLength and Delimiter from the next line
+//     on (see setting).
 func lineModel(c lineConfig, data []byte, raw bool) []string {
 	var events []string
 	delim := []byte(c.delim)
@@ -297,6 +310,11 @@ func lineModel(c lineConfig, data []byte, raw bool) []string {
 		}
 		if string(line) == "CLOSE" {
 			return append(events, "lost:[done]")
+		}
+		if max, d, ok := setting(line); ok && max > 0 {
+			c.max = max
+		} else if ok {
+			delim = []byte(d)
 		}
 	}
 	return append(events, "lost:[peer-closed]")
@@ -381,6 +399,15 @@ var lineTable = []struct {
 	{"self-overlapping delimiter, long tail", "aab", 3, false,
 		"okaab" + "aaaaaaaaa",
 		[]string{"line:ok", "long:aaaa"}},
+	{"MaxLength raised from the next line on", "\r\n", 5, false,
+		"MAX 9\r\n012345678\r\nok\r\n",
+		[]string{"line:MAX 9", "line:012345678", "line:ok"}},
+	{"MaxLength lowered from the next line on", "\r\n", 5, false,
+		"MAX 2\r\nabc\r\nok\r\n0123",
+		[]string{"line:MAX 2", "long:abc", "line:ok", "long:012"}},
+	{"delimiter changed from the next line on", "\r\n", 8, false,
+		"DLM 1\r\na\r\nb\nDLM 2\nxaabyaab",
+		[]string{"line:DLM 1", "line:a\r", "line:b", "line:DLM 2", "line:x", "line:y"}},
 	{"raw section", "\r\n", 5, true,
 		"RAW 3\r\nabcok\r\n",
 		[]string{"line:RAW 3", "raw:abc", "line:ok"}},

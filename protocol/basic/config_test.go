@@ -87,6 +87,9 @@ func runLineOnly(c lineConfig, chunks [][]byte) ([]string, error) {
 	return rec.events, checkLines(rec.events, c.delim, c.max)
 }
 
+// checkLines checks that no line holds the delimiter or exceeds MaxLength,
+// and that each refused head is MaxLength+1 bytes, following the setting
+// commands (see setting) as the framer does.
 func checkLines(events []string, delim string, max int) error {
 	for _, e := range events {
 		kind, data, _ := strings.Cut(e, ":")
@@ -95,6 +98,11 @@ func checkLines(events []string, delim string, max int) error {
 			return fmt.Errorf("bad line delivered: %q", data)
 		case kind == "long" && len(data) != max+1:
 			return fmt.Errorf("refused head is %d bytes, want %d: %q", len(data), max+1, data)
+		}
+		if m, d, ok := setting([]byte(data)); ok && kind == "line" && m > 0 {
+			max = m
+		} else if ok && kind == "line" {
+			delim = d
 		}
 	}
 	return nil
