@@ -14,6 +14,7 @@ import (
 	"runtime"
 
 	"github.com/rs/zerolog"
+	"golang.org/x/sys/unix"
 
 	"github.com/mustaine/mustaine/protocol"
 	"github.com/mustaine/mustaine/reactor"
@@ -39,16 +40,23 @@ func (e *echo) ReadConnectionLost() { e.Transport.LoseConnection() }
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:7000", "address to listen on")
-	loops := flag.Int("loops", runtime.GOMAXPROCS(0), "number of event loops")
+	loops := flag.Int("loops", runtime.GOMAXPROCS(0), "number of event loops (at least 1)")
 	verbose := flag.Bool("v", false, "log connections (debug level)")
 	reusePort := flag.Bool("reuseport", runtime.GOOS == "linux", "one listening socket per loop (SO_REUSEPORT); false: one shared socket")
 	flag.Parse()
+	if *loops < 1 {
+		// Refused like a malformed flag: message, usage, exit status 2.
+		fmt.Fprintf(flag.CommandLine.Output(), "invalid value \"%d\" for flag -loops: must be at least 1\n", *loops)
+		flag.Usage()
+		os.Exit(2)
+	}
 
 	level := zerolog.InfoLevel
 	if *verbose {
 		level = zerolog.DebugLevel
 	}
-	log := zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr}).Level(level).With().Timestamp().Logger()
+	console := zerolog.ConsoleWriter{Out: os.Stderr, NoColor: !isTerminal(os.Stderr)}
+	log := zerolog.New(console).Level(level).With().Timestamp().Logger()
 
 	r, err := reactor.New(reactor.WithLoops(*loops), reactor.WithLogger(log), reactor.WithReusePort(*reusePort))
 	if err != nil {
@@ -66,4 +74,12 @@ func main() {
 		os.Exit(1)
 	}
 	log.Info().Msg("echo server stopped")
+}
+
+// isTerminal reports whether f is a terminal, which is when the log is in
+// colour: piped or redirected, it holds no escape codes. TIOCGWINSZ is
+// answered by every terminal, on Linux and the BSDs alike.
+func isTerminal(f *os.File) bool {
+	_, err := unix.IoctlGetWinsize(int(f.Fd()), unix.TIOCGWINSZ)
+	return err == nil
 }

@@ -21,6 +21,7 @@ import (
 	"runtime"
 
 	"github.com/rs/zerolog"
+	"golang.org/x/sys/unix"
 
 	"github.com/mustaine/mustaine/protocol/http"
 	"github.com/mustaine/mustaine/reactor"
@@ -28,16 +29,23 @@ import (
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:8080", "address to listen on")
-	loops := flag.Int("loops", runtime.GOMAXPROCS(0), "number of event loops")
+	loops := flag.Int("loops", runtime.GOMAXPROCS(0), "number of event loops (at least 1)")
 	verbose := flag.Bool("v", false, "log connections (debug level)")
 	reusePort := flag.Bool("reuseport", runtime.GOOS == "linux", "one listening socket per loop (SO_REUSEPORT); false: one shared socket")
 	flag.Parse()
+	if *loops < 1 {
+		// Refused like a malformed flag: message, usage, exit status 2.
+		fmt.Fprintf(flag.CommandLine.Output(), "invalid value \"%d\" for flag -loops: must be at least 1\n", *loops)
+		flag.Usage()
+		os.Exit(2)
+	}
 
 	level := zerolog.InfoLevel
 	if *verbose {
 		level = zerolog.DebugLevel
 	}
-	log := zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr}).Level(level).With().Timestamp().Logger()
+	console := zerolog.ConsoleWriter{Out: os.Stderr, NoColor: !isTerminal(os.Stderr)}
+	log := zerolog.New(console).Level(level).With().Timestamp().Logger()
 
 	if err := run(*addr, *loops, log, reactor.WithReusePort(*reusePort)); err != nil {
 		fmt.Fprintln(os.Stderr, "http:", err)
@@ -75,4 +83,12 @@ func newServer(addr string, loops int, log zerolog.Logger, opts ...reactor.Optio
 		return nil, nil, err
 	}
 	return r, ln, nil
+}
+
+// isTerminal reports whether f is a terminal, which is when the log is in
+// colour: piped or redirected, it holds no escape codes. TIOCGWINSZ is
+// answered by every terminal, on Linux and the BSDs alike.
+func isTerminal(f *os.File) bool {
+	_, err := unix.IoctlGetWinsize(int(f.Fd()), unix.TIOCGWINSZ)
+	return err == nil
 }

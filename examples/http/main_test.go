@@ -4,15 +4,24 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
+	"flag"
 	"fmt"
+	"go/ast"
+	"go/format"
+	"go/parser"
+	"go/token"
 	"io"
 	"net"
 	nethttp "net/http"
 	"net/http/httptrace"
 	"os"
 	"os/exec"
+	"regexp"
+	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -322,4 +331,245 @@ func dialRaw(t *testing.T, addr string, timeout time.Duration) net.Conn {
 	t.Cleanup(func() { conn.Close() })
 	conn.SetDeadline(time.Now().Add(timeout))
 	return conn
+}
+
+// The flag tests run main in a child process (this test binary, re-executed
+// with runMainEnv set), so that they see its exit status and its stderr as
+// a user does.
+
+const runMainEnv = "MUSTAINE_HTTP_RUN_MAIN"
+
+// loopbackAddr finds the address in the listening line.
+var loopbackAddr = regexp.MustCompile(`127\.0\.0\.1:[0-9]+`)
+
+// TestFlagsHelperProcess is not a test: in the child process it runs main
+// with the arguments after "--".
+func TestFlagsHelperProcess(t *testing.T) {
+	if os.Getenv(runMainEnv) != "1" {
+		return
+	}
+	i := slices.Index(os.Args, "--")
+	os.Args = append([]string{"http"}, os.Args[i+1:]...)
+	flag.CommandLine = flag.NewFlagSet("http", flag.ExitOnError)
+	main()
+	os.Exit(0)
+}
+
+// mainCommand returns the command that runs main with args, its stderr
+// going to stderr. NO_COLOR is cleared, so that only the program decides
+// about colour.
+func mainCommand(ctx context.Context, stderr *os.File, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, os.Args[0], append([]string{"-test.run=^TestFlagsHelperProcess$", "--"}, args...)...)
+	cmd.Env = append(os.Environ(), runMainEnv+"=1", "NO_COLOR=")
+	cmd.Stderr = stderr
+	return cmd
+}
+
+// runMain runs main with args to completion and returns its exit status
+// and stderr. A server that does not exit within a minute is killed, which
+// the caller sees as a status other than the one it wants.
+func runMain(t *testing.T, args ...string) (int, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	f, err := os.Create(t.TempDir() + "/stderr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	err = mainCommand(ctx, f, args...).Run()
+	var exit *exec.ExitError
+	if err != nil && !errors.As(err, &exit) {
+		t.Fatal(err)
+	}
+	out, err := os.ReadFile(f.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if exit != nil {
+		return exit.ExitCode(), string(out)
+	}
+	return 0, string(out)
+}
+
+func TestFlagsLoopsBelowOneIsAUsageError(t *testing.T) {
+	for _, loops := range []string{"0", "-1"} {
+		code, stderr := runMain(t, "-addr", "127.0.0.1:0", "-loops", loops)
+		if code != 2 {
+			t.Errorf("-loops %s: exit status %d, want 2 (as for a flag error)\n%s", loops, code, stderr)
+		}
+		if want := `invalid value "` + loops + `" for flag -loops: must be at least 1`; !strings.Contains(stderr, want) {
+			t.Errorf("-loops %s: stderr does not say %q:\n%s", loops, want, stderr)
+		}
+		if !strings.Contains(stderr, "Usage") || strings.Contains(stderr, "server listening") {
+			t.Errorf("-loops %s: want the usage and no server:\n%s", loops, stderr)
+		}
+	}
+}
+
+func TestFlagsMalformedLoopsIsAUsageError(t *testing.T) {
+	// The reference -loops 0 is measured against: the flag package's own
+	// handling of a bad value.
+	code, stderr := runMain(t, "-loops", "two")
+	if code != 2 || !strings.Contains(stderr, `invalid value "two" for flag -loops`) {
+		t.Fatalf("-loops two: exit status %d, stderr:\n%s", code, stderr)
+	}
+}
+
+func TestFlagsLogHasNoColourWhenStderrIsAFile(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	f, err := os.Create(t.TempDir() + "/stderr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	cmd := mainCommand(ctx, f, "-addr", "127.0.0.1:0", "-loops", "1", "-v")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Once a response comes back, Run has started, and with it the SIGTERM
+	// handling; then stop the server as a user does, so that the shutdown
+	// lines are logged too. Polling for the listening line only waits: the
+	// outcome does not depend on how long anything takes.
+	var addr string
+	for addr == "" && ctx.Err() == nil {
+		out, _ := os.ReadFile(f.Name())
+		if bytes.Contains(out, []byte("server listening")) {
+			addr = string(loopbackAddr.Find(out))
+		} else {
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatalf("dial %q: %v", addr, err)
+	}
+	conn.SetDeadline(time.Now().Add(time.Minute))
+	fmt.Fprintf(conn, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+	resp, _ := io.ReadAll(conn)
+	conn.Close()
+	if !bytes.Contains(resp, []byte("Hello, World!")) {
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatalf("no answer from %s: %q", addr, resp)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("http did not stop cleanly on SIGTERM: %v", err)
+	}
+	out, err := os.ReadFile(f.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(out, []byte("server listening")) || !bytes.Contains(out, []byte("stopped")) {
+		t.Fatalf("log lacks the listening and stopped lines:\n%s", out)
+	}
+	if i := bytes.IndexByte(out, 0x1b); i >= 0 {
+		t.Fatalf("log written to a file holds an ESC byte at %d (colour codes):\n%q", i, out)
+	}
+}
+
+// TestREADMEEchoServerIsTwentyLinesThatBuild pins the README's first
+// example: at most 20 lines, gofmt-formatted, ListenTCP's error given a
+// name (which the compiler then makes the code use), and a program that
+// builds against this module.
+func TestREADMEEchoServerIsTwentyLinesThatBuild(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, after, ok := bytes.Cut(readme, []byte("## A 20-line echo server"))
+	if ok {
+		_, after, ok = bytes.Cut(after, []byte("```go\n"))
+	}
+	code, _, closed := bytes.Cut(after, []byte("```"))
+	if !ok || !closed {
+		t.Fatal("README.md has no go block under \"A 20-line echo server\"")
+	}
+	if n := bytes.Count(code, []byte("\n")); n > 20 {
+		t.Errorf("the README's echo server is %d lines, over 20", n)
+	}
+	if formatted, err := format.Source(code); err != nil || !bytes.Equal(formatted, code) {
+		t.Errorf("the README's echo server is not gofmt-formatted (%v):\n%s", err, formatted)
+	}
+	if !listenErrorNamed(t, code) {
+		t.Errorf("the README's echo server drops ListenTCP's error:\n%s", code)
+	}
+	gocmd, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go command to build the README's echo server")
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(dir+"/main.go", code, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	build := exec.Command(gocmd, "build", "-o", dir+"/echo", dir+"/main.go")
+	build.Dir = "../.." // this module, whose packages the example imports
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("the README's echo server does not build: %v\n%s", err, out)
+	}
+}
+
+// listenErrorNamed reports whether code assigns the error of a ListenTCP
+// call to a variable other than _.
+func listenErrorNamed(t *testing.T, code []byte) bool {
+	t.Helper()
+	f, err := parser.ParseFile(token.NewFileSet(), "main.go", code, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	named := false
+	ast.Inspect(f, func(n ast.Node) bool {
+		as, ok := n.(*ast.AssignStmt)
+		if !ok || len(as.Lhs) != 2 || len(as.Rhs) != 1 {
+			return true
+		}
+		call, ok := as.Rhs[0].(*ast.CallExpr)
+		if !ok {
+			return true
+		}
+		sel, ok := call.Fun.(*ast.SelectorExpr)
+		if id, isIdent := as.Lhs[1].(*ast.Ident); ok && sel.Sel.Name == "ListenTCP" && isIdent && id.Name != "_" {
+			named = true
+		}
+		return true
+	})
+	return named
+}
+
+// TestREADMENamesTheStepsOfCI pins that README.md names every step
+// .ci/run prints a "== <step>" header for, in the same order, and that the
+// README sections .ci/run refers to exist.
+func TestREADMENamesTheStepsOfCI(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ci, err := os.ReadFile("../../.ci/run")
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps := regexp.MustCompile(`(?m)^step "([^"]+)"$`).FindAllSubmatch(ci, -1)
+	if len(steps) == 0 {
+		t.Fatal(".ci/run has no step lines")
+	}
+	rest := readme
+	for _, m := range steps {
+		name := "`" + string(m[1]) + "`"
+		_, after, ok := bytes.Cut(rest, []byte(name))
+		if !ok {
+			t.Fatalf("README.md does not name .ci/run's step %s (after the previous one)", name)
+		}
+		rest = after
+	}
+	for _, m := range regexp.MustCompile(`see README\.md\s*\(([^)]*)\)`).FindAllSubmatch(bytes.ReplaceAll(ci, []byte("\n# "), []byte(" ")), -1) {
+		for _, q := range regexp.MustCompile(`"([^"]+)"`).FindAllSubmatch(m[1], -1) {
+			if !bytes.Contains(readme, append([]byte("## "), q[1]...)) {
+				t.Errorf(".ci/run refers to a README section %q that README.md does not have", q[1])
+			}
+		}
+	}
 }

@@ -2,6 +2,7 @@ package basic_test
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/mustaine/mustaine/protocol/basic"
@@ -37,6 +38,16 @@ func lineConfigOf(b byte) lineConfig {
 		max:   1 + int(b>>2)%12,
 		hook:  hookMode(b>>6) % 3,
 	}
+}
+
+// lineConfigByte is the inverse of lineConfigOf, for a configuration it
+// can express (one of delimiters, MaxLength 1 to 12).
+func lineConfigByte(c lineConfig) byte {
+	d := slices.Index(delimiters, c.delim)
+	if d < 0 || c.max < 1 || c.max > 12 {
+		panic("lineConfigByte: " + c.String())
+	}
+	return byte(d) | byte(c.max-1)<<2 | byte(c.hook)<<6
 }
 
 // runLine runs a LineReceiver over chunks and returns the events, checking
@@ -76,6 +87,9 @@ func runLineOnly(c lineConfig, chunks [][]byte) ([]string, error) {
 	return rec.events, checkLines(rec.events, c.delim, c.max)
 }
 
+// checkLines checks that no line holds the delimiter or exceeds MaxLength,
+// and that each refused head is MaxLength+1 bytes, following the setting
+// commands (see setting) as the framer does.
 func checkLines(events []string, delim string, max int) error {
 	for _, e := range events {
 		kind, data, _ := strings.Cut(e, ":")
@@ -84,6 +98,11 @@ func checkLines(events []string, delim string, max int) error {
 			return fmt.Errorf("bad line delivered: %q", data)
 		case kind == "long" && len(data) != max+1:
 			return fmt.Errorf("refused head is %d bytes, want %d: %q", len(data), max+1, data)
+		}
+		if m, d, ok := setting([]byte(data)); ok && kind == "line" && m > 0 {
+			max = m
+		} else if ok && kind == "line" {
+			delim = d
 		}
 	}
 	return nil
@@ -160,7 +179,10 @@ func checkStrings(events []string, max int) error {
 }
 
 // sameEvents compares two event lists and describes the first difference.
+// Adjacent raw events are merged first in both lists, since how raw data
+// is cut is not part of the framing.
 func sameEvents(want, got []string) error {
+	want, got = mergeRaw(want), mergeRaw(got)
 	for i := range min(len(want), len(got)) {
 		if want[i] != got[i] {
 			return fmt.Errorf("event %d: got %q, want %q", i, got[i], want[i])
@@ -170,6 +192,39 @@ func sameEvents(want, got []string) error {
 		return fmt.Errorf("got %d events, want %d:\ngot  %q\nwant %q", len(got), len(want), got, want)
 	}
 	return nil
+}
+
+// mergeRaw returns events with each run of adjacent raw events merged
+// into one, in time linear in the size of the events.
+func mergeRaw(events []string) []string {
+	var out []string
+	var b strings.Builder
+	for i, e := range events {
+		raw := strings.HasPrefix(e, "raw:")
+		switch {
+		case raw && b.Len() > 0:
+			b.WriteString(e[len("raw:"):])
+		case raw:
+			b.WriteString(e)
+		default:
+			out = append(out, e)
+		}
+		if b.Len() > 0 && (i == len(events)-1 || !strings.HasPrefix(events[i+1], "raw:")) {
+			out = append(out, b.String())
+			b.Reset()
+		}
+	}
+	return out
+}
+
+// pieces cuts data into chunks of n bytes, the last one shorter.
+func pieces(data []byte, n int) [][]byte {
+	var chunks [][]byte
+	for len(data) > n {
+		chunks = append(chunks, data[:n])
+		data = data[n:]
+	}
+	return append(chunks, data)
 }
 
 // bytewise cuts data into one-byte chunks.

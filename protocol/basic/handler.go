@@ -44,7 +44,9 @@ type ConnectionLostHandler[F any] interface {
 // line is longer than MaxLength. line holds the first MaxLength+1 bytes of
 // that line and is valid only during the call. If the hook leaves the
 // connection open, the framer discards the rest of the long line, up to and
-// including its delimiter, and goes on with the next line.
+// including its delimiter, and goes on with the next line. Twisted's
+// lineLengthExceeded receives the rest of the buffer instead, which depends
+// on how the input was cut into reads: see LineReceiver's Limits.
 type LineLengthExceededHandler[F any] interface {
 	LineLengthExceeded(f F, line []byte)
 }

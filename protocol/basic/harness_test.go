@@ -46,8 +46,9 @@ func run(p protocol.Protocol, chunks [][]byte) *reactortest.Transport {
 	return tr
 }
 
-// recorder collects events; raw data events are merged, since how raw
-// data is cut is not part of the framing.
+// recorder collects events. Raw data is recorded as it comes and compared
+// merged (see sameEvents), since how raw data is cut is not part of the
+// framing.
 type recorder struct {
 	events []string
 }
@@ -56,12 +57,13 @@ func (r *recorder) add(kind string, data []byte) {
 	r.events = append(r.events, kind+":"+string(data))
 }
 
+// addRaw records raw data as an event of its own; sameEvents merges
+// adjacent raw events before comparing (merging here, by appending to the
+// last event, would make a long raw section fed in small reads quadratic).
 func (r *recorder) addRaw(data []byte) {
-	if n := len(r.events); n > 0 && r.events[n-1][:4] == "raw:" {
-		r.events[n-1] += string(data)
-		return
+	if len(data) > 0 {
+		r.add("raw", data)
 	}
-	r.add("raw", data)
 }
 
 func (r *recorder) lost(reason error) {
@@ -102,9 +104,34 @@ func command(t protocol.Transport, line []byte) {
 	}
 }
 
-// lineRec handles a LineReceiver: besides the commands, "RAW n" switches
-// to raw mode for the next n bytes, then back to line mode with whatever
-// follows them.
+// setting parses the line handlers' setting commands: "MAX n" (n from 1
+// to 64) sets MaxLength to n and "DLM k" (k from 0 to 3) sets Delimiter to
+// delimiters[k], from the next line on. It returns the new MaxLength, or 0
+// and the new delimiter, and reports whether line is such a command.
+func setting(line []byte) (max int, delim string, ok bool) {
+	if n, found := bytes.CutPrefix(line, []byte("MAX ")); found {
+		if k, err := strconv.Atoi(string(n)); err == nil && k >= 1 && k <= 64 {
+			return k, "", true
+		}
+	}
+	if n, found := bytes.CutPrefix(line, []byte("DLM ")); found && len(n) == 1 && n[0] >= '0' && n[0] <= '3' {
+		return 0, delimiters[n[0]-'0'], true
+	}
+	return 0, "", false
+}
+
+// applySetting carries out line if it is a setting command.
+func applySetting(line []byte, maxLength *int, delimiter *[]byte) {
+	if max, delim, ok := setting(line); ok && max > 0 {
+		*maxLength = max
+	} else if ok {
+		*delimiter = []byte(delim)
+	}
+}
+
+// lineRec handles a LineReceiver: besides the commands and the settings,
+// "RAW n" switches to raw mode for the next n bytes, then back to line mode
+// with whatever follows them.
 type lineRec struct {
 	recorder
 	rawLeft int
@@ -120,6 +147,7 @@ func (h *lineRec) LineReceived(r *basic.LineReceiver, line []byte) {
 		return
 	}
 	command(r.Transport(), line)
+	applySetting(line, &r.MaxLength, &r.Delimiter)
 }
 
 func (h *lineRec) RawDataReceived(r *basic.LineReceiver, data []byte) {
@@ -147,7 +175,7 @@ func (h *lineRecHook) LineLengthExceeded(r *basic.LineReceiver, line []byte) {
 	}
 }
 
-// lineOnlyRec handles a LineOnlyReceiver.
+// lineOnlyRec handles a LineOnlyReceiver: the commands and the settings.
 type lineOnlyRec struct {
 	recorder
 	closeOnLong bool
@@ -156,6 +184,7 @@ type lineOnlyRec struct {
 func (h *lineOnlyRec) LineReceived(r *basic.LineOnlyReceiver, line []byte) {
 	h.add("line", line)
 	command(r.Transport(), line)
+	applySetting(line, &r.MaxLength, &r.Delimiter)
 }
 
 func (h *lineOnlyRec) ConnectionLost(_ *basic.LineOnlyReceiver, reason error) { h.lost(reason) }

@@ -37,14 +37,22 @@ type RawDataHandler interface {
 //     bytes of a delimiter split across reads.
 //
 // Both rules are Twisted's. Refusing calls the handler's LineLengthExceeded
-// hook, or by default closes the connection with ErrLineTooLong. This is
-// where LineReceiver differs from Twisted, so that the lines delivered never
-// depend on how the input was split into reads: the hook always receives
-// the first MaxLength+1 bytes of the long line (Twisted passes whatever
-// happens to be buffered, which may include the lines after it), and if the
-// hook leaves the connection open, the framer skips the rest of the long
-// line, up to its delimiter, and then goes on (Twisted drops the other
-// lines of the same read and parses the tail of the long line as a line).
+// hook or, without one, closes the connection with ErrLineTooLong, as
+// Twisted's default lineLengthExceeded does.
+//
+// What the hook receives, and what follows it, is where LineReceiver
+// deviates from Twisted, on purpose. Twisted's lineLengthExceeded(line)
+// receives, and takes out of the buffer, everything buffered from the start
+// of the long line on: the long line, its delimiter if it has come, and
+// every line after it that came in the same reads; parsing resumes with the
+// next read, whose first bytes may be the tail of the long line, parsed as
+// a line. So in Twisted what the hook sees, which good lines are lost and
+// which bytes become lines all depend on how the stream was cut into reads.
+// Here the hook always receives the first MaxLength+1 bytes of the long
+// line; if it leaves the connection open, the framer skips the rest of that
+// line, up to and including its delimiter, and delivers the lines after it.
+// The same stream thus yields the same lines, refusals and close however it
+// is cut into reads.
 //
 // # Buffers
 //

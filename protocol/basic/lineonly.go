@@ -7,6 +7,11 @@ import "github.com/mustaine/mustaine/protocol"
 // LineReceiver without raw mode, for protocols that never leave line mode.
 // Create it with NewLineOnlyReceiver.
 //
+// Delimiter and MaxLength may be changed at any time, also from a handler
+// call; the change applies to the next line (Twisted's LineOnlyReceiver
+// applies it from the next read on, which makes the lines depend on how the
+// input was cut into reads).
+//
 // Its limits are exactly those of LineReceiver (see there): a line of
 // MaxLength bytes is delivered, a longer one is refused when its delimiter
 // arrives or when MaxLength+len(Delimiter) bytes are buffered without a
@@ -77,8 +82,9 @@ func (o *LineOnlyReceiver) SendLine(line []byte) error {
 // current read when called from a handler call, and returns a copy of it.
 func (o *LineOnlyReceiver) ClearLineBuffer() []byte { return o.r.ClearLineBuffer() }
 
-// sync hands the public settings to the inner receiver. A change made
-// during a handler call applies from the next read on.
+// sync hands the public settings to the inner receiver. It runs before
+// each read and after each handler call, so that a change made by the
+// handler applies to the next line, as with LineReceiver.
 func (o *LineOnlyReceiver) sync() {
 	o.r.Delimiter, o.r.MaxLength = o.Delimiter, o.MaxLength
 }
@@ -90,11 +96,13 @@ type lineOnlyAdapter struct{ o *LineOnlyReceiver }
 
 func (a lineOnlyAdapter) LineReceived(_ *LineReceiver, line []byte) {
 	a.o.h.LineReceived(a.o, line)
+	a.o.sync()
 }
 
 func (a lineOnlyAdapter) LineLengthExceeded(r *LineReceiver, line []byte) {
 	if a.o.exceeded != nil {
 		a.o.exceeded.LineLengthExceeded(a.o, line)
+		a.o.sync()
 		return
 	}
 	r.c.s.closeWith(ErrLineTooLong)

@@ -87,3 +87,26 @@ func TestLineOnlyReceiverClearLineBufferReturnsTail(t *testing.T) {
 	feed(r, "d\n")
 	wantEvents(t, h.events, "line:a", "line:d")
 }
+
+// onlySwitcher changes the delimiter and MaxLength after the first line.
+type onlySwitcher struct{ lineOnlyRecHook }
+
+func (s *onlySwitcher) LineReceived(r *basic.LineOnlyReceiver, line []byte) {
+	s.add("line", line)
+	r.Delimiter = []byte(";")
+	r.MaxLength = 3
+}
+
+func TestLineOnlyReceiverSettingsChangeAppliesToNextLineHoweverCut(t *testing.T) {
+	// As with LineReceiver, and unlike Twisted's LineOnlyReceiver (which
+	// splits each read once), so that the lines do not depend on the reads.
+	const stream = "a\nb;c\nd;wxyz;ok;"
+	for _, chunks := range [][][]byte{{[]byte(stream)}, bytewise([]byte(stream)), pieces([]byte(stream), 4)} {
+		s := &onlySwitcher{}
+		r, _ := connectLineOnly(s, "\n", 10)
+		for _, c := range chunks {
+			r.DataReceived(c)
+		}
+		wantEvents(t, s.events, "line:a", "line:b", "line:c\nd", "long:wxyz", "line:ok")
+	}
+}
