@@ -163,8 +163,10 @@ func (r *Reactor) ListenTCP(address string, factory protocol.Factory) (*Listener
 //     net.Listen) is bound first. The kernel refuses it, with EADDRINUSE,
 //     exactly when an ordinary listener would be refused: some socket,
 //     SO_REUSEPORT or not, listens on an overlapping address and port. With
-//     port 0 the probe picks the port. While bound it is not listening, so
-//     our group binds beside it; it is closed once the group is up.
+//     port 0 the probe picks the port. On Linux a bound socket that is not
+//     listening lets our group bind beside it, so the probe holds the port
+//     until the group is up; the BSDs refuse that (every socket on the port
+//     must set SO_REUSEPORT), so there it is closed before the group binds.
 //  2. Once the group listens, the check in portcheck (sock_diag on Linux)
 //     lists the listening TCP sockets on the port, and any whose inode is
 //     not one of ours, on an overlapping address, makes ListenTCP close
@@ -183,13 +185,22 @@ func listenReusePortGroup(family int, sa unix.Sockaddr, n int) (fds []int, err e
 	if err != nil {
 		return nil, err
 	}
-	defer unix.Close(probe)
+	closeProbe := func() {
+		if probe >= 0 {
+			unix.Close(probe)
+			probe = -1
+		}
+	}
+	defer closeProbe()
 	if err := unix.Bind(probe, sa); err != nil {
 		return nil, fmt.Errorf("bind: %w", err)
 	}
 	bound, err := unix.Getsockname(probe)
 	if err != nil {
 		return nil, err
+	}
+	if !probeStaysBound {
+		closeProbe()
 	}
 	defer func() {
 		if err != nil {
@@ -304,9 +315,10 @@ func (ln *Listener) fdFor(l *loop) int {
 	return ln.fd
 }
 
-// attach starts watching ln on this loop.
+// attach starts watching ln on this loop (again, after a back-off), unless
+// ln was closed or the loop stopped accepting.
 func (l *loop) attach(ln *Listener) {
-	if !ln.acquire() {
+	if l.shutdown != nil || !ln.acquire() {
 		l.letGo(ln)
 		return
 	}

@@ -157,3 +157,8 @@ func parseDiagMsg(b []byte) (diagListener, bool) {
 	}
 	return l, true
 }
+
+// probeStaysBound: Linux binds SO_REUSEPORT sockets beside a bound socket
+// that does not listen, so listenReusePortGroup's probe holds the port
+// (port 0's pick included) until the group is bound.
+const probeStaysBound = true
