@@ -55,12 +55,15 @@ type Listener struct {
 func (ln *Listener) Addr() net.Addr { return ln.addr }
 
 // Close stops accepting and closes the listening sockets before it
-// returns, from any goroutine, a loop's included: once Close returns the
-// port is free, and listening on it again (ListenTCP, or net.Listen from
-// another program) succeeds at once. Established connections are not
-// touched; connections the kernel had queued but nobody accepted yet are
-// reset. StopFactory, if the factory has no other user, runs inside Close.
-// A second Close returns ErrListenerClosed.
+// returns, from any goroutine, a loop's included (it waits only for a
+// loop's non-blocking accept or epoll_ctl on them to return): once Close
+// returns nothing listens on the port, and listening on it again, with
+// ListenTCP or Go's net.Listen, succeeds at once. Established connections
+// are not touched (they keep the port bound, which SO_REUSEADDR, set by
+// both, allows; a listener without it must wait for them to end, as with
+// any server). Connections the kernel had queued but nobody accepted yet
+// are reset. StopFactory, if the factory has no other user, runs inside
+// Close. A second Close returns ErrListenerClosed.
 func (ln *Listener) Close() error {
 	if ln.closed.Swap(true) {
 		return ErrListenerClosed
