@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"strings"
@@ -312,6 +313,33 @@ func TestListenTCPRightAfterCloseOnTheSamePortSucceeds(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
+		// Listen and close again and again inside one loop callback, so
+		// that each listener is closed before any loop attached it and the
+		// next one most likely gets the same fd number: the last one must
+		// still serve.
+		var last *Listener
+		var err error
+		onLoop(t, r, func() {
+			for i := range 50 {
+				ln, lerr := r.ListenTCP(addr, echoFactory())
+				if lerr != nil {
+					err = fmt.Errorf("round %d on a loop: %w", i, lerr)
+					return
+				}
+				if i == 49 {
+					last = ln
+					return
+				}
+				ln.Close()
+			}
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		serves(t, addr)
+		if err := last.Close(); err != nil {
+			t.Fatal(err)
+		}
 		// The port is really free: a plain Go listener takes it too.
 		l, err := net.Listen("tcp", addr)
 		if err != nil {
@@ -319,4 +347,36 @@ func TestListenTCPRightAfterCloseOnTheSamePortSucceeds(t *testing.T) {
 		}
 		l.Close()
 	})
+}
+
+// The address overlap rule of the ownership check, as Linux's bind
+// conflict check has it: the same address or a wildcard, and IPv4 against
+// an IPv6 socket that also takes IPv4.
+func TestBoundAddrOverlapFollowsTheKernelsBindConflictRule(t *testing.T) {
+	v4 := func(s string) boundAddr { return boundAddr{ip: netip.MustParseAddr(s)} }
+	v6 := func(s string, only bool) boundAddr { return boundAddr{ip: netip.MustParseAddr(s), v6only: only} }
+	for _, tc := range []struct {
+		a, b boundAddr
+		want bool
+	}{
+		{v4("127.0.0.1"), v4("127.0.0.1"), true},
+		{v4("127.0.0.1"), v4("127.0.0.2"), false},
+		{v4("0.0.0.0"), v4("127.0.0.2"), true},
+		{v6("::1", false), v6("::1", false), true},
+		{v6("::1", false), v6("::2", false), false},
+		{v6("::", true), v6("::1", false), true},
+		{v4("127.0.0.1"), v6("::", false), true},
+		{v4("127.0.0.1"), v6("::", true), false},
+		{v4("127.0.0.1"), v6("::1", false), false},
+		{v4("127.0.0.1"), v6("::ffff:127.0.0.1", false), true},
+		{v4("127.0.0.1"), v6("::ffff:127.0.0.2", false), false},
+		{v4("0.0.0.0"), v6("::ffff:127.0.0.2", false), true},
+	} {
+		if got := tc.a.overlaps(tc.b); got != tc.want {
+			t.Errorf("%v (v6only %v) overlaps %v (v6only %v): %v, want %v", tc.a.ip, tc.a.v6only, tc.b.ip, tc.b.v6only, got, tc.want)
+		}
+		if got := tc.b.overlaps(tc.a); got != tc.want {
+			t.Errorf("%v overlaps %v: %v, want %v (the rule is symmetric)", tc.b.ip, tc.a.ip, got, tc.want)
+		}
+	}
 }
