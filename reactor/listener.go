@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -24,6 +25,12 @@ const (
 
 // Listener is a listening socket whose connections are spread over the
 // reactor's loops.
+//
+// Its sockets are shared by the loops, which watch them and accept from
+// them, and closed by whichever goroutine closes the listener. A loop
+// touches a listener's fd only between acquire and release, and closing
+// waits for those to end, so no loop ever uses an fd number after it was
+// closed (and maybe reused for another socket).
 type Listener struct {
 	r       *Reactor
 	fd      int
@@ -34,7 +41,8 @@ type Listener struct {
 	path    string // Unix socket file, removed on close
 
 	closed   atomic.Bool
-	attached atomic.Int32 // loops that still watch fd
+	users    atomic.Int32 // loops inside a system call on the fds
+	attached atomic.Int32 // loops that still hold the listener
 	fdClosed sync.Once
 	done     chan struct{}
 
@@ -46,27 +54,52 @@ type Listener struct {
 // when port 0 was asked for).
 func (ln *Listener) Addr() net.Addr { return ln.addr }
 
-// Close stops accepting. Established connections are not touched. The
-// socket is closed once every loop has let go of it; Close does not wait
-// for that when called on a loop.
+// Close stops accepting and closes the listening sockets before it
+// returns, from any goroutine, a loop's included (it waits only for a
+// loop's non-blocking accept or epoll_ctl on them to return): once Close
+// returns nothing listens on the port, and listening on it again, with
+// ListenTCP or Go's net.Listen, succeeds at once. Established connections
+// are not touched (they keep the port bound, which SO_REUSEADDR, set by
+// both, allows; a listener without it must wait for them to end, as with
+// any server). Connections the kernel had queued but nobody accepted yet
+// are reset. StopFactory, if the factory has no other user, runs inside
+// Close. A second Close returns ErrListenerClosed.
 func (ln *Listener) Close() error {
 	if ln.closed.Swap(true) {
 		return ErrListenerClosed
 	}
-	if s := ln.r.state.Load(); s == stateNew || s == stateStopped {
-		// No loop is watching it (attach calls still queued see closed).
-		ln.closeFD()
-		return nil
-	}
-	for _, l := range ln.r.loops {
-		l.CallFromThread(func() { l.detach(ln) })
+	ln.closeFD()
+	if s := ln.r.state.Load(); s == stateRunning || s == stateStopping {
+		// The loops drop their entries for the closed sockets (the
+		// poller forgot them when they were closed).
+		for _, l := range ln.r.loops {
+			l.CallFromThread(func() { l.detach(ln) })
+		}
 	}
 	return nil
 }
 
-// closeFD closes the socket exactly once and tells the factory it stopped.
+// acquire reports whether the listener is open and, if so, holds its
+// sockets open until release.
+func (ln *Listener) acquire() bool {
+	ln.users.Add(1)
+	if ln.closed.Load() {
+		ln.users.Add(-1)
+		return false
+	}
+	return true
+}
+
+func (ln *Listener) release() { ln.users.Add(-1) }
+
+// closeFD closes the sockets exactly once, after every loop's system call
+// on them has returned, and tells the factory it stopped.
 func (ln *Listener) closeFD() {
 	ln.fdClosed.Do(func() {
+		ln.closed.Store(true)
+		for ln.users.Load() != 0 {
+			runtime.Gosched() // a non-blocking accept or epoll_ctl: brief
+		}
 		unix.Close(ln.fd)
 		for _, fd := range ln.fds[min(1, len(ln.fds)):] {
 			unix.Close(fd)
@@ -84,44 +117,121 @@ func (ln *Listener) closeFD() {
 // and serves each connection with a Protocol from factory. The host must be
 // an IP literal, "localhost" or empty (all interfaces, IPv4 and IPv6).
 // Port 0 picks a free port: see Listener.Addr.
+//
+// The port is ours alone: when another socket listens on it (another
+// process, or another Listener of this process), ListenTCP fails with an
+// error matching syscall.EADDRINUSE, also with one SO_REUSEPORT socket per
+// loop (WithReusePort), although Linux lets every SO_REUSEPORT socket of
+// the same user join the group and share the connections (socket(7)). See
+// listenReusePortGroup for how, and for the one race that remains.
 func (r *Reactor) ListenTCP(address string, factory protocol.Factory) (*Listener, error) {
 	sa, family, err := resolveTCP(address)
 	if err != nil {
 		return nil, err
 	}
-	reusePort := r.cfg.reusePort && len(r.loops) > 1
-	fd, err := tcpListenSocket(family, reusePort)
+	if r.state.Load() >= stateStopping {
+		return nil, ErrStopped
+	}
+	var fds []int
+	if r.cfg.reusePort && len(r.loops) > 1 {
+		fds, err = listenReusePortGroup(family, sa, len(r.loops))
+	} else {
+		// One socket without SO_REUSEPORT: the kernel refuses to bind it
+		// next to any other listener, and nothing can join it.
+		var fd int
+		if fd, err = tcpListenSocket(family, false); err == nil {
+			if err = bindListen(fd, sa); err != nil {
+				unix.Close(fd)
+			} else {
+				fds = []int{fd}
+			}
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("listen %s: %w", address, err)
 	}
-	ln, err := r.listen(fd, sa, false, "", address, factory, func(bound unix.Sockaddr) ([]int, error) {
-		if !reusePort {
-			return nil, nil
+	return r.serve(fds, false, "", address, factory)
+}
+
+// listenReusePortGroup makes n listening sockets in one SO_REUSEPORT group
+// on sa, which the kernel balances by a hash of each connection's
+// addresses, and makes sure no other socket is in the group.
+//
+// Linux puts every SO_REUSEPORT socket of the same user bound to the same
+// address into the group (socket(7)), so binding with SO_REUSEPORT alone
+// would silently share a port that another program, or another Listener
+// of ours, already serves. Two steps prevent that:
+//
+//  1. A probe socket without SO_REUSEPORT (with SO_REUSEADDR, as Go's
+//     net.Listen) is bound first. The kernel refuses it, with EADDRINUSE,
+//     exactly when an ordinary listener would be refused: some socket,
+//     SO_REUSEPORT or not, listens on an overlapping address and port. With
+//     port 0 the probe picks the port. On Linux a bound socket that is not
+//     listening lets our group bind beside it, so the probe holds the port
+//     until the group is up; the BSDs refuse that (every socket on the port
+//     must set SO_REUSEPORT), so there it is closed before the group binds.
+//  2. Once the group listens, the check in portcheck (sock_diag on Linux)
+//     lists the listening TCP sockets on the port, and any whose inode is
+//     not one of ours, on an overlapping address, makes ListenTCP close
+//     its sockets and fail with EADDRINUSE. This catches a SO_REUSEPORT
+//     socket that joined between the probe and our bind.
+//
+// What remains: a program that sets SO_REUSEPORT itself, runs as the same
+// user and binds after step 2 still joins the group; the kernel allows it
+// and only a continuous watch could notice. Another Mustaine listener
+// never does that (its own probe fails). Two of them starting at the same
+// instant can both fail step 2 (never both succeed). In the moment between
+// an intruder joining and step 2 failing, connections that the kernel put
+// in our queues are reset when we close them.
+func listenReusePortGroup(family int, sa unix.Sockaddr, n int) (fds []int, err error) {
+	probe, err := tcpListenSocket(family, false)
+	if err != nil {
+		return nil, err
+	}
+	closeProbe := func() {
+		if probe >= 0 {
+			unix.Close(probe)
+			probe = -1
 		}
-		// One more socket per loop on the port the first one got; the
-		// kernel spreads new connections over them by address hash.
-		fds := []int{fd}
-		for range len(r.loops) - 1 {
-			extra, err := tcpListenSocket(family, true)
-			if err == nil {
-				if err = unix.Bind(extra, bound); err == nil {
-					err = unix.Listen(extra, listenBacklog)
-				}
-				if err != nil {
-					unix.Close(extra)
-				}
+	}
+	defer closeProbe()
+	if err := unix.Bind(probe, sa); err != nil {
+		return nil, fmt.Errorf("bind: %w", err)
+	}
+	bound, err := unix.Getsockname(probe)
+	if err != nil {
+		return nil, err
+	}
+	if !probeStaysBound {
+		closeProbe()
+	}
+	defer func() {
+		if err != nil {
+			for _, fd := range fds {
+				unix.Close(fd)
 			}
-			if err != nil {
-				for _, f := range fds[1:] {
-					unix.Close(f)
-				}
-				return nil, err
-			}
-			fds = append(fds, extra)
+			fds = nil
 		}
-		return fds, nil
-	})
-	return ln, err
+	}()
+	for range n {
+		fd, err := tcpListenSocket(family, true)
+		if err != nil {
+			return fds, err
+		}
+		fds = append(fds, fd)
+		if err := bindListen(fd, bound); err != nil {
+			return fds, err
+		}
+	}
+	return fds, checkPortOwned(bound, fds)
+}
+
+// bindListen binds fd to sa and listens.
+func bindListen(fd int, sa unix.Sockaddr) error {
+	if err := unix.Bind(fd, sa); err != nil {
+		return fmt.Errorf("bind: %w", err)
+	}
+	return unix.Listen(fd, listenBacklog)
 }
 
 // tcpListenSocket makes a socket ready to bind for listening.
@@ -149,45 +259,44 @@ func tcpListenSocket(family int, reusePort bool) (int, error) {
 
 // ListenUnix listens on a Unix-domain stream socket at path.
 func (r *Reactor) ListenUnix(path string, factory protocol.Factory) (*Listener, error) {
+	if r.state.Load() >= stateStopping {
+		return nil, ErrStopped
+	}
 	fd, err := sysSocket(unix.AF_UNIX, unix.SOCK_STREAM)
 	if err != nil {
 		return nil, fmt.Errorf("listen unix %s: socket: %w", path, err)
 	}
-	return r.listen(fd, &unix.SockaddrUnix{Name: path}, true, path, path, factory, nil)
+	if err := bindListen(fd, &unix.SockaddrUnix{Name: path}); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("listen %s: %w", path, err)
+	}
+	return r.serve([]int{fd}, true, path, path, factory)
 }
 
-// listen binds and listens on fd; more, when given, makes the extra
-// per-loop sockets once the bound address is known.
-func (r *Reactor) listen(fd int, sa unix.Sockaddr, isUnix bool, path, address string, factory protocol.Factory,
-	more func(bound unix.Sockaddr) ([]int, error)) (*Listener, error) {
-	if r.state.Load() >= stateStopping {
-		unix.Close(fd)
-		return nil, ErrStopped
-	}
-	if err := unix.Bind(fd, sa); err != nil {
-		unix.Close(fd)
-		return nil, fmt.Errorf("listen %s: bind: %w", address, err)
-	}
-	if err := unix.Listen(fd, listenBacklog); err != nil {
-		unix.Close(fd)
-		return nil, fmt.Errorf("listen %s: %w", address, err)
-	}
-	bound, err := unix.Getsockname(fd)
-	if err != nil {
-		unix.Close(fd)
-		return nil, fmt.Errorf("listen %s: %w", address, err)
-	}
-	var fds []int
-	if more != nil {
-		if fds, err = more(bound); err != nil {
+// serve makes a Listener of listening sockets (one, or one per loop) and
+// hands it to the loops.
+func (r *Reactor) serve(fds []int, isUnix bool, path, address string, factory protocol.Factory) (*Listener, error) {
+	closeAll := func() {
+		for _, fd := range fds {
 			unix.Close(fd)
-			return nil, fmt.Errorf("listen %s: %w", address, err)
 		}
 	}
+	if r.state.Load() >= stateStopping {
+		closeAll()
+		return nil, ErrStopped
+	}
+	bound, err := unix.Getsockname(fds[0])
+	if err != nil {
+		closeAll()
+		return nil, fmt.Errorf("listen %s: %w", address, err)
+	}
 	ln := &Listener{
-		r: r, fd: fd, fds: fds, addr: sockaddrToAddr(bound, isUnix), factory: factory,
+		r: r, fd: fds[0], addr: sockaddrToAddr(bound, isUnix), factory: factory,
 		unix: isUnix, path: path, done: make(chan struct{}),
 		backoff: make([]time.Duration, len(r.loops)),
+	}
+	if len(fds) > 1 {
+		ln.fds = fds
 	}
 	if isUnix {
 		ln.addr = &net.UnixAddr{Name: path, Net: "unix"}
@@ -209,18 +318,23 @@ func (ln *Listener) fdFor(l *loop) int {
 	return ln.fd
 }
 
-// attach starts watching ln on this loop.
+// attach starts watching ln on this loop (again, after a back-off), unless
+// ln was closed or the loop stopped accepting.
 func (l *loop) attach(ln *Listener) {
-	if ln.closed.Load() {
+	if l.shutdown != nil || !ln.acquire() {
 		l.letGo(ln)
 		return
 	}
 	fd := ln.fdFor(l)
-	if err := l.poller.addListener(fd); err != nil {
+	err := l.poller.addListener(fd)
+	ln.release()
+	if err != nil {
 		l.log.Error().Err(err).Str("addr", ln.addr.String()).Msg("cannot watch listener")
 		l.letGo(ln)
 		return
 	}
+	// If ln was closed meanwhile, the poller forgot fd and the detach that
+	// Close queued drops this entry.
 	l.listeners[fd] = ln
 }
 
@@ -228,10 +342,13 @@ func (l *loop) attach(ln *Listener) {
 func (l *loop) detach(ln *Listener) {
 	fd := ln.fdFor(l)
 	if l.listeners[fd] != ln {
-		return // never attached, or already let go
+		return // never attached, backing off, let go, or fd reused since
 	}
 	delete(l.listeners, fd)
-	l.poller.remove(fd)
+	if ln.acquire() {
+		l.poller.remove(fd)
+		ln.release()
+	}
 	l.letGo(ln)
 }
 
@@ -244,16 +361,18 @@ func (l *loop) letGo(ln *Listener) {
 
 // accept takes a batch of pending connections.
 func (l *loop) accept(ln *Listener) {
+	fd := ln.fdFor(l)
 	for i := 0; i < acceptBatch; i++ {
-		fd, sa, err := sysAccept(ln.fdFor(l))
+		if !ln.acquire() {
+			return // closed: a stale readiness report
+		}
+		nfd, sa, err := sysAccept(fd)
+		ln.release()
 		if err != nil {
 			switch err {
-			case unix.EAGAIN, unix.ECONNABORTED:
-				if err == unix.EAGAIN {
-					return
-				}
-				continue
-			case unix.EINTR:
+			case unix.EAGAIN:
+				return
+			case unix.ECONNABORTED, unix.EINTR:
 				continue
 			case unix.EMFILE, unix.ENFILE, unix.ENOBUFS, unix.ENOMEM:
 				l.acceptBackoff(ln, err)
@@ -264,7 +383,7 @@ func (l *loop) accept(ln *Listener) {
 			}
 		}
 		ln.backoff[l.index] = 0
-		l.newConn(fd, sa, ln.factory, ln.unix)
+		l.newConn(nfd, sa, ln.factory, ln.unix)
 	}
 }
 
@@ -275,22 +394,19 @@ func (l *loop) acceptBackoff(ln *Listener, err error) {
 	d = min(d, acceptBackoffMax)
 	ln.backoff[l.index] = d
 	fd := ln.fdFor(l)
-	l.poller.remove(fd)
+	if l.listeners[fd] != ln {
+		return
+	}
 	delete(l.listeners, fd)
+	if !ln.acquire() {
+		l.letGo(ln)
+		return
+	}
+	l.poller.remove(fd)
+	ln.release()
 	l.log.Warn().Err(err).Str("addr", ln.addr.String()).Dur("retry_in", d).
 		Msg("accept: out of file descriptors; backing off")
-	l.CallLater(d, func() {
-		if ln.closed.Load() {
-			l.letGo(ln)
-			return
-		}
-		if err := l.poller.addListener(fd); err != nil {
-			l.log.Error().Err(err).Msg("cannot watch listener again")
-			l.letGo(ln)
-			return
-		}
-		l.listeners[fd] = ln
-	})
+	l.CallLater(d, func() { l.attach(ln) })
 }
 
 // newConn sets up an accepted connection on this loop.

@@ -209,10 +209,13 @@ func (l *loop) dispatchIO(n int) {
 // connEvent handles readiness of one connection.
 func (l *loop) connEvent(c *conn, flags uint32) {
 	if c.flags&fConnecting != 0 {
-		if flags&(evWrite|evHup) != 0 {
-			l.finishDial(c)
+		l.finishDial(c)
+		if c.flags&(fConnecting|fClosed) != 0 {
+			return
 		}
-		return
+		// Connected. The same edge-triggered report may also carry the
+		// data or the close the peer sent at once, which no later event
+		// repeats: handle them now.
 	}
 	if flags&evWrite != 0 && c.flags&fWantWrite != 0 {
 		c.flags &^= fWantWrite
