@@ -68,7 +68,11 @@ func main() {
 		fmt.Fprintln(os.Stderr, "echo:", err)
 		os.Exit(1)
 	}
-	log.Info().Str("addr", ln.Addr().String()).Int("loops", *loops).Msg("echo server listening")
+	// Logged once Run has started, so a supervisor that sends SIGTERM as
+	// soon as it sees this line gets a graceful stop.
+	r.CallWhenRunning(func() {
+		log.Info().Str("addr", ln.Addr().String()).Int("loops", *loops).Msg("echo server listening")
+	})
 	if err := r.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "echo:", err)
 		os.Exit(1)

@@ -58,7 +58,11 @@ func run(addr string, loops int, log zerolog.Logger, opts ...reactor.Option) err
 	if err != nil {
 		return err
 	}
-	log.Info().Str("addr", "http://"+ln.Addr().String()+"/").Int("loops", loops).Msg("http server listening")
+	// Logged once Run has started, so a supervisor that sends SIGTERM as
+	// soon as it sees this line gets a graceful stop.
+	r.CallWhenRunning(func() {
+		log.Info().Str("addr", "http://"+ln.Addr().String()+"/").Int("loops", loops).Msg("http server listening")
+	})
 	if err := r.Run(); err != nil {
 		return err
 	}
