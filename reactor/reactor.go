@@ -405,7 +405,7 @@ func (l *loop) beginShutdown(deadline time.Time, drained chan struct{}) {
 	l.shutdown = &shutdownState{deadline: deadline, drained: drained}
 	l.stopAccepting()
 	l.closeEach(l.drain)
-	l.CallLater(time.Until(deadline), l.abortAtDeadline)
+	l.CallLater(time.Until(deadline), l.abortLeft)
 }
 
 // drain asks c to finish and close: with its protocol's Drain when it is a
@@ -418,9 +418,10 @@ func (l *loop) drain(c *conn) {
 	c.LoseConnection()
 }
 
-// abortAtDeadline aborts the connections still open when the shutdown
-// deadline passes, logging each: they had not finished in time.
-func (l *loop) abortAtDeadline() {
+// abortLeft aborts the connections still open when the shutdown deadline
+// passes (or the shutdown ends), logging each: they did not finish in
+// time.
+func (l *loop) abortLeft() {
 	l.closeEach(func(c *conn) {
 		l.connLog(c, l.log.Warn()).Dur("shutdown_timeout", l.r.cfg.shutdownTimeout).
 			Msg("shutdown deadline passed; aborting connection still open")
@@ -453,7 +454,7 @@ func (l *loop) abortConns() {
 func (l *loop) exitShutdown() {
 	l.beginShutdown(time.Now(), nil)
 	l.shutdown.exit = true
-	l.abortConns()
+	l.abortLeft()
 }
 
 // finishShutdown reports whether this loop has nothing left to do.
