@@ -17,6 +17,43 @@
 // next (pipelined) requests wait unparsed, so responses always leave in
 // request order.
 //
+// # Closing: half-close, graceful stop, clients that do not read
+//
+// A client may shut its write side once its requests are sent (curl,
+// HAProxy health checks and many scripts do): the connection is
+// half-closeable (protocol.HalfCloseable). Nothing is parsed after the
+// peer's EOF, every request received before it is answered in order,
+// deferred and streamed responses included, and the connection closes
+// after the last response. A request the EOF cuts short gets 400 Bad
+// Request and the connection closes, as net/http answers (nginx closes
+// without a response; the client that half-closed is still reading, and a
+// 400 tells it more than a bare close).
+//
+// When the reactor stops gracefully (Stop, SIGINT, SIGTERM) each
+// connection is drained (protocol.Drainer), as net/http's Server.Shutdown
+// does: an idle keep-alive connection closes at once; a request being
+// received or answered is finished, within the reactor's shutdown timeout,
+// and its response carries "Connection: close" (if its head was already
+// sent, the connection closes after it); and no new request is started on
+// the connection. Requests pipelined behind the last one are not answered
+// with 503: the connection closes without reading them. RFC 9112 §9.6 has
+// a server that sent "close" process no further request, and a client
+// knows that requests a closed connection left unanswered were not
+// processed and may be retried; a 503 would tell it no more and would mean
+// parsing, and answering, requests on a connection being closed. The
+// worker pool keeps running while connections drain, so a response waiting
+// for a job still gets it. What is left at the deadline is aborted by the
+// reactor, which logs each connection it cuts.
+//
+// A client that pipelines requests and does not read the responses cannot
+// make the server's memory grow: the connection is the transport's
+// streaming producer, so once its unsent output passes the transport's
+// high-water mark the transport pauses it (PauseProducing) and no new
+// request is dispatched, reading stops, and what was read and not parsed
+// waits (at most one read's worth); below the low mark it goes on. A
+// streamed response's own producer is paused and resumed with it, and the
+// write timeout runs while the output is held up.
+//
 // # Memory and allocations
 //
 // The Request and ResponseWriter belong to the connection and are reused:
