@@ -485,3 +485,48 @@ func TestStopAbortsAJobLongerThanTheShutdownTimeoutAndLogsWhy(t *testing.T) {
 		})
 	}
 }
+
+func TestStopFinishesARequestWhoseHeadWasArrivingWithConnectionClose(t *testing.T) {
+	for _, loops := range loopCounts {
+		t.Run(fmt.Sprintf("loops=%d", loops), func(t *testing.T) {
+			s := startLive(t, loops)
+			c := s.dial(t)
+			// One write, so one read: once /whoami is answered, the start
+			// of the next request has been read too.
+			if _, err := c.Write([]byte(getReq("/whoami") + "GET /plain HTTP/1.1\r\nHo")); err != nil {
+				t.Fatal(err)
+			}
+			br := bufio.NewReader(c)
+			resp, err := nethttp.ReadResponse(br, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			loop, _ := io.ReadAll(resp.Body)
+			n, _ := strconv.Atoi(string(loop))
+			idle := sentinelOn(t, s, n)
+			if err := s.r.Stop(); err != nil {
+				t.Fatal(err)
+			}
+			readToEOF(t, idle) // the loop is draining
+			if _, err := c.Write([]byte("st: x\r\n\r\n")); err != nil {
+				t.Fatal(err)
+			}
+			got := parseReplies(t, readAllFrom(t, br), "GET")
+			c.Close()
+			if got[0].status != 200 || got[0].body != plainBody || !got[0].close {
+				t.Fatalf("response: %+v; want 200 with Connection: close", got[0])
+			}
+			s.wait(t)
+		})
+	}
+}
+
+// readAllFrom reads r to a clean EOF.
+func readAllFrom(t *testing.T, r io.Reader) []byte {
+	t.Helper()
+	data, err := io.ReadAll(r)
+	if err != nil {
+		t.Fatalf("after %d bytes: %v", len(data), err)
+	}
+	return data
+}
