@@ -222,10 +222,9 @@ func (c *conn) ReadConnectionLost() {
 	switch c.state {
 	case stateClosed, stateLost:
 		return
-	case stateClosing:
-		return // flush closes
-	case stateClosingLinger:
+	case stateClosing, stateClosingLinger:
 		c.state = stateClosing // nothing left to linger for
+		c.flush()
 		return
 	case stateLingering:
 		c.closeNow()
