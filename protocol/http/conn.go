@@ -16,13 +16,15 @@ import (
 //	state         meaning                                  moves on
 //	------------  ---------------------------------------  ------------------------------------------
 //	idle          between requests, no byte of the next    a byte → head; idle timeout → closed;
-//	                                                       Drain, or the peer's EOF → closing
+//	                                                       Drain, or the peer's EOF → closing (Drain
+//	                                                       in head, body or handler: they go on)
 //	head          reading a request head                   head parsed → body; bad head → closing*;
 //	                                                       header timeout → closing (408); EOF → closing (400)
 //	body          head parsed, reading its body            body complete → handler; as head otherwise
 //	handler       the handler has the request; the         Finish → idle (head with pipelined input),
-//	              response is unfinished; later input      or closing* for a last response;
-//	              waits unparsed in c.in                   write timeout or panic → closed (abort)
+//	              response is unfinished; later input      or closing (closing* with input behind it)
+//	              waits unparsed in c.in                   for a last response (Connection: close,
+//	                                                       endDrain); write timeout or panic → closed
 //	closing       no more requests: close once the         flush → closed (LoseConnection)
 //	              output is handed to the transport
 //	closing*      closingLinger: closing after an error    flush → lingering (CloseWrite)
