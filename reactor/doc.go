@@ -22,6 +22,10 @@
 // measured with wrk -c 64 on two loops: connections that arrive in a burst
 // all went to the loop that woke first, and throughput varied from 41k to
 // 73k requests/s between runs, against 72k to 77k with one socket per loop.
+// A port is still the listener's own: ListenTCP first binds a probe socket
+// without SO_REUSEPORT (which fails with EADDRINUSE if anything holds the
+// port) and, once its group listens, checks through sock_diag that no other
+// socket joined it; see ListenTCP.
 //
 // # The hot path
 //
@@ -52,17 +56,23 @@
 //
 // LoseConnection stops delivering input. Closing a TCP socket whose receive
 // queue is not empty makes the kernel send RST and drop the unsent tail of
-// the output, so when the peer is still sending, the transport shuts its
-// write side instead, drops input until the peer's EOF or two seconds, and
-// only then closes: the peer reads all output, then EOF.
+// the output, so while the kernel still holds output the peer has not
+// acknowledged (SIOCOUTQ), or the peer is known to be sending, the transport
+// shuts its write side instead, drops input until the peer's EOF or two
+// seconds, and only then closes (nginx's lingering close): the peer reads
+// all output, then EOF. It costs one ioctl per close, and ConnectionLost
+// comes one round trip later, when the peer's FIN arrives.
 //
 // # Lifecycle
 //
 // New creates the loops, Run runs them until Stop, and Stop closes the
 // listeners, runs the Before Shutdown triggers (AddSystemEventTrigger; a
-// trigger may return a Deferred that delays the shutdown), lets every
-// connection flush and close, lets running pool jobs finish, aborts what is
-// left after WithShutdownTimeout, and runs the During and After triggers.
+// trigger may return a Deferred that delays the shutdown), asks every
+// connection to finish (a protocol.Drainer's Drain, such as the HTTP
+// server's, which completes the requests in flight; LoseConnection for the
+// others) while the worker pool keeps running their jobs, aborts what is
+// left after WithShutdownTimeout with a logged reason, closes the pool and
+// runs the During and After triggers.
 // Run calls Stop on SIGINT or SIGTERM (a second signal stops at once);
 // WithSignalHandling(false) turns that off for embedding. A reactor runs
 // once: create a new one to run again.
