@@ -21,7 +21,6 @@ func TestConformance(t *testing.T) {
 	}{
 		// Accepted framings.
 		{"minimal HTTP/1.1", "GET / HTTP/1.1\r\nHost: a\r\n\r\n", 200, "GET / host=a path=/ query= body="},
-		{"bare LF line ends", "GET /x HTTP/1.1\nHost: a\n\n", 200, "GET /x host=a path=/x query= body="},
 		{"HTTP/1.0 without Host", "GET / HTTP/1.0\r\n\r\n", 200, "GET / host= path=/ query= body="},
 		{"query split from path", "GET /p/q?a=1&b HTTP/1.1\r\nHost: a\r\n\r\n", 200, "GET /p/q?a=1&b host=a path=/p/q query=a=1&b body="},
 		{"absolute form wins over Host", "GET http://b.example:8080/x?y HTTP/1.1\r\nHost: a\r\n\r\n", 200,
@@ -43,10 +42,25 @@ func TestConformance(t *testing.T) {
 		{"leading zeros in Content-Length", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0002\r\n\r\nhi", 200, ""},
 		{"chunked body", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n", 200,
 			"POST / host=a path=/ query= body=hello world"},
+		{"chunk extensions: token and quoted values, quoted-pair",
+			"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n2;a;b=c;d=\"x\\\"; y\"\r\nhi\r\n0;e\r\n\r\n", 200,
+			"POST / host=a path=/ query= body=hi"},
 		{"chunked case-insensitive with extension and trailer",
 			"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: ChUnKeD\r\n\r\nA;name=\"v\"\r\n0123456789\r\n0\r\nX-Trailer: t\r\n\r\n", 200,
 			"POST / host=a path=/ query= body=0123456789"},
 		{"chunked split over two fields", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding:\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 200, ""},
+
+		// Line ends: CRLF only (RFC 9112 §2.2 lets a server take a bare LF
+		// for a line end; llhttp's strict mode and this package do not).
+		{"bare LF ending the request line", "GET / HTTP/1.1\nHost: a\r\n\r\n", 400, ""},
+		{"bare LF ending a field line", "GET / HTTP/1.1\r\nHost: a\nX: b\r\n\r\n", 400, ""},
+		{"bare LF ending the head", "GET / HTTP/1.1\r\nHost: a\r\n\n", 400, ""},
+		{"bare LF line ends throughout", "GET /x HTTP/1.1\nHost: a\n\n", 400, ""},
+		{"bare LF before the request line", "\nGET / HTTP/1.1\r\nHost: a\r\n\r\n", 400, ""},
+		{"bare LF hiding a Content-Length", "GET / HTTP/1.1\r\nHost: a\r\nDummy: x\nContent-Length: 23\r\n\r\n" +
+			"GET / HTTP/1.1\r\nDummy: GET /admin HTTP/1.1\r\nHost: a\r\n\r\n", 400, ""},
+		{"CR without LF ending the head", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\rabc", 400, ""},
+		{"whitespace starting an unfinished first field line", "GET / HTTP/1.1\r\n Host: a", 400, ""},
 
 		// Request line.
 		{"missing version", "GET /\r\nHost: a\r\n\r\n", 400, ""},
@@ -56,6 +70,8 @@ func TestConformance(t *testing.T) {
 		{"lower-case version", "GET / http/1.1\r\nHost: a\r\n\r\n", 400, ""},
 		{"bare CR in request line", "GET /\r HTTP/1.1\r\nHost: a\r\n\r\n", 400, ""},
 		{"NUL in target", "GET /\x00 HTTP/1.1\r\nHost: a\r\n\r\n", 400, ""},
+		{"raw UTF-8 in target", "GET /caf\xc3\xa9 HTTP/1.1\r\nHost: a\r\n\r\n", 400, ""},
+		{"raw UTF-8 in query", "GET /?q=caf\xc3\xa9 HTTP/1.1\r\nHost: a\r\n\r\n", 400, ""},
 		{"non-token method", "GE(T / HTTP/1.1\r\nHost: a\r\n\r\n", 400, ""},
 		{"relative target", "GET foo HTTP/1.1\r\nHost: a\r\n\r\n", 400, ""},
 		{"asterisk for GET", "GET * HTTP/1.1\r\nHost: a\r\n\r\n", 400, ""},
@@ -95,10 +111,16 @@ func TestConformance(t *testing.T) {
 		{"empty Content-Length", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length:\r\n\r\n", 400, ""},
 		{"overflowing Content-Length", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999999999999999999\r\n\r\n", 400, ""},
 		{"Content-Length over the body limit", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1048577\r\n\r\n", 413, ""},
-		{"chunked not last", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", 400, ""},
-		{"only an unknown coding", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n", 400, ""},
+		// RFC 9112 §6.1: a coding the server does not understand is 501,
+		// wherever it stands; §6.3: chunked not last (of known codings) 400.
+		{"unknown coding after chunked", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", 501, ""},
+		{"only an unknown coding", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n", 501, ""},
+		{"identity coding", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: identity\r\n\r\n", 501, ""},
+		{"unknown coding in a second field", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: x\r\n\r\n", 501, ""},
 		{"chunked twice", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, chunked\r\n\r\n0\r\n\r\n", 400, ""},
+		{"empty Transfer-Encoding", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding:\r\n\r\n", 400, ""},
 		{"unknown coding before chunked", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", 501, ""},
+		{"unknown coding with Content-Length", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nTransfer-Encoding: gzip\r\n\r\nx", 400, ""},
 		{"Transfer-Encoding in HTTP/1.0", "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400, ""},
 		{"bare LF after chunk size", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1\nx\r\n0\r\n\r\n", 400, ""},
 		{"bare LF after chunk data", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\n0\r\n\r\n", 400, ""},
@@ -109,6 +131,14 @@ func TestConformance(t *testing.T) {
 		{"chunk size of 17 digits", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n00000000000000001\r\nx\r\n0\r\n\r\n", 400, ""},
 		{"chunk size over the body limit", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nfffffffffffffff\r\n", 413, ""},
 		{"control byte in chunk extension", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1;a\x01\r\nx\r\n0\r\n\r\n", 400, ""},
+		{"chunk extension without a name", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n2;\r\naa\r\n0\r\n\r\n", 400, ""},
+		{"chunk extension with an empty value", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n2;a=\r\naa\r\n0\r\n\r\n", 400, ""},
+		{"chunk extension with an unbalanced quote", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n2;a=\"b; c\r\naa\r\n0\r\n\r\n", 400, ""},
+		{"chunk extension name not a token", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n2;a@b\r\naa\r\n0\r\n\r\n", 400, ""},
+		{"whitespace in chunk extension", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n2; a=b\r\naa\r\n0\r\n\r\n", 400, ""},
+		{"text after a quoted chunk extension value", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n2;a=\"b\"c\r\naa\r\n0\r\n\r\n", 400, ""},
+		{"bare LF ending a trailer line", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX: y\n\r\n", 400, ""},
+		{"bare LF ending the trailer section", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\n", 400, ""},
 		{"invalid trailer", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX : y\r\n\r\n", 400, ""},
 	}
 	for _, tc := range cases {
