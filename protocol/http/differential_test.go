@@ -157,7 +157,7 @@ func oursStricter(data []byte, ours parsed) string {
 	switch {
 	case ours.status == statusURITooLong || ours.status == statusHeaderTooLarge || ours.status == statusPayloadTooLarge:
 		return "our size limits (net/http's ReadRequest has none)"
-	case hasBareLF(head):
+	case bareLFInHead(data):
 		return "bare LF as a line end: refused as by llhttp's strict mode (RFC 9112 §2.2 allows either); net/http accepts it"
 	case strings.ContainsFunc(line, func(r rune) bool { return r >= utf8.RuneSelf }):
 		return "request-target outside ASCII: RFC 3986 URIs are ASCII, refused as by llhttp; net/http accepts raw UTF-8"
@@ -183,14 +183,23 @@ func oursStricter(data []byte, ours parsed) string {
 	return ""
 }
 
-// hasBareLF reports whether b holds an LF not preceded by CR.
-func hasBareLF(b []byte) bool {
-	for i, c := range b {
-		if c == '\n' && (i == 0 || b[i-1] != '\r') {
+// bareLFInHead reports whether a line of the head at the start of data,
+// the empty line ending it included, ends with an LF not preceded by CR.
+func bareLFInHead(data []byte) bool {
+	data = data[skipEmptyLines(data):]
+	for {
+		line, rest, ok := bytes.Cut(data, []byte("\n"))
+		if !ok {
+			return false
+		}
+		if !bytes.HasSuffix(line, []byte("\r")) {
 			return true
 		}
+		if len(line) == 1 {
+			return false // the CRLF ending the head
+		}
+		data = rest
 	}
-	return false
 }
 
 // laxChunkLines reports whether a chunked body has a line net/http reads
