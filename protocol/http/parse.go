@@ -247,7 +247,7 @@ func (r *Request) splitTarget(line []byte, start, end, query int) int {
 		r.path = span{int32(start), int32(end)}
 		return 0
 	case r.method == "CONNECT": // authority-form
-		if !validHost(t) {
+		if !validAuthority(t) {
 			return statusBadRequest
 		}
 		r.host = span{int32(start), int32(end)}
@@ -272,9 +272,9 @@ func (r *Request) splitTarget(line []byte, start, end, query int) int {
 	for hostEnd < pathEnd && line[hostEnd] != '/' {
 		hostEnd++
 	}
-	// RFC 9110 §4.2.4: userinfo in an http(s) URI is an error; validHost
-	// refuses the '@'.
-	if hostEnd == hostStart || !validHost(line[hostStart:hostEnd]) {
+	// RFC 9110 §4.2.4: userinfo in an http(s) URI is an error;
+	// validAuthority refuses the '@'.
+	if hostEnd == hostStart || !validAuthority(line[hostStart:hostEnd]) {
 		return statusBadRequest
 	}
 	r.host = span{int32(hostStart), int32(hostEnd)}
@@ -290,6 +290,31 @@ func (r *Request) splitTarget(line []byte, start, end, query int) int {
 func validHost(b []byte) bool {
 	for _, c := range b {
 		if charClass[c]&classHost == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// validAuthority reports whether b is an authority without userinfo, as a
+// request target carries it: uri-host [ ":" port ] (RFC 3986 §3.2), where
+// the host has no ':' unless it is an IP-literal in brackets, and the port
+// is digits.
+func validAuthority(b []byte) bool {
+	host, port := b, []byte(nil)
+	if i := bytes.LastIndexByte(b, ':'); i >= 0 && bytes.IndexByte(b[i:], ']') < 0 {
+		host, port = b[:i], b[i+1:]
+	}
+	if len(host) > 1 && host[0] == '[' && host[len(host)-1] == ']' {
+		host = host[1 : len(host)-1] // an IP-literal may hold ':'
+	} else if bytes.IndexByte(host, ':') >= 0 {
+		return false
+	}
+	if bytes.ContainsAny(host, "[]") || !validHost(host) {
+		return false
+	}
+	for _, c := range port {
+		if c < '0' || c > '9' {
 			return false
 		}
 	}
