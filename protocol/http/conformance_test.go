@@ -82,6 +82,7 @@ func TestConformance(t *testing.T) {
 		{"userinfo in absolute form", "GET http://u@b/ HTTP/1.1\r\nHost: b\r\n\r\n", 400, ""},
 		{"absolute form without authority", "GET http:/x HTTP/1.1\r\nHost: b\r\n\r\n", 400, ""},
 		{"absolute form with a non-numeric port", "GET http://b:x/ HTTP/1.1\r\nHost: b\r\n\r\n", 400, ""},
+		{"absolute form with a pct-encoded host", "GET http://b%00c/ HTTP/1.1\r\nHost: b\r\n\r\n", 400, ""},
 		{"absolute form with a colon in the host", "GET http://b:1:2/ HTTP/1.1\r\nHost: b\r\n\r\n", 400, ""},
 		{"authority form with a non-numeric port", "CONNECT b.example:x HTTP/1.1\r\nHost: b.example:x\r\n\r\n", 400, ""},
 		{"version 2.0", "GET / HTTP/2.0\r\nHost: a\r\n\r\n", 505, ""},

@@ -299,7 +299,8 @@ func validHost(b []byte) bool {
 // validAuthority reports whether b is an authority without userinfo, as a
 // request target carries it: uri-host [ ":" port ] (RFC 3986 §3.2), where
 // the host has no ':' unless it is an IP-literal in brackets, and the port
-// is digits.
+// is digits. A '%' is refused too: clients send host names in ASCII, and a
+// pct-encoded one (even "%00") would be decoded differently by each reader.
 func validAuthority(b []byte) bool {
 	host, port := b, []byte(nil)
 	if i := bytes.LastIndexByte(b, ':'); i >= 0 && bytes.IndexByte(b[i:], ']') < 0 {
@@ -310,7 +311,7 @@ func validAuthority(b []byte) bool {
 	} else if bytes.IndexByte(host, ':') >= 0 {
 		return false
 	}
-	if bytes.ContainsAny(host, "[]") || !validHost(host) {
+	if bytes.ContainsAny(host, "[]%") || !validHost(host) {
 		return false
 	}
 	for _, c := range port {
