@@ -43,6 +43,16 @@ type Request struct {
 	flags         uint16
 
 	remote net.Addr
+
+	// Routing (router.go): set by the Router that matched the request.
+	router    *Router
+	matched   *route
+	redirect  string
+	pv        [inlinePathValues]pathValue
+	pvMore    []pathValue
+	pvDecoded []string
+	npv       uint8
+	routeKind uint8
 }
 
 // reset clears the request for reuse, keeping the fields slice's memory.
