@@ -1,6 +1,7 @@
 package http
 
 import (
+	"context"
 	"runtime/debug"
 	"time"
 
@@ -235,6 +236,9 @@ func (c *conn) ReadConnectionLost() {
 	if c.ending == endNone {
 		c.ending = endEOF
 	}
+	if c.responding() {
+		c.req.cancelContext(ErrClientGone)
+	}
 	if c.state != stateHandler && !c.outPaused && !c.processing {
 		c.inputEnded()
 		c.flush()
@@ -254,6 +258,9 @@ func (c *conn) Drain() {
 	}
 	eof := c.ending == endEOF
 	c.ending = endDrain
+	if c.responding() {
+		c.req.cancelContext(ErrServerShutdown)
+	}
 	if c.state == stateHandler ||
 		!eof && (c.state == stateBody || c.state == stateHead && len(c.in) > 0) {
 		return // the current request finishes, then the connection closes
@@ -266,6 +273,9 @@ func (c *conn) Drain() {
 // keeps its request's buffers until its Finish.
 func (c *conn) ConnectionLost(reason error) {
 	responding := c.responding()
+	if c.req != nil {
+		c.req.cancelContext(ErrClientGone)
+	}
 	c.state = stateLost
 	c.timeoutKind = timeoutNone
 	if c.timerArmed {
@@ -580,6 +590,7 @@ func (c *conn) requestDone() {
 	if c.req != nil {
 		c.req.body = nil
 		c.req.head = nil
+		c.req.cancelContext(context.Canceled)
 	}
 }
 
@@ -718,6 +729,9 @@ func (c *conn) onTimer() {
 	case timeoutIdle, timeoutLinger:
 		c.closeNow()
 	case timeoutWrite:
+		if c.responding() {
+			c.req.cancelContext(ErrTimeout)
+		}
 		c.state = stateClosed
 		c.t.AbortConnection()
 	}
