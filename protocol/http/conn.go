@@ -135,6 +135,9 @@ type conn struct {
 	rawPos       int // chunked: raw bytes consumed, from the request's start
 	dec          chunkedDecoder
 	requests     int
+	reported     bool      // the response hook ran for the current response
+	panicErr     error     // the panic a 500 answers, during fail
+	started      time.Time // the current request's dispatch, with a response hook
 
 	timer       timer.Handle
 	timerArmed  bool
@@ -275,6 +278,9 @@ func (c *conn) ConnectionLost(reason error) {
 	responding := c.responding()
 	if c.req != nil {
 		c.req.cancelContext(ErrClientGone)
+	}
+	if responding {
+		c.report(c.w.status, c.w.written, c.req.gone, false)
 	}
 	c.state = stateLost
 	c.timeoutKind = timeoutNone
@@ -507,6 +513,10 @@ func (c *conn) dispatch() {
 	c.requests++
 	c.timeoutKind = timeoutNone
 	c.state = stateHandler
+	c.reported = false
+	if c.cfg.onResponse != nil {
+		c.started = c.loop.Now()
+	}
 	w := c.w
 	w.start(c)
 	c.serve()
@@ -531,19 +541,23 @@ func (c *conn) handlerPanic(v any) {
 	pe := &protocol.PanicError{Value: v, Stack: debug.Stack()}
 	w := c.w
 	if !w.finished {
+
 		w.finished = true
 		w.releaseProducer()
 		if w.committed {
+			c.report(w.status, w.written, pe, false)
 			c.state = stateClosed
 			c.t.AbortConnection()
 		} else {
 			c.ls.putBuf(w.body)
 			w.body = nil
+			c.panicErr = pe
 			c.fail(statusInternalError)
+			c.panicErr = nil
 		}
 		c.requestDone()
 	}
-	c.cfg.onPanic(pe)
+	c.panicked(pe)
 }
 
 // maxedOut reports whether this request is the last the connection may
@@ -598,13 +612,32 @@ func (c *conn) requestDone() {
 // connection: with a lingering close, unless the client is gone (408), the
 // server is at fault (500) or the client's input has ended.
 func (c *conn) fail(status int) {
+	if c.state != stateHandler {
+		// Not a handler's panic: a response of its own, with no duration.
+		c.reported = false
+		c.started = time.Time{}
+	}
 	b := c.ls.prefix.appendFixed(c.outBuf(), status, true, c.loop.Now())
-	b = append(b, "Content-Type: text/plain; charset=utf-8\r\nContent-Length: "...)
-	text := StatusText(status)
-	b = appendUint(b, uint64(len(text)+1))
-	b = append(b, "\r\nConnection: close\r\n\r\n"...)
-	b = append(b, text...)
-	c.out = append(b, '\n')
+	var n int
+	if headers, body, ok := c.errorBody(status); ok {
+		for i := range headers {
+			b = appendField(b, headers[i].name, headers[i].value)
+		}
+		b = append(b, "Content-Length: "...)
+		b = appendUint(b, uint64(len(body)))
+		b = append(b, "\r\nConnection: close\r\n\r\n"...)
+		c.out = append(b, body...)
+		n = len(body)
+	} else {
+		b = append(b, "Content-Type: text/plain; charset=utf-8\r\nContent-Length: "...)
+		text := StatusText(status)
+		b = appendUint(b, uint64(len(text)+1))
+		b = append(b, "\r\nConnection: close\r\n\r\n"...)
+		b = append(b, text...)
+		c.out = append(b, '\n')
+		n = len(text) + 1
+	}
+	c.report(status, int64(n), c.panicErr, c.panicErr == nil)
 	c.closeAfterOutput(status != statusInternalError && status != statusRequestTimeout)
 }
 

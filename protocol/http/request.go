@@ -57,7 +57,7 @@ type Request struct {
 	npv       uint8
 	routeKind uint8
 
-	url *url.URL // URL, parsed on first use
+	url  *url.URL // URL, parsed on first use
 	ctx  *reqContext
 	gone error // why the request's context is cancelled, once it is
 }

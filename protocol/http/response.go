@@ -300,8 +300,16 @@ func (w *ResponseWriter) Finish() error {
 	w.finished = true
 	w.releaseProducer()
 	if c.state >= stateClosed {
+		err := c.req.gone
+		if err == nil {
+			err = ErrClientGone
+		}
+		c.report(w.status, w.written, err, false)
 		c.requestDone()
 		return ErrConnectionLost
+	}
+	if c.cfg.onResponse != nil {
+		c.report(w.status, w.written, nil, false)
 	}
 	if !w.committed {
 		w.commit(true)
