@@ -2,6 +2,7 @@ package http
 
 import (
 	"context"
+	"io"
 	"runtime/debug"
 	"time"
 
@@ -137,6 +138,9 @@ type conn struct {
 	requests     int
 	reported     bool      // the response hook ran for the current response
 	panicErr     error     // the panic a 500 answers, during fail
+	streamReq    bool      // the head just parsed is for a handler that streams its body
+	bs           bodyStream
+	feedFn       func()
 	started      time.Time // the current request's dispatch, with a response hook
 
 	timer       timer.Handle
@@ -163,6 +167,7 @@ func (c *conn) ConnectionMade(t protocol.Transport) {
 	c.loop = t.Loop()
 	c.ls = c.srv.loopState(c.loop)
 	c.fire = c.onTimer
+	c.feedFn = c.feed
 	_ = t.RegisterProducer(c, true)
 	c.setTimeout(timeoutIdle, c.cfg.readHeaderTimeout)
 }
@@ -179,6 +184,12 @@ func (c *conn) DataReceived(data []byte) {
 		ex := new(exchange)
 		c.req, c.w = &ex.req, &ex.w
 		c.req.remote = c.t.RemoteAddr()
+		c.req.c = c
+	}
+	if c.state == stateHandler && c.bodyPending() {
+		c.streamData(data)
+		c.flush()
+		return
 	}
 	waiting := c.state == stateHandler || c.outPaused
 	if c.state == stateIdle && !waiting {
@@ -213,7 +224,15 @@ func (c *conn) parkLimit() int { return c.cfg.maxLine + c.cfg.maxHeader + 64<<10
 func (c *conn) updateReading() {
 	switch {
 	case c.state >= stateClosed:
-	case c.outPaused || c.state == stateHandler && len(c.in) > c.parkLimit():
+	case c.outPaused:
+		c.t.PauseReading()
+	case c.state == stateHandler && c.bodyPending():
+		if c.bs.consumer == nil || c.bs.paused {
+			c.t.PauseReading()
+		} else {
+			c.t.ResumeReading()
+		}
+	case c.state == stateHandler && len(c.in) > c.parkLimit():
 		c.t.PauseReading()
 	default:
 		c.t.ResumeReading()
@@ -241,6 +260,7 @@ func (c *conn) ReadConnectionLost() {
 	}
 	if c.responding() {
 		c.req.cancelContext(ErrClientGone)
+		c.endBody(io.ErrUnexpectedEOF)
 	}
 	if c.state != stateHandler && !c.outPaused && !c.processing {
 		c.inputEnded()
@@ -291,6 +311,7 @@ func (c *conn) ConnectionLost(reason error) {
 	c.ls.putBuf(c.in)
 	c.ls.putBuf(c.out)
 	c.in, c.out = nil, nil
+	c.endBody(ErrClientGone)
 	if !responding {
 		c.requestDone()
 	}
@@ -341,6 +362,18 @@ loop:
 			c.headLen, c.rawPos = n, n
 			c.continueSent = false
 			c.dec = chunkedDecoder{}
+			if c.streamReq {
+				// The handler streams the body: it runs now.
+				c.streamReq = false
+				c.startStream(buf, owned, pos)
+				if c.state == stateHandler {
+					c.processing = false
+					return
+				}
+				buf, owned, pos = c.in, true, 0
+				c.in = nil
+				continue
+			}
 			c.state = stateBody
 		case stateBody:
 			end, st := c.readBody(buf[pos:])
@@ -418,9 +451,18 @@ func (c *conn) readHead(b []byte) (int, int) {
 		c.req.reset()
 	}
 	n, st := c.hp.parse(b, c.req, &c.cfg.limits)
+	if st == statusPayloadTooLarge && c.req.head != nil && c.req.contentLength > c.cfg.maxBody &&
+		c.hp == (headParser{}) && c.wantsStream() {
+		// The head is whole: only its length is over the in-memory
+		// limit, which a streamed body does not have.
+		c.streamReq = true
+		return len(c.req.head), 0
+	}
 	if st != 0 {
 		c.hp = headParser{}
+		return n, st
 	}
+	c.streamReq = n > 0 && (c.req.contentLength > 0 || c.req.chunked) && c.wantsStream()
 	return n, st
 }
 
@@ -601,6 +643,7 @@ func (c *conn) requestDone() {
 	c.held = nil
 	c.ls.putBuf(c.body)
 	c.body = nil
+	c.bs = bodyStream{}
 	if c.req != nil {
 		c.req.body = nil
 		c.req.head = nil
@@ -755,6 +798,10 @@ func (c *conn) onTimer() {
 		}
 		c.closeNow()
 	case timeoutBody:
+		if c.state == stateHandler && c.bodyPending() {
+			c.bodyTimedOut()
+			return
+		}
 		if c.state == stateBody {
 			c.fail(statusRequestTimeout)
 			c.flush()

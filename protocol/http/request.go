@@ -46,6 +46,7 @@ type Request struct {
 	flags         uint16
 
 	remote net.Addr
+	c      *conn
 
 	// Routing (router.go): set by the Router that matched the request.
 	router    *Router
@@ -65,8 +66,8 @@ type Request struct {
 // reset clears the request for reuse, keeping the fields slice's memory.
 func (r *Request) reset() {
 	fields := r.fields[:0]
-	remote := r.remote
-	*r = Request{fields: fields, remote: remote}
+	remote, c := r.remote, r.c
+	*r = Request{fields: fields, remote: remote, c: c}
 }
 
 // Method is the request method, such as "GET". The standard methods are
