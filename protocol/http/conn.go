@@ -136,9 +136,9 @@ type conn struct {
 	rawPos       int // chunked: raw bytes consumed, from the request's start
 	dec          chunkedDecoder
 	requests     int
-	reported     bool      // the response hook ran for the current response
-	panicErr     error     // the panic a 500 answers, during fail
-	streamReq    bool      // the head just parsed is for a handler that streams its body
+	reported     bool  // the response hook ran for the current response
+	panicErr     error // the panic a 500 answers, during fail
+	streamReq    bool  // the head just parsed is for a handler that streams its body
 	bs           bodyStream
 	feedFn       func()
 	started      time.Time // the current request's dispatch, with a response hook
