@@ -86,7 +86,8 @@ func WithMaxHeaderFields(n int) Option { return func(c *config) { c.maxFields = 
 
 // WithMaxBodyBytes bounds a request body (after chunked decoding); larger
 // bodies get 413 Content Too Large. The server buffers bodies whole, so
-// this is also the memory a request may take. 0 refuses every body.
+// this is also the memory a request may take. 0 refuses every body. It does
+// not apply to bodies streamed to a StreamingBody handler.
 func WithMaxBodyBytes(n int64) Option { return func(c *config) { c.maxBody = n } }
 
 // WithReadHeaderTimeout bounds the time from a request's first byte to the
