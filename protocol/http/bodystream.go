@@ -162,6 +162,18 @@ func (r *Request) ResumeBody() {
 	c.feed()
 }
 
+// afterDelivery goes on once body bytes were delivered: with the next
+// requests if the response was finished meanwhile (responseDone left
+// that to us), else by waiting for more of the body.
+func (c *conn) afterDelivery() {
+	if c.state != stateHandler && !c.processing {
+		c.resume()
+		return
+	}
+	c.waitBody()
+	c.updateReading()
+}
+
 // feed delivers the body bytes waiting in c.in, then lets reading go on.
 func (c *conn) feed() {
 	if !c.bodyPending() || c.state >= stateClosed {
@@ -178,8 +190,7 @@ func (c *conn) feed() {
 			}
 		}
 	}
-	c.waitBody()
-	c.updateReading()
+	c.afterDelivery()
 	c.flushIfOutside()
 }
 
@@ -187,7 +198,8 @@ func (c *conn) feed() {
 // the consumer is ready and nothing waits before it, kept otherwise.
 func (c *conn) streamData(data []byte) {
 	n := 0
-	if len(c.in) == 0 {
+	fed := len(c.in) == 0
+	if fed {
 		n = c.deliver(data)
 	}
 	if rest := data[n:]; len(rest) > 0 && c.state < stateClosing {
@@ -195,13 +207,12 @@ func (c *conn) streamData(data []byte) {
 			c.in = c.ls.getBuf()
 		}
 		c.in = append(c.in, rest...)
-		if len(c.in) > len(rest) {
+		if !fed {
 			c.feed()
 			return
 		}
 	}
-	c.waitBody()
-	c.updateReading()
+	c.afterDelivery()
 }
 
 // waitBody starts the body timeout while the body waits for the client.
@@ -216,7 +227,11 @@ func (c *conn) waitBody() {
 func (c *conn) deliver(p []byte) int {
 	bs := &c.bs
 	bs.delivering = true
-	defer func() { bs.delivering = false }()
+	// A response finished during delivery must not parse c.in (it still
+	// holds the bytes delivered): the caller goes on (afterDelivery).
+	wasProcessing := c.processing
+	c.processing = true
+	defer func() { bs.delivering, c.processing = false, wasProcessing }()
 	used := 0
 	for used < len(p) && c.bodyPending() && bs.consumer != nil && !bs.paused && c.state < stateClosed {
 		if !c.req.chunked {

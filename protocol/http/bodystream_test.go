@@ -345,3 +345,46 @@ func TestNonStreamingHandlerKeepsBufferedBody(t *testing.T) {
 		t.Fatalf("over the limit: %d", resp.StatusCode)
 	}
 }
+
+// A consumer that finishes the response from BodyEnd, with a request
+// pipelined right behind the body in the same read: both are answered, in
+// order, and the body's bytes are not parsed as a request.
+func TestStreamedBodyFinishedFromBodyEndThenPipelined(t *testing.T) {
+	rt := NewRouter()
+	_ = rt.Handle("POST /count", StreamingBody(HandlerFunc(func(w *ResponseWriter, r *Request) {
+		w.Defer()
+		_ = r.ReadBody(&byteCounterT{w: w})
+	})))
+	_ = rt.HandleFunc("GET /next", func(w *ResponseWriter, r *Request) { w.WriteString("next") })
+	for _, c := range []struct{ name, first, second string }{
+		{"content-length, one read", "POST /count HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhelloGET /next HTTP/1.1\r\nHost: x\r\n\r\n", ""},
+		{"content-length, body later", "POST /count HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n", "helloGET /next HTTP/1.1\r\nHost: x\r\n\r\n"},
+		{"chunked, one read", "POST /count HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\nGET /next HTTP/1.1\r\nHost: x\r\n\r\n", ""},
+		{"chunked, body later", "POST /count HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n", "5\r\nhello\r\n0\r\n\r\nGET /next HTTP/1.1\r\nHost: x\r\n\r\n"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			h := newHarness(t, rt)
+			h.send(c.first)
+			h.loop.Advance(0)
+			if c.second != "" {
+				h.send(c.second)
+				h.loop.Advance(0)
+			}
+			rs := h.responses("POST", "GET")
+			if body(rs[0]) != "5 bytes" || body(rs[1]) != "next" || h.closed() {
+				t.Fatalf("%q / %q, closed %v", body(rs[0]), body(rs[1]), h.closed())
+			}
+		})
+	}
+}
+
+type byteCounterT struct {
+	w *ResponseWriter
+	n int
+}
+
+func (b *byteCounterT) BodyData(p []byte) { b.n += len(p) }
+func (b *byteCounterT) BodyEnd(err error) {
+	b.w.WriteString(strconv.Itoa(b.n) + " bytes")
+	b.w.Finish()
+}
