@@ -643,11 +643,15 @@ func (c *conn) requestDone() {
 	c.held = nil
 	c.ls.putBuf(c.body)
 	c.body = nil
-	c.bs = bodyStream{}
+	if c.bs.active {
+		c.bs = bodyStream{}
+	}
 	if c.req != nil {
 		c.req.body = nil
 		c.req.head = nil
-		c.req.cancelContext(context.Canceled)
+		if c.req.ctx != nil {
+			c.req.cancelContext(context.Canceled)
+		}
 	}
 }
 
