@@ -12,7 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"github.com/mustaine/mustaine/protocol"
+	"github.com/mustaine/mustaine/reactor"
 )
 
 // problemJSON is an error hook writing RFC 9457 problem details.
@@ -174,5 +177,59 @@ func TestResponseHookForImmediateDeferredStreamedAndLost(t *testing.T) {
 	}
 	if d := log.infos[2].Duration; d < 3*time.Second {
 		t.Errorf("deferred response's duration %v, never less than the 3 s it waited", d)
+	}
+}
+
+// lockedBuffer is a goroutine-safe log sink.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// Without WithPanicHandler, a handler panic is logged through the
+// reactor's logger, with the loop and the peer.
+func TestPanicLoggedThroughReactorLogger(t *testing.T) {
+	logs := &lockedBuffer{}
+	r, err := reactor.New(reactor.WithLoops(1), reactor.WithSignalHandling(false),
+		reactor.WithLogger(zerolog.New(logs)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, _ := NewServer(HandlerFunc(func(*ResponseWriter, *Request) { panic("kaboom") }))
+	ln, err := r.ListenTCP("127.0.0.1:0", srv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- r.Run() }()
+	defer func() { r.Stop(); <-done }()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.Write([]byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"))
+	resp, err := nethttp.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil || resp.StatusCode != 500 {
+		t.Fatalf("%v %v", resp, err)
+	}
+	// The log line is written before the response is flushed.
+	out := logs.String()
+	for _, want := range []string{`"level":"error"`, `"panic":"kaboom"`, `"loop":0`, `"peer":"127.0.0.1:`, `"message":"http handler panicked"`, `"stack":`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("log %q lacks %s", out, want)
+		}
 	}
 }
