@@ -390,3 +390,38 @@ func benchmarkRouted(b *testing.B, target string) {
 		tr.Clear()
 	}
 }
+
+// TestRouterConflictsAgreeWithServeMuxOnAllPairs registers every ordered
+// pair of a pool of patterns in a fresh ServeMux (recovering its panic)
+// and a fresh Router: the Router refuses exactly the pairs ServeMux
+// panics on.
+func TestRouterConflictsAgreeWithServeMuxOnAllPairs(t *testing.T) {
+	pool := []string{
+		"/", "/a", "/a/", "/a/b", "/a/{x}", "/a/{x...}", "/a/{$}", "/{x}", "/{x}/b", "/{x}/{y}",
+		"/{x...}", "/{$}", "GET /", "GET /a", "GET /a/{x}", "GET /{x}", "HEAD /a", "POST /a/{x}",
+		"GET /a/{x...}", "example.com/", "example.com/a", "GET example.com/a/{x}", "/a/b/{$}",
+		"/a/{x}/c", "/{x}/b/c", "PUT /{x}/{y}", "GET /a/b/",
+	}
+	n := 0
+	for _, a := range pool {
+		for _, b := range pool {
+			mux := nethttp.NewServeMux()
+			mux.HandleFunc(a, func(nethttp.ResponseWriter, *nethttp.Request) {})
+			panicked := func() (p bool) {
+				defer func() { p = recover() != nil }()
+				mux.HandleFunc(b, func(nethttp.ResponseWriter, *nethttp.Request) {})
+				return false
+			}()
+			rt := NewRouter()
+			if err := rt.HandleFunc(a, patternEcho); err != nil {
+				t.Fatalf("%q: %v", a, err)
+			}
+			err := rt.HandleFunc(b, patternEcho)
+			if panicked != (err != nil) {
+				t.Errorf("%q then %q: ServeMux panicked %v, Router error %v", a, b, panicked, err)
+			}
+			n++
+		}
+	}
+	t.Logf("%d pairs compared", n)
+}
