@@ -396,6 +396,7 @@ func (l *loop) beginShutdown(deadline time.Time, drained chan struct{}) {
 	}
 	l.shutdown = &shutdownState{deadline: deadline, drained: drained}
 	l.stopAccepting()
+	l.closeUDPPorts()
 	l.closeEach((*conn).LoseConnection)
 	l.CallLater(time.Until(deadline), l.abortConns)
 }

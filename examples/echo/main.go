@@ -4,6 +4,7 @@
 //	go run ./examples/echo            # 127.0.0.1:7000
 //	go run ./examples/echo -addr [::1]:7000 -loops 2 -v
 //	go run ./examples/echo -reuseport=false   # one listening socket shared by the loops
+//	go run ./examples/echo -udp       # also UDP echo on the same address and port
 package main
 
 import (
@@ -12,6 +13,7 @@ import (
 	"net"
 	"os"
 	"runtime"
+	"strconv"
 
 	"github.com/rs/zerolog"
 	"golang.org/x/sys/unix"
@@ -38,11 +40,18 @@ func (e *echo) DataReceived(data []byte) { e.Transport.Write(data) }
 
 func (e *echo) ReadConnectionLost() { e.Transport.LoseConnection() }
 
+// udpEcho sends every datagram back to where it came from. data is only
+// valid during the call, and WriteTo copies it, as Write does for TCP.
+type udpEcho struct{ protocol.DatagramBase }
+
+func (e *udpEcho) DatagramReceived(data []byte, addr net.Addr) { e.Transport.WriteTo(data, addr) }
+
 func main() {
 	addr := flag.String("addr", "127.0.0.1:7000", "address to listen on")
 	loops := flag.Int("loops", runtime.GOMAXPROCS(0), "number of event loops (at least 1)")
 	verbose := flag.Bool("v", false, "log connections (debug level)")
 	reusePort := flag.Bool("reuseport", runtime.GOOS == "linux", "one listening socket per loop (SO_REUSEPORT); false: one shared socket")
+	udp := flag.Bool("udp", false, "also serve UDP echo on the TCP listener's address and port")
 	flag.Parse()
 	if *loops < 1 {
 		// Refused like a malformed flag: message, usage, exit status 2.
@@ -68,10 +77,25 @@ func main() {
 		fmt.Fprintln(os.Stderr, "echo:", err)
 		os.Exit(1)
 	}
+	var udpPort *reactor.UDPPort
+	if *udp {
+		// The port TCP got (with -addr host:0 the kernel picked it).
+		host, _, _ := net.SplitHostPort(*addr)
+		tcpPort := ln.Addr().(*net.TCPAddr).Port
+		udpPort, err = r.ListenUDP(net.JoinHostPort(host, strconv.Itoa(tcpPort)), &udpEcho{})
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "echo:", err)
+			os.Exit(1)
+		}
+	}
 	// Logged once Run has started, so a supervisor that sends SIGTERM as
 	// soon as it sees this line gets a graceful stop.
 	r.CallWhenRunning(func() {
-		log.Info().Str("addr", ln.Addr().String()).Int("loops", *loops).Msg("echo server listening")
+		e := log.Info().Str("addr", ln.Addr().String()).Int("loops", *loops)
+		if udpPort != nil {
+			e = e.Str("udp", udpPort.LocalAddr().String())
+		}
+		e.Msg("echo server listening")
 	})
 	if err := r.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "echo:", err)
