@@ -283,6 +283,13 @@ func (p *UDPPort) RemoteAddr() net.Addr {
 	return p.peer
 }
 
+func (p *UDPPort) addrString() string {
+	if p.local == nil {
+		return ""
+	}
+	return p.local.String()
+}
+
 // Loop returns the loop that owns the port.
 func (p *UDPPort) Loop() protocol.Loop { return p.l }
 
@@ -407,7 +414,7 @@ func (p *UDPPort) queue(data []byte, to netip.AddrPort) (int, error) {
 		return 0, fmt.Errorf("%w: %d bytes, at most %d", protocol.ErrMessageTooLong, len(data), limit)
 	}
 	n := len(p.out) - p.outHead
-	if p.flags&uWantWrite == 0 && (n >= udpBatch || p.queued+len(data) > p.cfg.queueBytes) {
+	if p.flags&uWantWrite == 0 && (n >= udpBatch || n >= p.cfg.queueCount || p.queued+len(data) > p.cfg.queueBytes) {
 		p.l.flushUDPPort(p)
 		n = len(p.out) - p.outHead
 	}
@@ -631,7 +638,7 @@ func (l *loop) attachUDP(p *UDPPort) {
 		return
 	}
 	if err := l.poller.addConn(p.fd); err != nil {
-		l.log.Error().Err(err).Str("addr", p.local.String()).Msg("cannot watch UDP port")
+		l.log.Error().Err(err).Str("addr", p.addrString()).Msg("cannot watch UDP port")
 		l.closeUDP(p)
 		return
 	}
@@ -727,7 +734,7 @@ func (l *loop) readUDP(p *UDPPort) {
 			}
 			if err != unix.EAGAIN {
 				p.errs.Add(1)
-				l.log.Debug().Err(err).Str("addr", p.local.String()).Msg("UDP receive failed")
+				l.log.Debug().Err(err).Str("addr", p.addrString()).Msg("UDP receive failed")
 			}
 			break
 		}
@@ -844,7 +851,7 @@ func (l *loop) flushUDPPort(p *UDPPort) {
 			continue
 		}
 		p.errs.Add(1)
-		l.log.Debug().Err(err).Str("addr", p.local.String()).Msg("UDP datagram refused by the kernel; dropped")
+		l.log.Debug().Err(err).Str("addr", p.addrString()).Msg("UDP datagram refused by the kernel; dropped")
 	}
 	if p.outHead == len(p.out) {
 		p.out, p.outHead, p.queued = p.out[:0], 0, 0
