@@ -798,3 +798,60 @@ func TestUDPMulticastJoinLeaveTTLAndLoopbackOnTheLoopbackInterface(t *testing.T)
 		}
 	})
 }
+
+func TestUDPDualStackPortAnswersIPv4AndIPv6Peers(t *testing.T) {
+	udpLoops(t, func(t *testing.T, r *Reactor, lp protocol.Loop) {
+		p, err := r.ListenUDPOn(lp, "[::]:0", &udpEchoer{})
+		if err != nil {
+			t.Skipf("no IPv6: %v", err)
+		}
+		t.Cleanup(func() { p.Close() })
+		port := p.LocalAddr().(*net.UDPAddr).Port
+		for _, network := range []string{"udp4", "udp6"} {
+			host := "127.0.0.1"
+			if network == "udp6" {
+				host = "::1"
+			}
+			c, err := net.ListenUDP(network, &net.UDPAddr{IP: net.ParseIP(host)})
+			if err != nil {
+				t.Skipf("%s: %v", network, err)
+			}
+			defer c.Close()
+			to := netip.AddrPortFrom(netip.MustParseAddr(host), uint16(port))
+			if _, err := echoCheck(c, to, 500, 16, 1); err != nil {
+				t.Fatalf("%s: %v", network, err)
+			}
+		}
+	})
+}
+
+func TestUDPIPv6MulticastOnTheLoopbackInterface(t *testing.T) {
+	r := startReactor(t, WithLoops(1))
+	lo := loopbackInterface(t)
+	group := net.ParseIP("ff01::1:14")
+	rec := newRecorder()
+	p, err := r.ListenUDP("[::]:0", rec)
+	if err != nil {
+		t.Skipf("no IPv6: %v", err)
+	}
+	t.Cleanup(func() { p.Close() })
+	var joinErr, ifErr error
+	onLoop(t, r, func() {
+		joinErr = p.JoinGroup(group, lo)
+		ifErr = p.SetMulticastInterface(lo)
+	})
+	if joinErr != nil || ifErr != nil {
+		t.Skipf("cannot use IPv6 multicast on %s: %v, %v", lo.Name, joinErr, ifErr)
+	}
+	to := &net.UDPAddr{IP: group, Port: p.LocalAddr().(*net.UDPAddr).Port, Zone: lo.Name}
+	onLoop(t, r, func() { p.WriteTo([]byte("v6 group"), to) })
+	waitFor(t, "the datagram to be sent or refused", func() bool { s := p.Stats(); return s.Sent+s.Errors > 0 })
+	if p.Stats().Errors > 0 {
+		// Linux routes IPv6 multicast only on interfaces flagged
+		// MULTICAST; giving lo the flag needs root and changes the host.
+		t.Skipf("the kernel refused to send to %v on %s (flags %v): no IPv6 multicast route there", group, lo.Name, lo.Flags)
+	}
+	if d := waitChan(t, rec.got, "the group's datagram"); string(d.data) != "v6 group" {
+		t.Fatalf("got %q", d.data)
+	}
+}
