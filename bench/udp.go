@@ -17,6 +17,11 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/mustaine/mustaine/protocol"
+	"github.com/mustaine/mustaine/reactor"
 )
 
 // The UDP echo load: go run ./bench udp [flags]. Each target is a UDP echo
@@ -63,6 +68,7 @@ func udpMain(args []string, stdout, stderr io.Writer) int {
 	clients := fs.Int("clients", 64, "client sockets")
 	size := fs.Int("size", 64, "datagram size in bytes")
 	window := fs.Int("window", 8, "datagrams outstanding per client socket")
+	gen := fs.String("gen", "reactor", "load generator engine: reactor or net (see udpload -h)")
 	loops := fs.Int("loops", 1, "server loops (GOMAXPROCS for the net.UDPConn echo)")
 	serverCPU := fs.Int("server-cpu", 0, "CPU the server is pinned to (-1: no pinning)")
 	loadCPU := fs.Int("load-cpu", 1, "CPU the load generator is pinned to (-1: no pinning)")
@@ -114,7 +120,7 @@ func udpMain(args []string, stdout, stderr io.Writer) int {
 	for round := 0; round < *rounds; round++ {
 		for i := range targets {
 			t := targets[(i+round)%len(targets)]
-			s, err := measureUDP(ctx, bins[t.Name], t, pin(*serverCPU), pin(*loadCPU), self, *loops,
+			s, err := measureUDP(ctx, bins[t.Name], t, pin(*serverCPU), pin(*loadCPU), self, *gen, *loops,
 				*clients, *size, *window, *warmup, *duration)
 			if err != nil {
 				fmt.Fprintf(stderr, "bench udp: %s: %v\n", t.Name, err)
@@ -125,8 +131,8 @@ func udpMain(args []string, stdout, stderr io.Writer) int {
 			samples[t.Name] = append(samples[t.Name], s)
 		}
 	}
-	fmt.Fprintf(stdout, "UDP echo, %d client sockets × %d B, %d outstanding each; server %d loop(s)%s; %d rounds of %v, medians\n\n",
-		*clients, *size, *window, *loops, pinNote(*serverCPU, *loadCPU), *rounds, *duration)
+	fmt.Fprintf(stdout, "UDP echo, %d client sockets × %d B, %d outstanding each (%s load generator); server %d loop(s)%s; %d rounds of %v, medians\n\n",
+		*clients, *size, *window, *gen, *loops, pinNote(*serverCPU, *loadCPU), *rounds, *duration)
 	fmt.Fprintln(stdout, "| server | msgs/s | vs gnet | server CPU/msg | vs gnet |")
 	fmt.Fprintln(stdout, "|---|---|---|---|---|")
 	med := func(name string) (float64, float64) {
@@ -172,7 +178,7 @@ func ratioOf(v, base float64) string {
 }
 
 // measureUDP runs one load against a fresh server process.
-func measureUDP(ctx context.Context, bin string, t udpTarget, pinServer, pinLoad []string, self string,
+func measureUDP(ctx context.Context, bin string, t udpTarget, pinServer, pinLoad []string, self, gen string,
 	loops, clients, size, window int, warmup, duration time.Duration) (udpSample, error) {
 	addr, err := freeLoopbackAddr()
 	if err != nil {
@@ -201,7 +207,7 @@ func measureUDP(ctx context.Context, bin string, t udpTarget, pinServer, pinLoad
 	load := func(d time.Duration) (udpResult, error) {
 		argv := append(append([]string{}, pinLoad...), self, "udpload", "-addr", addr,
 			"-clients", strconv.Itoa(clients), "-size", strconv.Itoa(size),
-			"-window", strconv.Itoa(window), "-duration", d.String())
+			"-window", strconv.Itoa(window), "-duration", d.String(), "-gen", gen)
 		c := exec.CommandContext(ctx, argv[0], argv[1:]...)
 		c.Stderr = os.Stderr
 		b, err := c.Output()
@@ -268,6 +274,7 @@ func udpLoadMain(args []string, stdout, stderr io.Writer) int {
 	size := fs.Int("size", 64, "datagram size")
 	window := fs.Int("window", 8, "datagrams outstanding per socket")
 	duration := fs.Duration("duration", 5*time.Second, "how long to load")
+	gen := fs.String("gen", "reactor", "client engine: reactor (Mustaine ports, one loop: recvmmsg/sendmmsg) or net (a goroutine per net.UDPConn)")
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
 	}
@@ -275,6 +282,15 @@ func udpLoadMain(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintln(stderr, "udpload:", err)
 		return exitUsage
+	}
+	if *gen == "reactor" {
+		r, err := reactorLoad(ua, *clients, *size, *window, *duration)
+		if err != nil {
+			fmt.Fprintln(stderr, "udpload:", err)
+			return exitFailure
+		}
+		json.NewEncoder(stdout).Encode(r)
+		return exitOK
 	}
 	conns := make([]*net.UDPConn, *clients)
 	for i := range conns {
@@ -328,4 +344,85 @@ func udpLoadMain(args []string, stdout, stderr io.Writer) int {
 	}
 	json.NewEncoder(stdout).Encode(udpResult{Messages: total.Load(), Seconds: elapsed.Seconds(), Resent: resent.Load()})
 	return exitOK
+}
+
+// loadPort is one client socket of the reactor load generator: it keeps
+// window datagrams outstanding on its connected port and resends a window
+// when 200 ms brought no echo.
+type loadPort struct {
+	protocol.DatagramBase
+	peer    net.Addr
+	msg     []byte
+	window  int
+	stop    *atomic.Bool
+	n       atomic.Uint64
+	resent  atomic.Uint64
+	lastN   uint64
+	checkFn func()
+}
+
+func (p *loadPort) StartProtocol(t protocol.DatagramTransport) {
+	p.DatagramBase.StartProtocol(t)
+	if err := t.Connect(p.peer); err != nil {
+		panic(err)
+	}
+	p.fill()
+	p.checkFn = func() {
+		if p.stop.Load() {
+			return
+		}
+		if n := p.n.Load(); n == p.lastN {
+			p.resent.Add(1)
+			p.fill()
+		} else {
+			p.lastN = n
+		}
+		t.Loop().CallLater(200*time.Millisecond, p.checkFn)
+	}
+	t.Loop().CallLater(200*time.Millisecond, p.checkFn)
+}
+
+func (p *loadPort) fill() {
+	for range p.window {
+		p.Transport.Write(p.msg)
+	}
+}
+
+func (p *loadPort) DatagramReceived(data []byte, addr net.Addr) {
+	if p.stop.Load() {
+		return
+	}
+	p.n.Add(1)
+	p.Transport.Write(p.msg)
+}
+
+// reactorLoad runs the load with Mustaine's own UDP ports on one loop.
+func reactorLoad(server *net.UDPAddr, clients, size, window int, d time.Duration) (udpResult, error) {
+	r, err := reactor.New(reactor.WithLoops(1), reactor.WithSignalHandling(false),
+		reactor.WithLogger(zerolog.New(os.Stderr).Level(zerolog.WarnLevel)))
+	if err != nil {
+		return udpResult{}, err
+	}
+	var stop atomic.Bool
+	ports := make([]*loadPort, clients)
+	for i := range ports {
+		ports[i] = &loadPort{peer: server, msg: make([]byte, size), window: window, stop: &stop}
+		if _, err := r.ListenUDP("127.0.0.1:0", ports[i]); err != nil {
+			return udpResult{}, err
+		}
+	}
+	done := make(chan error, 1)
+	start := time.Now()
+	go func() { done <- r.Run() }()
+	time.Sleep(d)
+	stop.Store(true)
+	elapsed := time.Since(start)
+	var res udpResult
+	for _, p := range ports {
+		res.Messages += p.n.Load()
+		res.Resent += p.resent.Load()
+	}
+	res.Seconds = elapsed.Seconds()
+	r.Stop()
+	return res, <-done
 }
