@@ -30,6 +30,8 @@ type DatagramProtocol interface {
 // only called on a connected port (DatagramTransport.Connect); the kernel
 // does not report refusals to an unconnected one.
 type ConnectionRefuser interface {
+	// ConnectionRefused is called on the port's loop, once per refusal
+	// the kernel reports; the port stays open.
 	ConnectionRefused()
 }
 

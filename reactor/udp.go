@@ -80,8 +80,9 @@ type UDPStats struct {
 	// Dropped counts writes refused because the send queue was at its
 	// bound (ErrDatagramDropped).
 	Dropped uint64
-	// Errors counts queued datagrams the kernel refused for good
-	// (EMSGSIZE, ENOBUFS, EACCES...) and receive errors.
+	// Errors counts writes refused as too long (ErrMessageTooLong),
+	// queued datagrams the kernel refused for good (EMSGSIZE, ENOBUFS,
+	// EACCES...) and receive errors.
 	Errors uint64
 	// Refused counts ICMP refusals reported on a connected port.
 	Refused uint64
@@ -144,7 +145,6 @@ var _ protocol.MulticastTransport = (*UDPPort)(nil)
 type loopUDP struct {
 	ports   []*UDPPort // by fd
 	dirty   []*UDPPort
-	current *UDPPort   // the port whose callback is running
 	rx      *udpRecv   // the receive area, made with the first port
 	scratch []*UDPPort // for closeUDPPorts
 }
@@ -650,9 +650,7 @@ func (l *loop) attachUDP(p *UDPPort) {
 		l.udp.rx = newUDPRecv()
 	}
 	p.flags |= uStarted
-	l.udp.current = p
 	l.guard(nil, func() { p.proto.StartProtocol(p) })
-	l.udp.current = nil
 	l.flushUDPPort(p)
 }
 
@@ -739,11 +737,9 @@ func (l *loop) readUDP(p *UDPPort) {
 			break
 		}
 		p.received.Add(uint64(n))
-		l.udp.current = p
 		for j := 0; j < n; {
 			j = l.deliverDatagrams(p, rx, j, n)
 		}
-		l.udp.current = nil
 		if p.flags&uClosed != 0 {
 			return
 		}
@@ -778,10 +774,7 @@ func (l *loop) deliverDatagrams(p *UDPPort, rx *udpRecv, i, n int) (next int) {
 func (l *loop) udpRefused(p *UDPPort) {
 	p.refused.Add(1)
 	if r, ok := p.proto.(protocol.ConnectionRefuser); ok && p.flags&uConnected != 0 {
-		cur := l.udp.current
-		l.udp.current = p
 		l.guard(nil, r.ConnectionRefused)
-		l.udp.current = cur
 	}
 }
 
@@ -810,6 +803,11 @@ func (l *loop) flushUDP() {
 		if l.udp.dirty == nil {
 			l.udp.dirty = batch[:0]
 		}
+	}
+	if len(l.udp.dirty) > 0 {
+		// Flushing keeps making more (refusal hooks writing): go on
+		// after the loop's other work, without sleeping first.
+		l.CallSoon(l.flushUDP)
 	}
 }
 
