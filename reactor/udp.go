@@ -45,7 +45,8 @@ type UDPOption func(*udpConfig)
 type udpConfig struct {
 	readBuffer, writeBuffer int
 	queueBytes, queueCount  int
-	reuse                   bool
+	reuse                   bool // SO_REUSEADDR and SO_REUSEPORT (WithUDPReuseAddr)
+	group                   bool // SO_REUSEPORT only: one socket per loop (ListenUDPEach)
 }
 
 // WithUDPBuffers sets the socket's kernel buffers (SO_RCVBUF, SO_SNDBUF);
@@ -207,6 +208,76 @@ func (r *Reactor) ListenUDPOn(lp protocol.Loop, address string, proto protocol.D
 	return p, nil
 }
 
+// ListenUDPEach serves a UDP address on every loop: one socket per loop,
+// all bound to the address with SO_REUSEPORT, each served by its own
+// protocol from newProto (called once per loop, before ListenUDPEach
+// returns, with the loop the protocol will run on). The kernel spreads
+// datagrams over the sockets by a hash of the sender's address and port, so
+// each peer keeps talking to one loop while the set of sockets stays the
+// same, and each protocol needs no lock. The ports' LocalAddr is the same.
+//
+// With one loop, with WithReusePort(false), or on the BSDs and macOS
+// (where SO_REUSEPORT does not spread unicast datagrams) it makes one port
+// on loop 0, as ListenUDP.
+//
+// As for ListenTCP, the address must be free: a socket without
+// SO_REUSEPORT is bound first and must succeed (it fails with EADDRINUSE
+// if anything, a SO_REUSEPORT group included, holds the port), then is
+// closed and the group binds where it was. A program of the same user
+// that sets SO_REUSEPORT and binds the port in that moment could join the
+// group; nothing else can.
+func (r *Reactor) ListenUDPEach(address string, newProto func(lp protocol.Loop) protocol.DatagramProtocol, opts ...UDPOption) ([]*UDPPort, error) {
+	if !r.cfg.reusePort || len(r.loops) == 1 || !udpReusePortSpreads {
+		p, err := r.ListenUDPOn(r.loops[0], address, newProto(r.loops[0]), opts...)
+		if err != nil {
+			return nil, err
+		}
+		return []*UDPPort{p}, nil
+	}
+	cfg := udpConfig{queueBytes: defaultUDPQueueBytes, queueCount: defaultUDPQueueDatagrams}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	cfg.group = true
+	sa, family, err := resolveTCP(address)
+	if err != nil {
+		return nil, err
+	}
+	if r.state.Load() >= stateStopping {
+		return nil, ErrStopped
+	}
+	probe, err := udpSocket(family, sa, &udpConfig{})
+	if err != nil {
+		return nil, fmt.Errorf("listen udp %s: %w", address, err)
+	}
+	bound, err := unix.Getsockname(probe)
+	unix.Close(probe)
+	if err != nil {
+		return nil, fmt.Errorf("listen udp %s: %w", address, err)
+	}
+	fds := make([]int, 0, len(r.loops))
+	for range r.loops {
+		fd, err := udpSocket(family, bound, &cfg)
+		if err != nil {
+			for _, fd := range fds {
+				unix.Close(fd)
+			}
+			return nil, fmt.Errorf("listen udp %s: %w", address, err)
+		}
+		fds = append(fds, fd)
+	}
+	local := udpAddrOf(bound)
+	ports := make([]*UDPPort, len(fds))
+	for i, l := range r.loops {
+		ports[i] = newUDPPort(r, l, fds[i], family, newProto(l), cfg)
+		ports[i].local = local
+	}
+	for _, p := range ports {
+		p.start()
+	}
+	return ports, nil
+}
+
 // udpSocket makes a bound, non-blocking UDP socket.
 func udpSocket(family int, sa unix.Sockaddr, cfg *udpConfig) (int, error) {
 	fd, err := sysSocket(family, unix.SOCK_DGRAM)
@@ -225,6 +296,11 @@ func udpSocket(family int, sa unix.Sockaddr, cfg *udpConfig) (int, error) {
 		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); err != nil {
 			return fail("SO_REUSEADDR", err)
 		}
+		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEPORT, 1); err != nil {
+			return fail("SO_REUSEPORT", err)
+		}
+	}
+	if cfg.group && !cfg.reuse {
 		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEPORT, 1); err != nil {
 			return fail("SO_REUSEPORT", err)
 		}

@@ -9,6 +9,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// udpReusePortSpreads: SO_REUSEPORT on macOS and FreeBSD hands unicast
+// datagrams to one socket of the group, so ListenUDPEach makes one port.
+const udpReusePortSpreads = false
+
 // On the BSDs and macOS there is no recvmmsg/sendmmsg worth using (macOS
 // has none; FreeBSD's is a libc loop): a batch is up to udpBatch
 // recvfrom(2) or sendto(2) calls. unix.Recvfrom and unix.Sendto convert

@@ -10,6 +10,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// udpReusePortSpreads: Linux spreads the datagrams of a SO_REUSEPORT
+// group over its sockets by a hash of the sender (ListenUDPEach).
+const udpReusePortSpreads = true
+
 // mmsghdr is struct mmsghdr (x/sys/unix has no recvmmsg or sendmmsg): a
 // msghdr and the byte count the kernel fills in. Go pads it as C does.
 type mmsghdr struct {

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -853,5 +854,81 @@ func TestUDPIPv6MulticastOnTheLoopbackInterface(t *testing.T) {
 	}
 	if d := waitChan(t, rec.got, "the group's datagram"); string(d.data) != "v6 group" {
 		t.Fatalf("got %q", d.data)
+	}
+}
+
+func TestUDPListenUDPEachServesTheAddressOnEveryLoop(t *testing.T) {
+	r := startReactor(t, WithLoops(2))
+	var mu sync.Mutex
+	protoLoops := map[int]bool{}
+	ports, err := r.ListenUDPEach("127.0.0.1:0", func(lp protocol.Loop) protocol.DatagramProtocol {
+		mu.Lock()
+		protoLoops[lp.Index()] = true
+		mu.Unlock()
+		return &udpEchoer{}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range ports {
+		t.Cleanup(func() { p.Close() })
+	}
+	if runtime.GOOS != "linux" {
+		if len(ports) != 1 {
+			t.Fatalf("%d ports, want 1 where SO_REUSEPORT does not spread datagrams", len(ports))
+		}
+		return
+	}
+	if len(ports) != 2 || len(protoLoops) != 2 || ports[0].Loop() == ports[1].Loop() {
+		t.Fatalf("%d ports on loops %v, want one per loop", len(ports), protoLoops)
+	}
+	if ports[0].LocalAddr().String() != ports[1].LocalAddr().String() {
+		t.Fatalf("ports on %v and %v, want one address", ports[0].LocalAddr(), ports[1].LocalAddr())
+	}
+	// 64 senders: the kernel's hash puts all of them on one socket with
+	// probability 2^-63.
+	const clients = 64
+	errs := make(chan error, clients)
+	for i := range clients {
+		c := goUDP(t)
+		go func() {
+			_, err := echoCheck(c, addrPort(ports[0].LocalAddr()), 50, 8, int64(i))
+			errs <- err
+		}()
+	}
+	for range clients {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, p := range ports {
+		if p.Stats().Received == 0 {
+			t.Fatalf("port %d (loop %d) received nothing", i, p.Loop().Index())
+		}
+	}
+}
+
+func TestUDPListenUDPEachRefusesAPortHeldByAnotherSocket(t *testing.T) {
+	r := startReactor(t, WithLoops(2))
+	newEcho := func(protocol.Loop) protocol.DatagramProtocol { return &udpEchoer{} }
+	plain := goUDP(t)
+	if _, err := r.ListenUDPEach(plain.LocalAddr().String(), newEcho); !errors.Is(err, syscall.EADDRINUSE) {
+		t.Fatalf("on a port a plain socket holds: %v, want EADDRINUSE", err)
+	}
+	// A SO_REUSEPORT socket of the same user would let the group join it
+	// and share its datagrams: refused too.
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
+	if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	sa, _ := unix.Getsockname(fd)
+	addr := fmt.Sprintf("127.0.0.1:%d", sa.(*unix.SockaddrInet4).Port)
+	if _, err := r.ListenUDPEach(addr, newEcho); !errors.Is(err, syscall.EADDRINUSE) {
+		t.Fatalf("on a port a SO_REUSEPORT socket holds: %v, want EADDRINUSE", err)
 	}
 }

@@ -77,12 +77,15 @@ func main() {
 		fmt.Fprintln(os.Stderr, "echo:", err)
 		os.Exit(1)
 	}
-	var udpPort *reactor.UDPPort
+	var udpPorts []*reactor.UDPPort
 	if *udp {
-		// The port TCP got (with -addr host:0 the kernel picked it).
+		// The port TCP got (with -addr host:0 the kernel picked it). One
+		// socket per loop, like the TCP listener's: the kernel spreads
+		// the peers over them.
 		host, _, _ := net.SplitHostPort(*addr)
 		tcpPort := ln.Addr().(*net.TCPAddr).Port
-		udpPort, err = r.ListenUDP(net.JoinHostPort(host, strconv.Itoa(tcpPort)), &udpEcho{})
+		udpPorts, err = r.ListenUDPEach(net.JoinHostPort(host, strconv.Itoa(tcpPort)),
+			func(protocol.Loop) protocol.DatagramProtocol { return &udpEcho{} })
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "echo:", err)
 			os.Exit(1)
@@ -92,8 +95,8 @@ func main() {
 	// soon as it sees this line gets a graceful stop.
 	r.CallWhenRunning(func() {
 		e := log.Info().Str("addr", ln.Addr().String()).Int("loops", *loops)
-		if udpPort != nil {
-			e = e.Str("udp", udpPort.LocalAddr().String())
+		if udpPorts != nil {
+			e = e.Str("udp", udpPorts[0].LocalAddr().String())
 		}
 		e.Msg("echo server listening")
 	})
