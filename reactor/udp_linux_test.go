@@ -99,3 +99,56 @@ func TestUDPSendQueueIsBoundedWhenTheKernelIsFullAndDropsAreCounted(t *testing.T
 		}
 	})
 }
+
+// A datagram the kernel refuses when the queue is sent (here EMSGSIZE: a
+// Unix datagram larger than the socket's send buffer; a UDP route's MTU
+// with don't-fragment set is the same case) is dropped alone and counted:
+// the datagrams around it, in the same sendmmsg batch, go out.
+func TestUDPDatagramTheKernelRefusesIsDroppedAloneAndCounted(t *testing.T) {
+	udpLoops(t, func(t *testing.T, r *Reactor, lp protocol.Loop) {
+		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := unix.SetsockoptInt(fds[0], unix.SOL_SOCKET, unix.SO_SNDBUF, 4096); err != nil {
+			t.Fatal(err)
+		}
+		peerFile := os.NewFile(uintptr(fds[1]), "peer")
+		peerConn, err := net.FilePacketConn(peerFile)
+		peerFile.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer peerConn.Close()
+		rec := newRecorder()
+		p := newUDPPort(r, lp.(*loop), fds[0], unix.AF_UNIX, rec, udpConfig{queueBytes: defaultUDPQueueBytes, queueCount: defaultUDPQueueDatagrams})
+		p.flags |= uConnected
+		p.start()
+		t.Cleanup(func() { p.Close() })
+		waitChan(t, rec.started, "StartProtocol")
+		var errs []error
+		onLoopOf(t, lp, func() {
+			for _, d := range [][]byte{[]byte("first"), bytes.Repeat([]byte("x"), 16000), []byte("last")} {
+				_, err := p.Write(d)
+				errs = append(errs, err)
+			}
+		})
+		for i, err := range errs {
+			if err != nil {
+				t.Fatalf("write %d: %v (queued writes fail only when sent)", i, err)
+			}
+		}
+		buf := make([]byte, 32000)
+		for _, want := range []string{"first", "last"} {
+			peerConn.SetReadDeadline(time.Now().Add(30 * time.Second))
+			n, _, err := peerConn.ReadFrom(buf)
+			if err != nil || string(buf[:n]) != want {
+				t.Fatalf("got %d bytes %q, %v; want %q", n, buf[:min(n, 16)], err, want)
+			}
+		}
+		waitFor(t, "the refusal to be counted", func() bool { return p.Stats().Errors == 1 })
+		if s := p.Stats(); s.Sent != 2 || s.Dropped != 0 {
+			t.Fatalf("stats %+v, want 2 sent and 1 error", s)
+		}
+	})
+}
