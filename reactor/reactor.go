@@ -198,8 +198,10 @@ func (r *Reactor) Run() error {
 //     Deferreds they returned (pool jobs may still be queued meanwhile);
 //  3. the pool stops: jobs still queued fail with ErrReactorStopping (their
 //     Deferreds errback on their loops); running jobs go on;
-//  4. every connection is asked to LoseConnection, so its queued output is
-//     flushed before it closes; at the deadline what is left is aborted;
+//  4. UDP ports are closed (one last send of their queues, then
+//     StopProtocol); every connection is asked to LoseConnection, so its
+//     queued output is flushed before it closes; at the deadline what is
+//     left is aborted;
 //  5. running pool jobs are waited for until the deadline, and their
 //     results are delivered on their loops;
 //  6. the During and then the After Shutdown triggers run (Running reports

@@ -36,8 +36,13 @@ const (
 	udpKeepBuf = 64 << 10
 )
 
-// ErrPortClosed is returned by a second UDPPort.Close.
-var ErrPortClosed = errors.New("mustaine: UDP port closed")
+// Errors of UDP ports. Match them with errors.Is.
+var (
+	// ErrPortClosed is returned by a second UDPPort.Close.
+	ErrPortClosed = errors.New("mustaine: UDP port closed")
+	// ErrForeignLoop: ListenUDPOn was given a loop of another reactor.
+	ErrForeignLoop = errors.New("mustaine: loop does not belong to this reactor")
+)
 
 // UDPOption configures a UDP port.
 type UDPOption func(*udpConfig)
@@ -180,7 +185,7 @@ func (r *Reactor) ListenUDP(address string, proto protocol.DatagramProtocol, opt
 func (r *Reactor) ListenUDPOn(lp protocol.Loop, address string, proto protocol.DatagramProtocol, opts ...UDPOption) (*UDPPort, error) {
 	l, ok := lp.(*loop)
 	if !ok || l.r != r {
-		return nil, fmt.Errorf("listen udp %s: %w: loop does not belong to this reactor", address, ErrBadAddress)
+		return nil, fmt.Errorf("listen udp %s: %w", address, ErrForeignLoop)
 	}
 	cfg := udpConfig{queueBytes: defaultUDPQueueBytes, queueCount: defaultUDPQueueDatagrams}
 	for _, o := range opts {
@@ -384,7 +389,11 @@ func (p *UDPPort) StopListening() error { return p.Close() }
 // datagrams still queued get one last attempt to go out, the socket is
 // closed and StopProtocol has been called (on the port's loop while it
 // runs) when Close returns, so binding the address again succeeds at once.
-// A second Close returns ErrPortClosed.
+// The one exception is a call from another loop of the reactor: waiting
+// there could deadlock two loops closing each other's ports, so the close
+// is queued on the port's loop and Close returns at once (writes fail with
+// protocol.ErrClosed from then on; the socket closes and StopProtocol runs
+// on the port's loop's next turn). A second Close returns ErrPortClosed.
 func (p *UDPPort) Close() error {
 	if p.closing.Swap(true) {
 		return ErrPortClosed
@@ -396,6 +405,9 @@ func (p *UDPPort) Close() error {
 	}
 	if s := p.r.state.Load(); s == stateRunning || s == stateStopping {
 		l.CallFromThread(func() { l.closeUDP(p) })
+		if p.r.onSomeLoop() {
+			return nil
+		}
 		select {
 		case <-p.done:
 			return nil
@@ -704,6 +716,17 @@ func zoneIndex(zone string) uint32 {
 		return uint32(ifi.Index)
 	}
 	return 0
+}
+
+// onSomeLoop reports whether the caller is one of the reactor's loops.
+func (r *Reactor) onSomeLoop() bool {
+	id := currentGoroutineID()
+	for _, l := range r.loops {
+		if l.gid.Load() == id {
+			return true
+		}
+	}
+	return false
 }
 
 // attachUDP registers a port on this loop and starts its protocol; a port

@@ -932,3 +932,28 @@ func TestUDPListenUDPEachRefusesAPortHeldByAnotherSocket(t *testing.T) {
 		t.Fatalf("on a port a SO_REUSEPORT socket holds: %v, want EADDRINUSE", err)
 	}
 }
+
+func TestUDPLoopsClosingEachOthersPortsDoNotDeadlock(t *testing.T) {
+	r := startReactor(t, WithLoops(2))
+	loops := r.Loops()
+	recs := []*udpRecorder{newRecorder(), newRecorder()}
+	ports := []*UDPPort{
+		listenUDPOn(t, r, loops[0], "127.0.0.1:0", recs[0]),
+		listenUDPOn(t, r, loops[1], "127.0.0.1:0", recs[1]),
+	}
+	waitChan(t, recs[0].started, "StartProtocol")
+	waitChan(t, recs[1].started, "StartProtocol")
+	// Each loop closes the other's port at the same moment.
+	start := make(chan struct{})
+	for i := range 2 {
+		loops[i].CallFromThread(func() {
+			<-start
+			if err := ports[1-i].Close(); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	close(start)
+	waitChan(t, recs[0].stopped, "StopProtocol on loop 0")
+	waitChan(t, recs[1].stopped, "StopProtocol on loop 1")
+}
