@@ -736,7 +736,7 @@ func (l *loop) attachUDP(p *UDPPort) {
 		l.closeUDP(p)
 		return
 	}
-	if err := l.poller.addConn(p.fd); err != nil {
+	if err := l.watchUDP(p.fd); err != nil {
 		l.log.Error().Err(err).Str("addr", p.addrString()).Msg("cannot watch UDP port")
 		l.closeUDP(p)
 		return
@@ -794,6 +794,9 @@ func (l *loop) udpEvent(p *UDPPort, flags uint32) {
 	if flags&evWrite != 0 && p.flags&uWantWrite != 0 {
 		p.flags &^= uWantWrite
 		l.flushUDPPort(p)
+		if p.flags&(uWantWrite|uClosed) == 0 {
+			l.watchUDPWrite(p.fd, false)
+		}
 		if p.flags&uClosed != 0 {
 			return
 		}
@@ -932,6 +935,9 @@ func (l *loop) flushUDPPort(p *UDPPort) {
 		}
 		if err == unix.EAGAIN {
 			p.flags |= uWantWrite
+			if err := l.watchUDPWrite(p.fd, true); err != nil {
+				l.log.Error().Err(err).Str("addr", p.addrString()).Msg("cannot watch UDP port for writing")
+			}
 			break
 		}
 		if err == unix.EINTR {

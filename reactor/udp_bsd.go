@@ -92,3 +92,30 @@ func (tx *udpSender) send(p *UDPPort, batch []udpOut) (int, error) {
 	}
 	return n, nil
 }
+
+// UDP sockets are watched for reading only: a UDP socket is writable
+// nearly always, and each freed datagram would wake the loop for nothing.
+// Writability is asked for with a one-shot filter while the kernel refuses
+// datagrams (EAGAIN).
+
+func (l *loop) watchUDP(fd int) error {
+	kp, ok := l.poller.(*kqueuePoller)
+	if !ok {
+		return l.poller.addConn(fd)
+	}
+	ch := []unix.Kevent_t{{Ident: uint64(fd), Filter: unix.EVFILT_READ, Flags: unix.EV_ADD | unix.EV_CLEAR}}
+	_, err := unix.Kevent(kp.kq, ch, nil, nil)
+	return err
+}
+
+// watchUDPWrite asks for one writability report for fd (off: nothing to
+// do, the one-shot filter removed itself when it fired).
+func (l *loop) watchUDPWrite(fd int, on bool) error {
+	kp, ok := l.poller.(*kqueuePoller)
+	if !ok || !on {
+		return nil
+	}
+	ch := []unix.Kevent_t{{Ident: uint64(fd), Filter: unix.EVFILT_WRITE, Flags: unix.EV_ADD | unix.EV_ONESHOT}}
+	_, err := unix.Kevent(kp.kq, ch, nil, nil)
+	return err
+}

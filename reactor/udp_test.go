@@ -957,3 +957,28 @@ func TestUDPLoopsClosingEachOthersPortsDoNotDeadlock(t *testing.T) {
 	waitChan(t, recs[0].stopped, "StopProtocol on loop 0")
 	waitChan(t, recs[1].stopped, "StopProtocol on loop 1")
 }
+
+// A UDP socket reports writability each time the kernel frees a sent
+// datagram; a port must not wake its loop for those (only while the kernel
+// refuses datagrams): one ping-pong, one loop turn.
+func TestUDPSendingDoesNotWakeTheLoopAgain(t *testing.T) {
+	r := startReactor(t, WithLoops(1))
+	p := listenUDPOn(t, r, r.Loops()[0], "127.0.0.1:0", &udpEchoer{})
+	c := goUDP(t)
+	to := addrPort(p.LocalAddr())
+	buf := make([]byte, 100)
+	var t0, t1 uint64
+	onLoop(t, r, func() { t0 = r.loops[0].turns })
+	const exchanges = 1000
+	c.SetReadDeadline(time.Now().Add(time.Minute))
+	for range exchanges {
+		c.WriteToUDPAddrPort([]byte("x"), to)
+		if _, _, err := c.ReadFromUDPAddrPort(buf); err != nil {
+			t.Fatal(err)
+		}
+	}
+	onLoop(t, r, func() { t1 = r.loops[0].turns })
+	if per := float64(t1-t0) / exchanges; per > 1.1 {
+		t.Fatalf("%.2f loop turns per exchange, want 1", per)
+	}
+}
