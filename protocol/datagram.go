@@ -40,16 +40,20 @@ type ConnectionRefuser interface {
 // goroutine use Loop().CallFromThread.
 //
 // Writes never block and never grow memory without bound. A datagram is
-// queued and sent with the others written in the same callback (one
-// sendmmsg(2) on Linux) when the callback returns; only what the kernel
-// refuses with EAGAIN stays queued, up to a bound in bytes and in
-// datagrams, and a write beyond the bound is dropped: it returns an error
-// matching ErrDatagramDropped and the port's drop counter grows. A datagram
-// larger than UDP allows (65,507 bytes of payload over IPv4, 65,527 over
-// IPv6) returns an error matching ErrMessageTooLong at once; nothing else
-// is lost. Other errors the kernel gives for one queued datagram (EMSGSIZE
-// for a route's MTU with don't-fragment set, EACCES, ENETUNREACH) drop that
-// datagram alone and are counted.
+// copied into the port's queue and sent together with the others written
+// while the port's batch of received datagrams is handled (or during the
+// loop's turn, for writes from timers and queued calls): one sendmmsg(2)
+// per 32 datagrams on Linux. Only what the kernel refuses with EAGAIN stays
+// queued, up to a bound in bytes and in datagrams; a write beyond the bound
+// is dropped: it returns an error matching ErrDatagramDropped and the
+// port's drop counter grows. (Twisted drops a datagram at the first
+// EAGAIN.) A datagram larger than UDP allows (65,507 bytes of payload over
+// IPv4, 65,527 over IPv6) returns an error matching ErrMessageTooLong at
+// once, and nothing else is lost. An error the kernel gives later, when the
+// queue is sent, for one datagram (EMSGSIZE for a route's MTU with
+// don't-fragment set, EACCES, ENETUNREACH) cannot be returned by its Write,
+// which has returned: that datagram alone is dropped and counted, and the
+// rest of the queue goes out.
 type DatagramTransport interface {
 	// WriteTo queues data for addr (Twisted's transport.write(data, addr))
 	// and returns len(data), nil. It copies data, so data may be reused at
