@@ -165,7 +165,7 @@ type loopUDP struct {
 //
 // Received datagrams are read up to 32 at a time (recvmmsg(2) on Linux)
 // and handed to DatagramReceived one by one; everything written meanwhile
-// goes out in one sendmmsg(2) when the batch is done. See
+// goes out when the batch is done, in sendmmsg(2) calls of up to 32. See
 // protocol.DatagramTransport for what happens when the kernel refuses a
 // write: a write never blocks the loop, and the queue of refused datagrams
 // is bounded (WithUDPQueueLimit), beyond which writes are dropped with
