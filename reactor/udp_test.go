@@ -132,7 +132,7 @@ func listenUDPOn(t *testing.T, r *Reactor, lp protocol.Loop, address string, pro
 	return p
 }
 
-func goUDP(t *testing.T) *net.UDPConn {
+func goUDP(t testing.TB) *net.UDPConn {
 	t.Helper()
 	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
