@@ -1,0 +1,392 @@
+package reactor
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"math/big"
+	mrand "math/rand/v2"
+	"net"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/mustaine/mustaine/deferred"
+	"github.com/mustaine/mustaine/protocol"
+)
+
+// testPKI is a CA and certificates it signed, made for one test run.
+type testPKI struct {
+	caCert *x509.Certificate
+	caKey  *ecdsa.PrivateKey
+	pool   *x509.CertPool
+	caPEM  []byte
+}
+
+var (
+	pkiOnce sync.Once
+	pki     *testPKI
+)
+
+func getPKI(t testing.TB) *testPKI {
+	t.Helper()
+	pkiOnce.Do(func() {
+		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			panic(err)
+		}
+		tmpl := &x509.Certificate{
+			SerialNumber:          big.NewInt(1),
+			Subject:               pkix.Name{CommonName: "Mustaine test CA"},
+			NotBefore:             time.Now().Add(-time.Hour),
+			NotAfter:              time.Now().Add(24 * time.Hour),
+			IsCA:                  true,
+			BasicConstraintsValid: true,
+			KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
+		}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+		if err != nil {
+			panic(err)
+		}
+		ca, _ := x509.ParseCertificate(der)
+		pool := x509.NewCertPool()
+		pool.AddCert(ca)
+		pki = &testPKI{caCert: ca, caKey: key, pool: pool, caPEM: pemBlock("CERTIFICATE", der)}
+	})
+	return pki
+}
+
+var serial = big.NewInt(100)
+var serialMu sync.Mutex
+
+// leaf issues a server certificate for hosts (IPs or DNS names), valid
+// from notBefore to notAfter.
+func (p *testPKI) leaf(t testing.TB, notBefore, notAfter time.Time, hosts ...string) tls.Certificate {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	serialMu.Lock()
+	serial.Add(serial, big.NewInt(1))
+	sn := new(big.Int).Set(serial)
+	serialMu.Unlock()
+	tmpl := &x509.Certificate{
+		SerialNumber: sn,
+		Subject:      pkix.Name{CommonName: hosts[0]},
+		NotBefore:    notBefore,
+		NotAfter:     notAfter,
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	for _, h := range hosts {
+		if ip := net.ParseIP(h); ip != nil {
+			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
+		} else {
+			tmpl.DNSNames = append(tmpl.DNSNames, h)
+		}
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, p.caCert, &key.PublicKey, p.caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, _ := x509.ParseCertificate(der)
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}
+}
+
+// goodCert is valid now for 127.0.0.1 and localhost.
+func (p *testPKI) goodCert(t testing.TB) tls.Certificate {
+	return p.leaf(t, time.Now().Add(-time.Hour), time.Now().Add(time.Hour), "127.0.0.1", "localhost")
+}
+
+func serverConfig(t testing.TB, version uint16) *tls.Config {
+	cfg := &tls.Config{Certificates: []tls.Certificate{getPKI(t).goodCert(t)}}
+	if version != 0 {
+		cfg.MinVersion, cfg.MaxVersion = version, version
+	}
+	return cfg
+}
+
+func testClientConfig(t testing.TB) *tls.Config {
+	return &tls.Config{RootCAs: getPKI(t).pool}
+}
+
+// tlsVersions and loopCounts make the table every TLS behaviour runs on.
+var tlsVersions = []struct {
+	name string
+	v    uint16
+}{{"TLS1.2", tls.VersionTLS12}, {"TLS1.3", tls.VersionTLS13}}
+
+func eachLoops(t *testing.T, fn func(t *testing.T, loops int)) {
+	for _, loops := range []int{1, 2} {
+		t.Run(fmt.Sprintf("loops=%d", loops), func(t *testing.T) { fn(t, loops) })
+	}
+}
+
+// recordingEcho echoes, is half-close aware, and records the negotiated
+// version.
+type recordingEcho struct {
+	protocol.Base
+	states chan tls.ConnectionState
+}
+
+func (e *recordingEcho) ConnectionMade(t protocol.Transport) {
+	e.Base.ConnectionMade(t)
+	st, ok := t.(protocol.TLSTransport).ConnectionState()
+	if ok && e.states != nil {
+		e.states <- st
+	}
+}
+func (e *recordingEcho) DataReceived(b []byte) { e.Transport.Write(b) }
+func (e *recordingEcho) ReadConnectionLost()   { e.Transport.LoseConnection() }
+
+func randomBytes(n int, seed uint64) []byte {
+	rng := mrand.New(mrand.NewPCG(seed, 1))
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(rng.Uint32())
+	}
+	return b
+}
+
+// TestTLSEchoGoClientEveryByte: 4 MiB through a TLS echo with Go's
+// crypto/tls client, in random-sized writes, both TLS versions, 1 and 2
+// loops; the client half-closes with close_notify and reads the echo to a
+// clean EOF (the server's close_notify).
+func TestTLSEchoGoClientEveryByte(t *testing.T) {
+	for _, ver := range tlsVersions {
+		t.Run(ver.name, func(t *testing.T) {
+			eachLoops(t, func(t *testing.T, loops int) {
+				r := startReactor(t, WithLoops(loops))
+				states := make(chan tls.ConnectionState, 4)
+				ln, err := r.ListenTLS("127.0.0.1:0", serverConfig(t, ver.v), protocol.FactoryFunc(func(net.Addr) protocol.Protocol {
+					return &recordingEcho{states: states}
+				}))
+				if err != nil {
+					t.Fatal(err)
+				}
+				cfg := testClientConfig(t)
+				cfg.ServerName = "localhost"
+				c, err := tls.Dial("tcp", ln.Addr().String(), cfg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer c.Close()
+				c.SetDeadline(time.Now().Add(60 * time.Second))
+				payload := randomBytes(4<<20, uint64(loops)+uint64(ver.v))
+				writeErr := make(chan error, 1)
+				go func() {
+					rng := mrand.New(mrand.NewPCG(3, 4))
+					rest := payload
+					for len(rest) > 0 {
+						n := min(len(rest), 1+rng.IntN(40000))
+						if _, err := c.Write(rest[:n]); err != nil {
+							writeErr <- err
+							return
+						}
+						rest = rest[n:]
+					}
+					writeErr <- c.CloseWrite()
+				}()
+				got, err := io.ReadAll(c)
+				if err != nil {
+					t.Fatalf("read: %v (after %d bytes)", err, len(got))
+				}
+				if err := <-writeErr; err != nil {
+					t.Fatal(err)
+				}
+				if !bytes.Equal(got, payload) {
+					t.Fatalf("echo differs: sent %d bytes, got %d", len(payload), len(got))
+				}
+				st := <-states
+				if st.Version != ver.v || !st.HandshakeComplete || st.ServerName != "localhost" {
+					t.Fatalf("server's ConnectionState: version %x complete %v SNI %q", st.Version, st.HandshakeComplete, st.ServerName)
+				}
+			})
+		})
+	}
+}
+
+// collector is a client Protocol that records what it gets.
+type collector struct {
+	protocol.Base
+	mu     sync.Mutex
+	data   bytes.Buffer
+	lost   chan error
+	onData func(c *collector, b []byte)
+}
+
+func newCollector() *collector { return &collector{lost: make(chan error, 1)} }
+
+func (c *collector) DataReceived(b []byte) {
+	c.mu.Lock()
+	c.data.Write(b)
+	c.mu.Unlock()
+	if c.onData != nil {
+		c.onData(c, b)
+	}
+}
+func (c *collector) ConnectionLost(reason error) { c.lost <- reason }
+func (c *collector) String() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.data.String()
+}
+
+func waitLost(t *testing.T, ch chan error) error {
+	t.Helper()
+	select {
+	case err := <-ch:
+		return err
+	case <-time.After(30 * time.Second):
+		t.Fatal("ConnectionLost was not called")
+		return nil
+	}
+}
+
+func awaitTLS(t *testing.T, d *deferred.Deferred[protocol.Protocol]) (protocol.Protocol, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return d.Await(ctx)
+}
+
+// TestTLSConnectTLSToGoServer: Mustaine's client against a crypto/tls
+// server that speaks first, then echoes; the server's close with
+// close_notify is a clean peer close, a close without it is reported with
+// ErrNoCloseNotify.
+func TestTLSConnectTLSToGoServer(t *testing.T) {
+	for _, ver := range tlsVersions {
+		for _, notify := range []bool{true, false} {
+			t.Run(fmt.Sprintf("%s/close_notify=%v", ver.name, notify), func(t *testing.T) {
+				eachLoops(t, func(t *testing.T, loops int) {
+					connectToGoServer(t, loops, ver.v, notify)
+				})
+			})
+		}
+	}
+}
+
+func connectToGoServer(t *testing.T, loops int, version uint16, notify bool) {
+	r := startReactor(t, WithLoops(loops))
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", serverConfig(t, version))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	srvErr := make(chan error, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			srvErr <- err
+			return
+		}
+		tc := c.(*tls.Conn)
+		defer tc.Close()
+		tc.SetDeadline(time.Now().Add(30 * time.Second))
+		if _, err := io.WriteString(tc, "220 hello\r\n"); err != nil {
+			srvErr <- err
+			return
+		}
+		buf := make([]byte, 5)
+		if _, err := io.ReadFull(tc, buf); err != nil {
+			srvErr <- err
+			return
+		}
+		if _, err := tc.Write(bytes.ToUpper(buf)); err != nil {
+			srvErr <- err
+			return
+		}
+		if notify {
+			srvErr <- tc.Close()
+		} else {
+			srvErr <- tc.NetConn().Close()
+		}
+	}()
+	col := newCollector()
+	sent := false
+	col.onData = func(c *collector, b []byte) {
+		if !sent && strings.HasSuffix(c.data.String(), "\r\n") {
+			sent = true
+			c.Transport.Write([]byte("howdy"))
+		}
+	}
+	p, err := awaitTLS(t, r.ConnectTLS(ln.Addr().String(), testClientConfig(t), protocol.FactoryFunc(func(net.Addr) protocol.Protocol { return col }), 10*time.Second))
+	if err != nil {
+		t.Fatalf("ConnectTLS: %v", err)
+	}
+	if p != col {
+		t.Fatalf("Deferred fired with %v", p)
+	}
+	reason := waitLost(t, col.lost)
+	if err := <-srvErr; err != nil {
+		t.Fatalf("server: %v", err)
+	}
+	if got := col.String(); got != "220 hello\r\nHOWDY" {
+		t.Fatalf("client got %q", got)
+	}
+	if !errors.Is(reason, protocol.ErrPeerClosed) {
+		t.Fatalf("ConnectionLost(%v), want ErrPeerClosed", reason)
+	}
+	if errors.Is(reason, ErrNoCloseNotify) == notify {
+		t.Fatalf("ConnectionLost(%v): close_notify sent %v", reason, notify)
+	}
+}
+
+// TestTLSUnixSocketEcho: TLS over a Unix socket, both ends Mustaine.
+func TestTLSUnixSocketEcho(t *testing.T) {
+	eachLoops(t, func(t *testing.T, loops int) {
+		r := startReactor(t, WithLoops(loops))
+		path := filepath.Join(t.TempDir(), "tls.sock")
+		if _, err := r.ListenUnixTLS(path, serverConfig(t, 0), protocolFactoryFunc(func() protocol.Protocol { return &recordingEcho{} })); err != nil {
+			t.Fatal(err)
+		}
+		col := newCollector()
+		col.onData = func(c *collector, b []byte) {
+			if c.data.Len() == 6 {
+				c.Transport.LoseConnection()
+			}
+		}
+		cfg := testClientConfig(t)
+		cfg.ServerName = "localhost"
+		d := r.ConnectUnixTLS(path, cfg, protocolFactory(col), 10*time.Second)
+		p, err := awaitTLS(t, d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		onLoop(t, r, func() { p.(*collector).Transport.Write([]byte("abcdef")) })
+		if reason := waitLost(t, col.lost); !errors.Is(reason, protocol.ErrConnectionDone) {
+			t.Fatalf("ConnectionLost(%v)", reason)
+		}
+		if col.String() != "abcdef" {
+			t.Fatalf("got %q", col.String())
+		}
+	})
+}
+
+func protocolFactoryFunc(fn func() protocol.Protocol) protocol.Factory {
+	return protocol.FactoryFunc(func(net.Addr) protocol.Protocol { return fn() })
+}
+
+// testLogger captures the reactor's log at info level.
+func testLogger() (*syncBuffer, Option) {
+	buf := &syncBuffer{}
+	return buf, WithLogger(zerolog.New(buf).Level(zerolog.InfoLevel))
+}
+
+func pemBlock(typ string, der []byte) []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der})
+}
