@@ -390,3 +390,216 @@ func testLogger() (*syncBuffer, Option) {
 func pemBlock(typ string, der []byte) []byte {
 	return pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der})
 }
+
+// rawExchange connects with plain TCP, sends msg (then half-closes when
+// closeWrite), and reads everything until the server closes.
+func rawExchange(t *testing.T, addr string, msg []byte, closeWrite bool) []byte {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(30 * time.Second))
+	if _, err := c.Write(msg); err != nil {
+		t.Fatal(err)
+	}
+	if closeWrite {
+		c.(*net.TCPConn).CloseWrite()
+	}
+	got, err := io.ReadAll(c)
+	if err != nil {
+		t.Fatalf("read: %v", err)
+	}
+	return got
+}
+
+// waitLog waits for the log to contain all of want.
+func waitLog(t *testing.T, log *syncBuffer, want ...string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		s := log.String()
+		ok := true
+		for _, w := range want {
+			ok = ok && strings.Contains(s, w)
+		}
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("log lacks %q:\n%s", want, s)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestTLSBadClientHello: a first record that is not TLS, and a ClientHello
+// cut short by the client's FIN, get a decode_error alert and a close, and
+// the reason is logged with the connection's fields; the factory is never
+// asked for a Protocol.
+func TestTLSBadClientHello(t *testing.T) {
+	cases := []struct {
+		name, input, reason string
+	}{
+		{"garbage", "\x00\x01\x02\x03\x04 this is not TLS at all", "does not look like a TLS handshake"},
+		{"truncated", "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", "unexpected EOF"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			eachLoops(t, func(t *testing.T, loops int) {
+				log, logOpt := testLogger()
+				r := startReactor(t, WithLoops(loops), logOpt)
+				var built sync.WaitGroup
+				ln, err := r.ListenTLS("127.0.0.1:0", serverConfig(t, 0), protocolFactoryFunc(func() protocol.Protocol {
+					built.Add(1)
+					return &recordingEcho{}
+				}))
+				if err != nil {
+					t.Fatal(err)
+				}
+				got := rawExchange(t, ln.Addr().String(), []byte(tc.input), true)
+				if want := []byte{21, 3, 1, 0, 2, 2, 50}; !bytes.Equal(got, want) {
+					t.Fatalf("server answered %q, want the decode_error alert %q", got, want)
+				}
+				waitLog(t, log, "TLS handshake failed", tc.reason, `"peer":"127.0.0.1:`, `"conn":`)
+			})
+		})
+	}
+}
+
+// TestTLSPlainHTTPRequestGets400: a plain HTTP request to a TLS port gets
+// net/http's answer, byte for byte, and a close.
+func TestTLSPlainHTTPRequestGets400(t *testing.T) {
+	eachLoops(t, func(t *testing.T, loops int) {
+		r := startReactor(t, WithLoops(loops))
+		ln, err := r.ListenTLS("127.0.0.1:0", serverConfig(t, 0), echoFactory())
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := rawExchange(t, ln.Addr().String(), []byte("GET / HTTP/1.1\r\nHost: example.com\r\n\r\n"), false)
+		const want = "HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n"
+		if string(got) != want {
+			t.Fatalf("got %q, want %q", got, want)
+		}
+	})
+}
+
+// TestTLSHandshakeTimeout: a client that connects and sends nothing is
+// closed, never before the handshake timeout.
+func TestTLSHandshakeTimeout(t *testing.T) {
+	eachLoops(t, func(t *testing.T, loops int) {
+		const timeout = 300 * time.Millisecond
+		log, logOpt := testLogger()
+		r := startReactor(t, WithLoops(loops), WithTLSHandshakeTimeout(timeout), logOpt)
+		ln, err := r.ListenTLS("127.0.0.1:0", serverConfig(t, 0), echoFactory())
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		start := time.Now()
+		c.SetDeadline(time.Now().Add(30 * time.Second))
+		n, err := c.Read(make([]byte, 1))
+		if elapsed := time.Since(start); elapsed < timeout {
+			t.Fatalf("closed after %v, before the %v timeout", elapsed, timeout)
+		}
+		if n != 0 || err != io.EOF {
+			t.Fatalf("read %d, %v; want EOF", n, err)
+		}
+		waitLog(t, log, "TLS handshake timed out")
+	})
+}
+
+// TestTLSHandshakeTimeoutFailsConnect: a Mustaine client whose server never
+// answers fails with ErrTLSHandshakeTimeout (also protocol.ErrTimeout).
+func TestTLSHandshakeTimeoutFailsConnect(t *testing.T) {
+	r := startReactor(t, WithLoops(1), WithTLSHandshakeTimeout(200*time.Millisecond))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		c, err := ln.Accept()
+		if err == nil {
+			io.Copy(io.Discard, c) // reads the ClientHello, never answers
+			c.Close()
+		}
+	}()
+	start := time.Now()
+	_, err = awaitTLS(t, r.ConnectTLS(ln.Addr().String(), testClientConfig(t), echoFactory(), 10*time.Second))
+	if !errors.Is(err, ErrTLSHandshakeTimeout) || !errors.Is(err, protocol.ErrTimeout) {
+		t.Fatalf("ConnectTLS: %v", err)
+	}
+	if time.Since(start) < 200*time.Millisecond {
+		t.Fatalf("failed after %v", time.Since(start))
+	}
+}
+
+// TestTLSConnectBadCertificates: a certificate for another host, an
+// expired one, and one from an unknown CA fail ConnectTLS with
+// ErrTLSHandshake and the crypto/x509 error, for errors.As; a
+// ClientFactory hears ClientConnectionFailed and the Protocol is never
+// made.
+func TestTLSConnectBadCertificates(t *testing.T) {
+	p := getPKI(t)
+	now := time.Now()
+	cases := []struct {
+		name  string
+		cert  tls.Certificate
+		roots *x509.CertPool
+		check func(error) bool
+	}{
+		{"wrong host", p.leaf(t, now.Add(-time.Hour), now.Add(time.Hour), "example.com"), p.pool,
+			func(err error) bool { var e x509.HostnameError; return errors.As(err, &e) }},
+		{"expired", p.leaf(t, now.Add(-2*time.Hour), now.Add(-time.Hour), "127.0.0.1"), p.pool,
+			func(err error) bool {
+				var e x509.CertificateInvalidError
+				return errors.As(err, &e) && e.Reason == x509.Expired
+			}},
+		{"unknown authority", p.goodCert(t), x509.NewCertPool(),
+			func(err error) bool { var e x509.UnknownAuthorityError; return errors.As(err, &e) }},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			eachLoops(t, func(t *testing.T, loops int) {
+				r := startReactor(t, WithLoops(loops))
+				ln, err := r.ListenTLS("127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{tc.cert}}, echoFactory())
+				if err != nil {
+					t.Fatal(err)
+				}
+				cf := &hookFactory{}
+				_, err = awaitTLS(t, r.ConnectTLS(ln.Addr().String(), &tls.Config{RootCAs: tc.roots}, cf, 10*time.Second))
+				if !errors.Is(err, ErrTLSHandshake) || !tc.check(err) {
+					t.Fatalf("ConnectTLS: %v", err)
+				}
+				var events string
+				onLoop(t, r, func() { events = strings.Join(cf.events, ",") })
+				if events != "started,failed" {
+					t.Fatalf("client factory hooks: %s, want started,failed", events)
+				}
+			})
+		})
+	}
+}
+
+// hookFactory is a ClientFactory that records its hooks (on the loop).
+type hookFactory struct {
+	events []string
+}
+
+func (f *hookFactory) BuildProtocol(net.Addr) protocol.Protocol {
+	f.events = append(f.events, "build")
+	return &recordingEcho{}
+}
+func (f *hookFactory) StartedConnecting(net.Addr) { f.events = append(f.events, "started") }
+func (f *hookFactory) ClientConnectionFailed(_ net.Addr, err error) {
+	f.events = append(f.events, "failed")
+}
+func (f *hookFactory) ClientConnectionLost(_ net.Addr, err error) {
+	f.events = append(f.events, "lost")
+}
