@@ -603,3 +603,73 @@ func (f *hookFactory) ClientConnectionFailed(_ net.Addr, err error) {
 func (f *hookFactory) ClientConnectionLost(_ net.Addr, err error) {
 	f.events = append(f.events, "lost")
 }
+
+// TestTLSLoseConnectionSendsCloseNotify: LoseConnection sends close_notify
+// after the queued output: Go's client reads everything then io.EOF, and a
+// Mustaine client hears a clean peer close, not ErrNoCloseNotify.
+func TestTLSLoseConnectionSendsCloseNotify(t *testing.T) {
+	eachLoops(t, func(t *testing.T, loops int) {
+		r := startReactor(t, WithLoops(loops))
+		payload := randomBytes(300<<10, 9)
+		ln, err := r.ListenTLS("127.0.0.1:0", serverConfig(t, 0), protocolFactoryFunc(func() protocol.Protocol {
+			return &protocol.Funcs{OnConnect: func(tr protocol.Transport) {
+				tr.Write(payload)
+				tr.LoseConnection()
+				if n, err := tr.Write([]byte("late")); n != 0 || !errors.Is(err, protocol.ErrClosed) {
+					panic("Write after LoseConnection succeeded")
+				}
+			}}
+		}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := tls.Dial("tcp", ln.Addr().String(), testClientConfig(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(30 * time.Second))
+		got, err := io.ReadAll(c)
+		if err != nil || !bytes.Equal(got, payload) {
+			t.Fatalf("Go client read %d bytes, %v", len(got), err)
+		}
+		col := newCollector()
+		if _, err := awaitTLS(t, r.ConnectTLS(ln.Addr().String(), testClientConfig(t), protocolFactory(col), 10*time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		reason := waitLost(t, col.lost)
+		if !errors.Is(reason, protocol.ErrPeerClosed) || errors.Is(reason, ErrNoCloseNotify) {
+			t.Fatalf("ConnectionLost(%v), want a clean peer close", reason)
+		}
+		if !bytes.Equal([]byte(col.String()), payload) {
+			t.Fatalf("Mustaine client got %d bytes", len(col.String()))
+		}
+	})
+}
+
+// TestTLSPeerClosesWithoutCloseNotify: the server's Protocol hears
+// ErrNoCloseNotify (with ErrPeerClosed) when a client closes its TCP
+// connection without close_notify, after getting the data sent before.
+func TestTLSPeerClosesWithoutCloseNotify(t *testing.T) {
+	eachLoops(t, func(t *testing.T, loops int) {
+		r := startReactor(t, WithLoops(loops))
+		col := newCollector()
+		ln, err := r.ListenTLS("127.0.0.1:0", serverConfig(t, 0), protocolFactory(col))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := tls.Dial("tcp", ln.Addr().String(), testClientConfig(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.WriteString(c, "partial")
+		c.NetConn().Close()
+		reason := waitLost(t, col.lost)
+		if !errors.Is(reason, ErrNoCloseNotify) || !errors.Is(reason, protocol.ErrPeerClosed) {
+			t.Fatalf("ConnectionLost(%v)", reason)
+		}
+		if col.String() != "partial" {
+			t.Fatalf("got %q", col.String())
+		}
+	})
+}
