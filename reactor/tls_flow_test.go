@@ -117,8 +117,8 @@ func TestTLSBackpressureSlowReaderBoundedHeap(t *testing.T) {
 // everything.
 type pausingProto struct {
 	collector
-	loop       chan protocol.Loop
-	pausedOnce bool
+	loop        chan protocol.Loop
+	pausedOnce  bool
 	whilePaused atomic.Int64
 	isPaused    bool
 }
