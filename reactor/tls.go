@@ -14,8 +14,8 @@ import (
 
 // TLS errors. Match them with errors.Is; the crypto/tls and crypto/x509
 // errors they wrap (x509.HostnameError, x509.CertificateInvalidError,
-// x509.UnknownAuthorityError, tls.AlertError, tls.RecordHeaderError) are
-// reachable with errors.As.
+// x509.UnknownAuthorityError, tls.RecordHeaderError, *net.OpError for an
+// alert) are reachable with errors.As.
 var (
 	// ErrTLSHandshake: the TLS handshake failed; the wrapped error says why.
 	ErrTLSHandshake = errors.New("mustaine: TLS handshake failed")

@@ -416,21 +416,26 @@ func (t *tlsLayer) deliver(p []byte) {
 // after its output, as a plain connection is on the peer's FIN.
 func (t *tlsLayer) closeNotified() {
 	t.peerDone = true
-	if hc, ok := t.user.(protocol.HalfCloseable); ok {
-		t.c.loop.guard(t.c, hc.ReadConnectionLost)
+	c := t.c
+	if hc, ok := t.user.(protocol.HalfCloseable); ok && c.flags&(fShutWrPending|fShutWr) == 0 {
+		c.loop.guard(c, hc.ReadConnectionLost)
 		return
 	}
+	// Not half-close aware, or both directions are now done.
 	t.lostErr = protocol.ErrPeerClosed
 	t.closeSending()
 }
 
 // closeSending sends close_notify and closes after the output.
 func (t *tlsLayer) closeSending() {
-	if t.c.flags&(fClosed|fClosing) != 0 {
+	c := t.c
+	if c.flags&(fClosed|fClosing) != 0 {
 		return
 	}
-	t.tc.CloseWrite()
-	t.c.loseRaw()
+	if c.flags&(fShutWrPending|fShutWr) == 0 {
+		t.tc.CloseWrite()
+	}
+	c.loseRaw()
 }
 
 // write encrypts p onto the socket's output; see protocol.Transport.Write.
@@ -518,9 +523,17 @@ func (t *tlsLayer) closeWrite() error {
 	}
 	switch t.state {
 	case tlsOpen:
-		if c.flags&(fShutWrPending|fShutWr) == 0 {
-			t.tc.CloseWrite()
+		if c.flags&(fShutWrPending|fShutWr) != 0 {
+			return nil
 		}
+		if t.peerDone {
+			// The peer's close_notify came first: both directions are
+			// done, so this is a close.
+			t.lostErr = protocol.ErrPeerClosed
+			t.closeSending()
+			return nil
+		}
+		t.tc.CloseWrite()
 	case tlsWaiting, tlsHandshaking:
 		if t.factory == nil {
 			t.closeWriteAfter = true

@@ -107,6 +107,28 @@ func (p *testPKI) leaf(t testing.TB, notBefore, notAfter time.Time, hosts ...str
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}
 }
 
+// clientLeaf issues a client certificate.
+func (p *testPKI) clientLeaf(t testing.TB, name string) tls.Certificate {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(time.Now().UnixNano()),
+		Subject:      pkix.Name{CommonName: name},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, p.caCert, &key.PublicKey, p.caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+}
+
 // goodCert is valid now for 127.0.0.1 and localhost.
 func (p *testPKI) goodCert(t testing.TB) tls.Certificate {
 	return p.leaf(t, time.Now().Add(-time.Hour), time.Now().Add(time.Hour), "127.0.0.1", "localhost")
@@ -672,4 +694,97 @@ func TestTLSPeerClosesWithoutCloseNotify(t *testing.T) {
 			t.Fatalf("got %q", col.String())
 		}
 	})
+}
+
+// halfCloser writes a greeting, half-closes, and records what it reads
+// afterwards.
+type halfCloser struct {
+	collector
+	wrote chan struct{}
+}
+
+func (h *halfCloser) ConnectionMade(t protocol.Transport) {
+	h.collector.ConnectionMade(t)
+	t.Write([]byte("greeting"))
+	if err := t.CloseWrite(); err != nil {
+		panic(err)
+	}
+	if _, err := t.Write([]byte("late")); !errors.Is(err, protocol.ErrClosed) {
+		panic("Write after CloseWrite succeeded")
+	}
+}
+func (h *halfCloser) WriteConnectionLost() { close(h.wrote) }
+func (h *halfCloser) ReadConnectionLost()  {}
+
+// TestTLSCloseWriteKeepsReading: CloseWrite sends close_notify and shuts
+// the write side (the peer reads EOF); reading goes on, and the peer's own
+// close_notify then ends the connection.
+func TestTLSCloseWriteKeepsReading(t *testing.T) {
+	eachLoops(t, func(t *testing.T, loops int) {
+		r := startReactor(t, WithLoops(loops))
+		h := &halfCloser{collector: collector{lost: make(chan error, 1)}, wrote: make(chan struct{})}
+		ln, err := r.ListenTLS("127.0.0.1:0", serverConfig(t, tls.VersionTLS13), protocolFactory(h))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := tls.Dial("tcp", ln.Addr().String(), testClientConfig(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(30 * time.Second))
+		got, err := io.ReadAll(c)
+		if err != nil || string(got) != "greeting" {
+			t.Fatalf("read %q, %v", got, err)
+		}
+		<-h.wrote
+		io.WriteString(c, "reply after the server's close_notify")
+		c.CloseWrite()
+		reason := waitLost(t, h.lost)
+		if !errors.Is(reason, protocol.ErrPeerClosed) {
+			t.Fatalf("ConnectionLost(%v)", reason)
+		}
+		if h.String() != "reply after the server's close_notify" {
+			t.Fatalf("server read %q", h.String())
+		}
+	})
+}
+
+// TestTLSMutualAuthentication: a server that requires client certificates
+// sees the client's in ConnectionState; a client without one fails.
+func TestTLSMutualAuthentication(t *testing.T) {
+	r := startReactor(t, WithLoops(1))
+	p := getPKI(t)
+	srvCfg := serverConfig(t, 0)
+	srvCfg.ClientAuth = tls.RequireAndVerifyClientCert
+	srvCfg.ClientCAs = p.pool
+	peers := make(chan string, 1)
+	ln, err := r.ListenTLS("127.0.0.1:0", srvCfg, protocolFactoryFunc(func() protocol.Protocol {
+		return &protocol.Funcs{OnConnect: func(tr protocol.Transport) {
+			st, _ := tr.(protocol.TLSTransport).ConnectionState()
+			peers <- st.PeerCertificates[0].Subject.CommonName
+			tr.LoseConnection()
+		}}
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := testClientConfig(t)
+	cfg.Certificates = []tls.Certificate{p.clientLeaf(t, "client.example")}
+	if _, err := awaitTLS(t, r.ConnectTLS(ln.Addr().String(), cfg, protocolFactory(newCollector()), 10*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if cn := <-peers; cn != "client.example" {
+		t.Fatalf("server saw client %q", cn)
+	}
+	col := newCollector()
+	_, err = awaitTLS(t, r.ConnectTLS(ln.Addr().String(), testClientConfig(t), protocolFactory(col), 10*time.Second))
+	if err == nil {
+		// TLS 1.3: the client finishes first and hears the server's alert
+		// on its first read.
+		err = waitLost(t, col.lost)
+	}
+	if !errors.Is(err, ErrTLS) && !errors.Is(err, ErrTLSHandshake) || !strings.Contains(err.Error(), "certificate required") {
+		t.Fatalf("client without a certificate: %v", err)
+	}
 }
