@@ -310,6 +310,7 @@ func (t *tlsLayer) handshakeDone(err error) {
 	}
 	// Application data may have come with the handshake's last flight.
 	t.drain()
+	t.b.unborrow() // and the handshake's input buffer goes
 }
 
 // handshakeFailed answers a failed handshake and closes: a plain HTTP

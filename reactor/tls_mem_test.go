@@ -1,0 +1,189 @@
+package reactor
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"net"
+	nethttp "net/http"
+	"os"
+	"os/exec"
+	"runtime"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mustaine/mustaine/protocol/http"
+)
+
+// The idle-memory measurement is a measurement, not a test: it runs with
+// MUSTAINE_MEASURE=1 and only logs its figures.
+//
+//	MUSTAINE_MEASURE=1 go test ./reactor/ -run TestTLSIdleConnectionMemory -v
+const (
+	measureEnv = "MUSTAINE_MEASURE"
+)
+
+// TestTLSMemServer is the server process of the measurement: it serves
+// "GET /" with the server its mode names, prints its address, and answers
+// each line on stdin with its RSS and its live heap and stacks (after GC).
+func TestTLSMemServer(t *testing.T) {
+	mode := os.Getenv(memServerEnv)
+	if mode == "" {
+		t.Skip("server process of TestTLSIdleConnectionMemory")
+	}
+	cert := getPKI(t).goodCert(t)
+	hello := []byte("Hello, World!")
+	var addr string
+	switch mode {
+	case "net/http":
+		nl, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		hs := &nethttp.Server{Handler: nethttp.HandlerFunc(func(w nethttp.ResponseWriter, r *nethttp.Request) { w.Write(hello) }),
+			TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"http/1.1"}}}
+		go hs.ServeTLS(nl, "", "")
+		defer hs.Close()
+		addr = nl.Addr().String()
+	default:
+		r := startReactor(t, WithLoops(1))
+		srv, err := http.NewServer(http.HandlerFunc(func(w *http.ResponseWriter, req *http.Request) { w.Write(hello) }))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ln *Listener
+		if mode == "tls" {
+			ln, err = r.ListenTLS("127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert}}, srv)
+		} else {
+			ln, err = r.ListenTCP("127.0.0.1:0", srv)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr = ln.Addr().String()
+	}
+	fmt.Println(addr)
+	sc := bufio.NewScanner(os.Stdin)
+	for sc.Scan() {
+		h := tlsHeapInUse()
+		fmt.Println(rssKiB(), h)
+		if p := os.Getenv("MUSTAINE_HEAP_PROFILE"); p != "" && sc.Text() == "profile" && mode == "tls" {
+			f, _ := os.Create(p)
+			pprof.WriteHeapProfile(f)
+			f.Close()
+		}
+	}
+}
+
+const memServerEnv = "MUSTAINE_TLS_MEM_SERVER"
+
+func rssKiB() int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return -1
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "VmRSS:") {
+			v, _ := strconv.ParseInt(strings.Fields(line)[1], 10, 64)
+			return v
+		}
+	}
+	return -1
+}
+
+func tlsHeapInUse() uint64 {
+	runtime.GC()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapInuse + ms.StackInuse
+}
+
+// measureIdle starts a server process in mode, holds n idle keep-alive
+// connections to it after one GET each, and returns the server's growth
+// per connection.
+func measureIdle(t *testing.T, mode string, n int) (rssPer, heapPer float64) {
+	cmd := exec.Command(os.Args[0], "-test.run=^TestTLSMemServer$")
+	cmd.Env = append(os.Environ(), memServerEnv+"="+mode)
+	stdin, _ := cmd.StdinPipe()
+	stdout, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Wait()
+	defer stdin.Close()
+	out := bufio.NewReader(stdout)
+	addr, _ := out.ReadString('\n')
+	addr = strings.TrimSpace(addr)
+	sample := func(cmd string) (int64, int64) {
+		io.WriteString(stdin, cmd+"\n")
+		line, _ := out.ReadString('\n')
+		var rss, heap int64
+		fmt.Sscan(line, &rss, &heap)
+		return rss, heap
+	}
+	// One connection first, so that what every server allocates once
+	// (the certificate parsed, pools, the first goroutines) is in the
+	// baseline.
+	conns := []net.Conn{dialGet(t, addr, mode)}
+	rss0, heap0 := sample("m")
+	for i := 1; i <= n; i++ {
+		conns = append(conns, dialGet(t, addr, mode))
+	}
+	time.Sleep(300 * time.Millisecond) // the last handshake goroutines exit
+	rss1, heap1 := sample("profile")
+	for _, c := range conns {
+		c.Close()
+	}
+	return float64(rss1-rss0) * 1024 / float64(n), float64(heap1-heap0) / float64(n)
+}
+
+func dialGet(t *testing.T, addr, mode string) net.Conn {
+	var c net.Conn
+	var err error
+	if mode == "plain" {
+		c, err = net.Dial("tcp", addr)
+	} else {
+		c, err = tls.Dial("tcp", addr, &tls.Config{InsecureSkipVerify: true})
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	buf := make([]byte, 4096)
+	var got []byte
+	for !bytes.Contains(got, []byte("Hello, World!")) {
+		m, err := c.Read(buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, buf[:m]...)
+	}
+	return c
+}
+
+// TestTLSIdleConnectionMemory measures what an idle keep-alive HTTPS
+// connection costs the server after one request: Mustaine's protocol/http
+// over ListenTLS against net/http's ServeTLS, each server in its own
+// process; plain-TCP Mustaine for reference.
+func TestTLSIdleConnectionMemory(t *testing.T) {
+	if os.Getenv(measureEnv) == "" {
+		t.Skip("a measurement: set " + measureEnv + "=1")
+	}
+	n := 5000
+	if s := os.Getenv("MUSTAINE_MEASURE_CONNS"); s != "" {
+		n, _ = strconv.Atoi(s)
+	}
+	nhRSS, nhHeap := measureIdle(t, "net/http", n)
+	mRSS, mHeap := measureIdle(t, "tls", n)
+	pRSS, pHeap := measureIdle(t, "plain", n)
+	t.Logf("idle keep-alive connections after one GET, %d held, server growth per connection:", n)
+	t.Logf("  net/http TLS:        RSS %6.0f B  heap+stacks %6.0f B", nhRSS, nhHeap)
+	t.Logf("  Mustaine TLS:        RSS %6.0f B  heap+stacks %6.0f B  (%.2fx net/http's RSS)", mRSS, mHeap, mRSS/nhRSS)
+	t.Logf("  Mustaine plain TCP:  RSS %6.0f B  heap+stacks %6.0f B", pRSS, pHeap)
+}
