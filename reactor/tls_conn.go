@@ -97,9 +97,13 @@ func (c *conn) StartTLS(config *tls.Config, server bool) error {
 		}
 		config = clientConfig(config, host)
 	}
-	t := &tlsLayer{config: config, server: server, user: c.proto, made: true}
+	t := &tlsLayer{config: config, server: server, user: c.proto, made: true, userPaused: c.flags&fPaused != 0}
 	c.proto = t
 	t.attach(c)
+	if c.flags&fReadClosed != 0 {
+		t.b.setErr(io.EOF) // the peer's FIN came first: the handshake fails at once
+	}
+	t.syncPaused() // the handshake reads even if the Protocol paused
 	return nil
 }
 
@@ -304,10 +308,8 @@ func (t *tlsLayer) handshakeDone(err error) {
 	} else if t.closeWriteAfter {
 		t.closeWrite()
 	}
-	if t.hsPaused {
-		t.hsPaused = false
-		t.syncPaused()
-	}
+	t.hsPaused = false
+	t.syncPaused()
 	// Application data may have come with the handshake's last flight.
 	t.drain()
 	t.b.unborrow() // and the handshake's input buffer goes
@@ -568,10 +570,12 @@ func (t *tlsLayer) resumeReading() {
 	}
 }
 
-// syncPaused makes the socket's read pause follow the layer's reasons.
+// syncPaused makes the socket's read pause follow the layer's reasons: too
+// much input waiting for the handshake, or the Protocol's PauseReading,
+// which takes effect once the handshake is done (the handshake must read).
 func (t *tlsLayer) syncPaused() {
 	c := t.c
-	if t.userPaused || t.hsPaused {
+	if t.hsPaused || t.userPaused && t.state >= tlsOpen {
 		c.flags |= fPaused
 		return
 	}

@@ -376,3 +376,31 @@ func TestTLSHTTPSWithNetHTTPClient(t *testing.T) {
 		})
 	}
 }
+
+// TestTLSStopDuringHandshake: stopping the reactor while handshakes are
+// stalled (one running, one queued for a slot) ends them: Run returns and
+// no handshake goroutine is left (goleak checks at the end).
+func TestTLSStopDuringHandshake(t *testing.T) {
+	r := startReactor(t, WithLoops(2), WithTLSHandshakes(1), WithShutdownTimeout(time.Second))
+	ln, err := r.ListenTLS("127.0.0.1:0", serverConfig(t, 0), echoFactory())
+	if err != nil {
+		t.Fatal(err)
+	}
+	hello := capturedClientHello(t)
+	for i := 0; i < 2; i++ {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.Write(hello)
+	}
+	waitForTLS(t, "one handshake running and one queued", func() bool {
+		r.handshakes.mu.Lock()
+		defer r.handshakes.mu.Unlock()
+		return r.handshakes.running == 1 && len(r.handshakes.waiting) == 1
+	})
+	if err := r.Stop(); err != nil {
+		t.Fatal(err)
+	}
+}
