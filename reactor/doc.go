@@ -115,7 +115,8 @@
 // *protocol.PanicError and everything else goes on. Accept failing with
 // EMFILE or ENFILE takes the listener out of the loop's poller for a
 // doubling delay (5ms up to 1s) instead of spinning, and accepting resumes
-// once descriptors are free.//
+// once descriptors are free.
+//
 // # TLS
 //
 // ListenTLS, ListenUnixTLS, ConnectTLS, ConnectTLSOn and ConnectUnixTLS
