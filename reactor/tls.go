@@ -157,12 +157,17 @@ type serverTLSFactory struct {
 	user   protocol.Factory
 }
 
+// BuildProtocol returns the TLS layer; the user's factory is asked once
+// the handshake is done.
 func (f *serverTLSFactory) BuildProtocol(addr net.Addr) protocol.Protocol {
 	return &tlsLayer{server: true, config: f.config, factory: f.user}
 }
 
+// StartFactory counts the user's factory as started.
 func (f *serverTLSFactory) StartFactory() { f.r.factoryStarted(f.user) }
-func (f *serverTLSFactory) StopFactory()  { f.r.factoryStopped(f.user) }
+
+// StopFactory counts the user's factory as stopped.
+func (f *serverTLSFactory) StopFactory() { f.r.factoryStopped(f.user) }
 
 // clientTLSFactory is the factory of one ConnectTLS: it builds the TLS
 // layer, forwards the ClientFactory hooks, and owns the Deferred the user
@@ -177,26 +182,33 @@ type clientTLSFactory struct {
 	layer  *tlsLayer
 }
 
+// BuildProtocol returns the TLS layer of the connection.
 func (f *clientTLSFactory) BuildProtocol(addr net.Addr) protocol.Protocol {
 	f.layer = &tlsLayer{config: f.config, factory: f.user, dial: f}
 	return f.layer
 }
 
+// StartFactory counts the user's factory as started.
 func (f *clientTLSFactory) StartFactory() { f.r.factoryStarted(f.user) }
-func (f *clientTLSFactory) StopFactory()  { f.r.factoryStopped(f.user) }
 
+// StopFactory counts the user's factory as stopped.
+func (f *clientTLSFactory) StopFactory() { f.r.factoryStopped(f.user) }
+
+// StartedConnecting forwards the hook.
 func (f *clientTLSFactory) StartedConnecting(addr net.Addr) {
 	if f.client != nil {
 		f.client.StartedConnecting(addr)
 	}
 }
 
+// ClientConnectionFailed forwards the hook (the TCP connect failed).
 func (f *clientTLSFactory) ClientConnectionFailed(addr net.Addr, reason error) {
 	if f.client != nil {
 		f.client.ClientConnectionFailed(addr, reason)
 	}
 }
 
+// ClientConnectionLost forwards the hook if the user's Protocol was made.
 func (f *clientTLSFactory) ClientConnectionLost(addr net.Addr, reason error) {
 	if f.client != nil && f.layer != nil && f.layer.made {
 		f.client.ClientConnectionLost(addr, reason)

@@ -140,7 +140,10 @@ func (t *tlsLayer) DataReceived(data []byte) {
 	switch t.state {
 	case tlsWaiting, tlsHandshaking:
 		if t.b.push(data) > handshakeInputMax && !t.hsPaused {
+			// Hold the peer back until the handshake has read it down
+			// (a large client certificate chain) or is done.
 			t.hsPaused = true
+			t.b.watchDrain(func() { c := t.c; c.loop.CallFromThread(t.inputDrained) })
 			t.syncPaused()
 		}
 		if t.state == tlsWaiting && t.server && t.b.helloReady() {
@@ -202,6 +205,15 @@ func (t *tlsLayer) ConnectionLost(reason error) {
 	}
 	if t.made && t.user != nil {
 		t.user.ConnectionLost(reason)
+	}
+}
+
+// inputDrained reads again once the handshake has consumed most of what
+// was held.
+func (t *tlsLayer) inputDrained() {
+	if t.hsPaused && t.state < tlsOpen {
+		t.hsPaused = false
+		t.syncPaused()
 	}
 }
 
@@ -644,7 +656,16 @@ type bio struct {
 	err      error  // returned once the input is drained: the socket's EOF or close
 	errGiven bool   // err was returned to crypto/tls
 	blocking bool
-	wrote    bool // crypto/tls has written something
+	wrote    bool   // crypto/tls has written something
+	drained  func() // called (once) when Read has taken the input below half of handshakeInputMax
+}
+
+// watchDrain arranges for fn to be called from Read once the buffered
+// input falls below half of handshakeInputMax.
+func (b *bio) watchDrain(fn func()) {
+	b.mu.Lock()
+	b.drained = fn
+	b.mu.Unlock()
 }
 
 var _ net.Conn = (*bio)(nil)
@@ -749,6 +770,10 @@ func (b *bio) Read(p []byte) (int, error) {
 		if b.off < len(b.buf) {
 			n := copy(p, b.buf[b.off:])
 			b.off += n
+			if b.drained != nil && len(b.buf)-b.off < handshakeInputMax/2 {
+				b.drained()
+				b.drained = nil
+			}
 			return n, nil
 		}
 		if b.err != nil {
