@@ -93,7 +93,7 @@ func (r *Reactor) ConnectTLSOn(lp protocol.Loop, address string, config *tls.Con
 	if err != nil {
 		return deferred.Fail[protocol.Protocol](fmt.Errorf("%w: %s: %w", ErrBadAddress, address, err))
 	}
-	return r.connectTLS(lp, clientConfig(config, host), factory, func(f protocol.Factory) *deferred.Deferred[protocol.Protocol] {
+	return r.connectTLS(lp, clientTLSConfig(config, host), factory, func(f protocol.Factory) *deferred.Deferred[protocol.Protocol] {
 		return r.ConnectTCPOn(lp, address, f, timeout)
 	})
 }
@@ -102,13 +102,13 @@ func (r *Reactor) ConnectTLSOn(lp protocol.Loop, address string, config *tls.Con
 // name to take ServerName from: set it in config (or set
 // InsecureSkipVerify and verify the peer yourself).
 func (r *Reactor) ConnectUnixTLS(path string, config *tls.Config, factory protocol.Factory, timeout time.Duration) *deferred.Deferred[protocol.Protocol] {
-	return r.connectTLS(r.loops[0], clientConfig(config, ""), factory, func(f protocol.Factory) *deferred.Deferred[protocol.Protocol] {
+	return r.connectTLS(r.loops[0], clientTLSConfig(config, ""), factory, func(f protocol.Factory) *deferred.Deferred[protocol.Protocol] {
 		return r.ConnectUnix(path, f, timeout)
 	})
 }
 
-// clientConfig copies config and fills in ServerName from host.
-func clientConfig(config *tls.Config, host string) *tls.Config {
+// clientTLSConfig copies config and fills in ServerName from host.
+func clientTLSConfig(config *tls.Config, host string) *tls.Config {
 	var c *tls.Config
 	if config == nil {
 		c = &tls.Config{}

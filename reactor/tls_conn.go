@@ -95,7 +95,7 @@ func (c *conn) StartTLS(config *tls.Config, server bool) error {
 		if ta, ok := c.remote.(*net.TCPAddr); ok {
 			host = ta.IP.String()
 		}
-		config = clientConfig(config, host)
+		config = clientTLSConfig(config, host)
 	}
 	t := &tlsLayer{config: config, server: server, user: c.proto, made: true, userPaused: c.flags&fPaused != 0}
 	c.proto = t

@@ -58,18 +58,18 @@ func tlsLiveHeap() uint64 {
 // producer to a reader slower than the loop keep the live heap bounded:
 // the producer is paused above the high-water mark of ciphertext.
 func TestTLSBackpressureSlowReaderBoundedHeap(t *testing.T) {
-	eachLoops(t, func(t *testing.T, loops int) {
+	tlsEachLoops(t, func(t *testing.T, loops int) {
 		r := startReactor(t, WithLoops(loops))
 		const total = 64 << 20
 		var pauses atomic.Int64
-		chunk := randomBytes(32<<10, 5)
-		ln, err := r.ListenTLS("127.0.0.1:0", serverConfig(t, 0), protocolFactoryFunc(func() protocol.Protocol {
+		chunk := tlsRandomBytes(32<<10, 5)
+		ln, err := r.ListenTLS("127.0.0.1:0", tlsServerConfig(t, 0), tlsFactoryFunc(func() protocol.Protocol {
 			return &tlsStreamer{total: total, chunk: chunk, pauses: &pauses}
 		}))
 		if err != nil {
 			t.Fatal(err)
 		}
-		c, err := tls.Dial("tcp", ln.Addr().String(), testClientConfig(t))
+		c, err := tls.Dial("tcp", ln.Addr().String(), tlsClientConfig(t))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -113,26 +113,26 @@ func TestTLSBackpressureSlowReaderBoundedHeap(t *testing.T) {
 	})
 }
 
-// pausingProto pauses reading after its first delivery and records
+// tlsPausingProto pauses reading after its first delivery and records
 // everything.
-type pausingProto struct {
-	collector
+type tlsPausingProto struct {
+	tlsCollector
 	loop        chan protocol.Loop
 	pausedOnce  bool
 	whilePaused atomic.Int64
 	isPaused    bool
 }
 
-func (p *pausingProto) ConnectionMade(t protocol.Transport) {
-	p.collector.ConnectionMade(t)
+func (p *tlsPausingProto) ConnectionMade(t protocol.Transport) {
+	p.tlsCollector.ConnectionMade(t)
 	p.loop <- t.Loop()
 }
 
-func (p *pausingProto) DataReceived(b []byte) {
+func (p *tlsPausingProto) DataReceived(b []byte) {
 	if p.isPaused {
 		p.whilePaused.Add(1)
 	}
-	p.collector.DataReceived(b)
+	p.tlsCollector.DataReceived(b)
 	if !p.pausedOnce {
 		p.pausedOnce = true
 		p.isPaused = true
@@ -145,19 +145,19 @@ func (p *pausingProto) DataReceived(b []byte) {
 // ResumeReading delivers them all (also the peer's close_notify, after
 // them).
 func TestTLSPauseReadingHoldsDecryptedRecords(t *testing.T) {
-	eachLoops(t, func(t *testing.T, loops int) {
+	tlsEachLoops(t, func(t *testing.T, loops int) {
 		r := startReactor(t, WithLoops(loops))
-		p := &pausingProto{collector: collector{lost: make(chan error, 1)}, loop: make(chan protocol.Loop, 1)}
-		ln, err := r.ListenTLS("127.0.0.1:0", serverConfig(t, 0), protocolFactory(p))
+		p := &tlsPausingProto{tlsCollector: tlsCollector{lost: make(chan error, 1)}, loop: make(chan protocol.Loop, 1)}
+		ln, err := r.ListenTLS("127.0.0.1:0", tlsServerConfig(t, 0), protocolFactory(p))
 		if err != nil {
 			t.Fatal(err)
 		}
-		c, err := tls.Dial("tcp", ln.Addr().String(), testClientConfig(t))
+		c, err := tls.Dial("tcp", ln.Addr().String(), tlsClientConfig(t))
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer c.Close()
-		payload := randomBytes(200<<10, 11)
+		payload := tlsRandomBytes(200<<10, 11)
 		for i := 0; i < len(payload); i += 1000 {
 			c.Write(payload[i:min(i+1000, len(payload))]) // many small records
 		}
@@ -170,7 +170,7 @@ func TestTLSPauseReadingHoldsDecryptedRecords(t *testing.T) {
 			p.isPaused = false
 			p.Transport.ResumeReading()
 		})
-		reason := waitLost(t, p.lost)
+		reason := tlsWaitLost(t, p.lost)
 		if !errors.Is(reason, protocol.ErrPeerClosed) || errors.Is(reason, ErrNoCloseNotify) {
 			t.Fatalf("ConnectionLost(%v)", reason)
 		}
@@ -185,7 +185,7 @@ func TestTLSPauseReadingHoldsDecryptedRecords(t *testing.T) {
 func TestTLSPanicInDataReceivedAbortsConnection(t *testing.T) {
 	r := startReactor(t, WithLoops(1))
 	lost := make(chan error, 1)
-	ln, err := r.ListenTLS("127.0.0.1:0", serverConfig(t, 0), protocolFactoryFunc(func() protocol.Protocol {
+	ln, err := r.ListenTLS("127.0.0.1:0", tlsServerConfig(t, 0), tlsFactoryFunc(func() protocol.Protocol {
 		return &protocol.Funcs{
 			OnData: func(protocol.Transport, []byte) { panic("boom") },
 			OnLost: func(_ protocol.Transport, reason error) { lost <- reason },
@@ -194,20 +194,20 @@ func TestTLSPanicInDataReceivedAbortsConnection(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := tls.Dial("tcp", ln.Addr().String(), testClientConfig(t))
+	c, err := tls.Dial("tcp", ln.Addr().String(), tlsClientConfig(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
 	io.WriteString(c, "x")
-	if reason := waitLost(t, lost); !errors.Is(reason, protocol.ErrPanic) {
+	if reason := tlsWaitLost(t, lost); !errors.Is(reason, protocol.ErrPanic) {
 		t.Fatalf("ConnectionLost(%v)", reason)
 	}
 }
 
-// capturedClientHello is the first flight of a Go client, to replay from
+// tlsClientHello is the first flight of a Go client, to replay from
 // a client that then stalls mid-handshake.
-func capturedClientHello(t *testing.T) []byte {
+func tlsClientHello(t *testing.T) []byte {
 	a, b := net.Pipe()
 	defer a.Close()
 	defer b.Close()
@@ -229,7 +229,7 @@ func capturedClientHello(t *testing.T) []byte {
 // stalled one leaves, the next one's handshake runs.
 func TestTLSHandshakeLimitQueuesHandshakes(t *testing.T) {
 	r := startReactor(t, WithLoops(2), WithTLSHandshakes(1))
-	ln, err := r.ListenTLS("127.0.0.1:0", serverConfig(t, 0), echoFactory())
+	ln, err := r.ListenTLS("127.0.0.1:0", tlsServerConfig(t, 0), echoFactory())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -237,7 +237,7 @@ func TestTLSHandshakeLimitQueuesHandshakes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stalled.Write(capturedClientHello(t))
+	stalled.Write(tlsClientHello(t))
 	waitForTLS(t, "the stalled handshake to take the slot", func() bool {
 		r.handshakes.mu.Lock()
 		defer r.handshakes.mu.Unlock()
@@ -245,7 +245,7 @@ func TestTLSHandshakeLimitQueuesHandshakes(t *testing.T) {
 	})
 	done := make(chan error, 1)
 	go func() {
-		c, err := tls.Dial("tcp", ln.Addr().String(), testClientConfig(t))
+		c, err := tls.Dial("tcp", ln.Addr().String(), tlsClientConfig(t))
 		if err == nil {
 			c.Close()
 		}
@@ -299,7 +299,7 @@ func TestTLSConnectCancelledDuringHandshake(t *testing.T) {
 		}
 	}()
 	var d *deferred.Deferred[protocol.Protocol]
-	onLoop(t, r, func() { d = r.ConnectTLS(ln.Addr().String(), testClientConfig(t), echoFactory(), 10*time.Second) })
+	onLoop(t, r, func() { d = r.ConnectTLS(ln.Addr().String(), tlsClientConfig(t), echoFactory(), 10*time.Second) })
 	sc := <-accepted
 	defer sc.Close()
 	sc.SetDeadline(time.Now().Add(30 * time.Second))
@@ -323,7 +323,7 @@ func TestTLSConnectCancelledDuringHandshake(t *testing.T) {
 func TestTLSHTTPSWithNetHTTPClient(t *testing.T) {
 	for _, ver := range tlsVersions {
 		t.Run(ver.name, func(t *testing.T) {
-			eachLoops(t, func(t *testing.T, loops int) {
+			tlsEachLoops(t, func(t *testing.T, loops int) {
 				r := startReactor(t, WithLoops(loops))
 				srv, err := http.NewServer(http.HandlerFunc(func(w *http.ResponseWriter, req *http.Request) {
 					w.SetHeader("Content-Type", "text/plain")
@@ -336,13 +336,13 @@ func TestTLSHTTPSWithNetHTTPClient(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				cfg := serverConfig(t, ver.v)
+				cfg := tlsServerConfig(t, ver.v)
 				cfg.NextProtos = []string{"http/1.1"}
 				ln, err := r.ListenTLS("127.0.0.1:0", cfg, srv)
 				if err != nil {
 					t.Fatal(err)
 				}
-				ccfg := testClientConfig(t)
+				ccfg := tlsClientConfig(t)
 				ccfg.NextProtos = []string{"http/1.1"}
 				tr := &nethttp.Transport{TLSClientConfig: ccfg}
 				defer tr.CloseIdleConnections()
@@ -382,11 +382,11 @@ func TestTLSHTTPSWithNetHTTPClient(t *testing.T) {
 // no handshake goroutine is left (goleak checks at the end).
 func TestTLSStopDuringHandshake(t *testing.T) {
 	r := startReactor(t, WithLoops(2), WithTLSHandshakes(1), WithShutdownTimeout(time.Second))
-	ln, err := r.ListenTLS("127.0.0.1:0", serverConfig(t, 0), echoFactory())
+	ln, err := r.ListenTLS("127.0.0.1:0", tlsServerConfig(t, 0), echoFactory())
 	if err != nil {
 		t.Fatal(err)
 	}
-	hello := capturedClientHello(t)
+	hello := tlsClientHello(t)
 	for i := 0; i < 2; i++ {
 		c, err := net.Dial("tcp", ln.Addr().String())
 		if err != nil {

@@ -15,9 +15,9 @@ import (
 	"github.com/mustaine/mustaine/protocol/http"
 )
 
-// needTool skips when a command-line tool is missing here; in CI (where
+// tlsNeedTool skips when a command-line tool is missing here; in CI (where
 // .ci/run installs it) a missing tool fails the test.
-func needTool(t *testing.T, path string) {
+func tlsNeedTool(t *testing.T, path string) {
 	t.Helper()
 	if _, err := exec.LookPath(path); err != nil {
 		if os.Getenv("CI") != "" {
@@ -27,16 +27,16 @@ func needTool(t *testing.T, path string) {
 	}
 }
 
-// writeCAFile writes the test CA's certificate for external clients.
-func writeCAFile(t *testing.T) string {
+// tlsWriteCAFile writes the test CA's certificate for external clients.
+func tlsWriteCAFile(t *testing.T) string {
 	path := filepath.Join(t.TempDir(), "ca.pem")
-	if err := os.WriteFile(path, getPKI(t).caPEM, 0o600); err != nil {
+	if err := os.WriteFile(path, getTLSPKI(t).caPEM, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return path
 }
 
-func runTool(t *testing.T, stdin string, name string, args ...string) (string, error) {
+func tlsRunTool(t *testing.T, stdin string, name string, args ...string) (string, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -46,9 +46,9 @@ func runTool(t *testing.T, stdin string, name string, args ...string) (string, e
 	return string(out), err
 }
 
-// lineCloser echoes and closes (with close_notify) after the first
+// tlsLineCloser echoes and closes (with close_notify) after the first
 // newline it echoed.
-func lineCloser() protocol.Protocol {
+func tlsLineCloser() protocol.Protocol {
 	return &protocol.Funcs{OnData: func(t protocol.Transport, b []byte) {
 		t.Write(b)
 		if bytes.IndexByte(b, '\n') >= 0 {
@@ -61,17 +61,17 @@ func lineCloser() protocol.Protocol {
 // negotiates TLS 1.2 and 1.3 with ALPN http/1.1, gets its line echoed and
 // sees our close.
 func TestTLSInteropOpenSSLClient(t *testing.T) {
-	needTool(t, "openssl")
-	ca := writeCAFile(t)
+	tlsNeedTool(t, "openssl")
+	ca := tlsWriteCAFile(t)
 	r := startReactor(t, WithLoops(2))
-	cfg := serverConfig(t, 0)
+	cfg := tlsServerConfig(t, 0)
 	cfg.NextProtos = []string{"http/1.1"}
-	ln, err := r.ListenTLS("127.0.0.1:0", cfg, protocolFactoryFunc(lineCloser))
+	ln, err := r.ListenTLS("127.0.0.1:0", cfg, tlsFactoryFunc(tlsLineCloser))
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, v := range []struct{ flag, name string }{{"-tls1_2", "TLSv1.2"}, {"-tls1_3", "TLSv1.3"}} {
-		out, err := runTool(t, "hello from openssl\n", "openssl", "s_client", "-connect", ln.Addr().String(),
+		out, err := tlsRunTool(t, "hello from openssl\n", "openssl", "s_client", "-connect", ln.Addr().String(),
 			"-servername", "localhost", "-CAfile", ca, "-verify_return_error", "-alpn", "http/1.1", v.flag, "-ign_eof")
 		if err != nil {
 			t.Fatalf("openssl %s: %v\n%s", v.flag, err, out)
@@ -88,11 +88,11 @@ func TestTLSInteropOpenSSLClient(t *testing.T) {
 // by openssl s_client ("R") is refused with an alert, logged, and the
 // connection closed; the server goes on serving.
 func TestTLSInteropOpenSSLRenegotiationRefused(t *testing.T) {
-	needTool(t, "openssl")
-	ca := writeCAFile(t)
-	log, logOpt := testLogger()
+	tlsNeedTool(t, "openssl")
+	ca := tlsWriteCAFile(t)
+	log, logOpt := tlsTestLogger()
 	r := startReactor(t, WithLoops(1), logOpt)
-	ln, err := r.ListenTLS("127.0.0.1:0", serverConfig(t, 0), protocolFactoryFunc(lineCloser))
+	ln, err := r.ListenTLS("127.0.0.1:0", tlsServerConfig(t, 0), tlsFactoryFunc(tlsLineCloser))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,9 +112,9 @@ func TestTLSInteropOpenSSLRenegotiationRefused(t *testing.T) {
 	if !strings.Contains(out.String(), "RENEGOTIATING") || !strings.Contains(out.String(), "alert unexpected message") {
 		t.Fatalf("openssl did not renegotiate (%v):\n%s", err, out.String())
 	}
-	waitLog(t, log, "TLS error", "unexpected handshake message")
+	tlsWaitLog(t, log, "TLS error", "unexpected handshake message")
 	// Still serving.
-	if out, err := runTool(t, "again\n", "openssl", "s_client", "-connect", ln.Addr().String(), "-servername", "localhost",
+	if out, err := tlsRunTool(t, "again\n", "openssl", "s_client", "-connect", ln.Addr().String(), "-servername", "localhost",
 		"-CAfile", ca, "-verify_return_error", "-quiet"); err != nil || !strings.Contains(out, "again") {
 		t.Fatalf("second openssl: %v\n%s", err, out)
 	}
@@ -123,8 +123,8 @@ func TestTLSInteropOpenSSLRenegotiationRefused(t *testing.T) {
 // TestTLSInteropCurl: curl --cacert against an HTTPS server made of
 // protocol/http.
 func TestTLSInteropCurl(t *testing.T) {
-	needTool(t, "curl")
-	ca := writeCAFile(t)
+	tlsNeedTool(t, "curl")
+	ca := tlsWriteCAFile(t)
 	r := startReactor(t, WithLoops(2))
 	srv, err := http.NewServer(http.HandlerFunc(func(w *http.ResponseWriter, req *http.Request) {
 		w.WriteString("hello curl\n")
@@ -132,7 +132,7 @@ func TestTLSInteropCurl(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := serverConfig(t, 0)
+	cfg := tlsServerConfig(t, 0)
 	cfg.NextProtos = []string{"http/1.1"}
 	ln, err := r.ListenTLS("127.0.0.1:0", cfg, srv)
 	if err != nil {
@@ -140,7 +140,7 @@ func TestTLSInteropCurl(t *testing.T) {
 	}
 	_, port, _ := net.SplitHostPort(ln.Addr().String())
 	for _, url := range []string{"https://127.0.0.1:" + port + "/", "https://localhost:" + port + "/a"} {
-		out, err := runTool(t, "", "curl", "-sS", "--fail", "--cacert", ca, "--max-time", "30", url, url)
+		out, err := tlsRunTool(t, "", "curl", "-sS", "--fail", "--cacert", ca, "--max-time", "30", url, url)
 		if err != nil || out != "hello curl\nhello curl\n" {
 			t.Fatalf("curl %s: %v\n%s", url, err, out)
 		}
@@ -157,19 +157,19 @@ func TestTLSInteropTwistedClient(t *testing.T) {
 		}
 		t.Skip("python3-openssl not installed")
 	}
-	ca := writeCAFile(t)
+	ca := tlsWriteCAFile(t)
 	r := startReactor(t, WithLoops(2))
-	echo, err := r.ListenTLS("127.0.0.1:0", serverConfig(t, 0), echoFactory())
+	echo, err := r.ListenTLS("127.0.0.1:0", tlsServerConfig(t, 0), echoFactory())
 	if err != nil {
 		t.Fatal(err)
 	}
-	starttls, err := r.ListenTCP("127.0.0.1:0", startTLSServer(t, serverConfig(t, 0), nil))
+	starttls, err := r.ListenTCP("127.0.0.1:0", startTLSLineServer(t, tlsServerConfig(t, 0), nil))
 	if err != nil {
 		t.Fatal(err)
 	}
 	for mode, addr := range map[string]net.Addr{"echo": echo.Addr(), "starttls": starttls.Addr()} {
 		host, port, _ := net.SplitHostPort(addr.String())
-		out, err := runTool(t, "", twistedPython, "testdata/twisted/tls_client.py", mode, host, port, ca)
+		out, err := tlsRunTool(t, "", twistedPython, "testdata/twisted/tls_client.py", mode, host, port, ca)
 		if err != nil || !strings.Contains(out, "ok") {
 			t.Fatalf("Twisted %s: %v\n%s", mode, err, out)
 		}

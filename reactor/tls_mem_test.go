@@ -36,7 +36,7 @@ func TestTLSMemServer(t *testing.T) {
 	if mode == "" {
 		t.Skip("server process of TestTLSIdleConnectionMemory")
 	}
-	cert := getPKI(t).goodCert(t)
+	cert := getTLSPKI(t).goodCert(t)
 	hello := []byte("Hello, World!")
 	var addr string
 	switch mode {
@@ -71,7 +71,7 @@ func TestTLSMemServer(t *testing.T) {
 	sc := bufio.NewScanner(os.Stdin)
 	for sc.Scan() {
 		h := tlsHeapInUse()
-		fmt.Println(rssKiB(), h)
+		fmt.Println(tlsRSSKiB(), h)
 		if p := os.Getenv("MUSTAINE_HEAP_PROFILE"); p != "" && sc.Text() == "profile" && mode == "tls" {
 			f, _ := os.Create(p)
 			pprof.WriteHeapProfile(f)
@@ -82,7 +82,7 @@ func TestTLSMemServer(t *testing.T) {
 
 const memServerEnv = "MUSTAINE_TLS_MEM_SERVER"
 
-func rssKiB() int64 {
+func tlsRSSKiB() int64 {
 	b, err := os.ReadFile("/proc/self/status")
 	if err != nil {
 		return -1
@@ -104,10 +104,10 @@ func tlsHeapInUse() uint64 {
 	return ms.HeapInuse + ms.StackInuse
 }
 
-// measureIdle starts a server process in mode, holds n idle keep-alive
+// tlsMeasureIdle starts a server process in mode, holds n idle keep-alive
 // connections to it after one GET each, and returns the server's growth
 // per connection.
-func measureIdle(t *testing.T, mode string, n int) (rssPer, heapPer float64) {
+func tlsMeasureIdle(t *testing.T, mode string, n int) (rssPer, heapPer float64) {
 	cmd := exec.Command(os.Args[0], "-test.run=^TestTLSMemServer$")
 	cmd.Env = append(os.Environ(), memServerEnv+"="+mode)
 	stdin, _ := cmd.StdinPipe()
@@ -130,10 +130,10 @@ func measureIdle(t *testing.T, mode string, n int) (rssPer, heapPer float64) {
 	// One connection first, so that what every server allocates once
 	// (the certificate parsed, pools, the first goroutines) is in the
 	// baseline.
-	conns := []net.Conn{dialGet(t, addr, mode)}
+	conns := []net.Conn{tlsDialGet(t, addr, mode)}
 	rss0, heap0 := sample("m")
 	for i := 1; i <= n; i++ {
-		conns = append(conns, dialGet(t, addr, mode))
+		conns = append(conns, tlsDialGet(t, addr, mode))
 	}
 	time.Sleep(300 * time.Millisecond) // the last handshake goroutines exit
 	rss1, heap1 := sample("profile")
@@ -143,7 +143,7 @@ func measureIdle(t *testing.T, mode string, n int) (rssPer, heapPer float64) {
 	return float64(rss1-rss0) * 1024 / float64(n), float64(heap1-heap0) / float64(n)
 }
 
-func dialGet(t *testing.T, addr, mode string) net.Conn {
+func tlsDialGet(t *testing.T, addr, mode string) net.Conn {
 	var c net.Conn
 	var err error
 	if mode == "plain" {
@@ -179,9 +179,9 @@ func TestTLSIdleConnectionMemory(t *testing.T) {
 	if s := os.Getenv("MUSTAINE_MEASURE_CONNS"); s != "" {
 		n, _ = strconv.Atoi(s)
 	}
-	nhRSS, nhHeap := measureIdle(t, "net/http", n)
-	mRSS, mHeap := measureIdle(t, "tls", n)
-	pRSS, pHeap := measureIdle(t, "plain", n)
+	nhRSS, nhHeap := tlsMeasureIdle(t, "net/http", n)
+	mRSS, mHeap := tlsMeasureIdle(t, "tls", n)
+	pRSS, pHeap := tlsMeasureIdle(t, "plain", n)
 	t.Logf("idle keep-alive connections after one GET, %d held, server growth per connection:", n)
 	t.Logf("  net/http TLS:        RSS %6.0f B  heap+stacks %6.0f B", nhRSS, nhHeap)
 	t.Logf("  Mustaine TLS:        RSS %6.0f B  heap+stacks %6.0f B  (%.2fx net/http's RSS)", mRSS, mHeap, mRSS/nhRSS)

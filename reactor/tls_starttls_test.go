@@ -15,17 +15,17 @@ import (
 	"github.com/mustaine/mustaine/protocol"
 )
 
-// lineProto splits input into lines ending in "\r\n" and hands each to
+// tlsLineProto splits input into lines ending in "\r\n" and hands each to
 // onLine; it records the handshake.
-type lineProto struct {
+type tlsLineProto struct {
 	protocol.Base
 	buf       []byte
-	onLine    func(p *lineProto, line string)
+	onLine    func(p *tlsLineProto, line string)
 	handshake chan tls.ConnectionState
 	lost      chan error
 }
 
-func (p *lineProto) DataReceived(b []byte) {
+func (p *tlsLineProto) DataReceived(b []byte) {
 	p.buf = append(p.buf, b...)
 	for {
 		i := bytes.Index(p.buf, []byte("\r\n"))
@@ -38,7 +38,7 @@ func (p *lineProto) DataReceived(b []byte) {
 	}
 }
 
-func (p *lineProto) HandshakeCompleted() {
+func (p *tlsLineProto) HandshakeCompleted() {
 	st, ok := p.Transport.(protocol.TLSTransport).ConnectionState()
 	if !ok {
 		panic("HandshakeCompleted without a ConnectionState")
@@ -48,17 +48,17 @@ func (p *lineProto) HandshakeCompleted() {
 	}
 }
 
-func (p *lineProto) ConnectionLost(reason error) {
+func (p *tlsLineProto) ConnectionLost(reason error) {
 	if p.lost != nil {
 		p.lost <- reason
 	}
 }
 
-// startTLSServer answers STARTTLS with OK in clear, then TLS: each line
+// startTLSLineServer answers STARTTLS with OK in clear, then TLS: each line
 // comes back as "secret <line>", QUIT closes.
-func startTLSServer(t *testing.T, cfg *tls.Config, handshakes chan tls.ConnectionState) protocol.Factory {
-	return protocolFactoryFunc(func() protocol.Protocol {
-		return &lineProto{handshake: handshakes, onLine: func(p *lineProto, line string) {
+func startTLSLineServer(t *testing.T, cfg *tls.Config, handshakes chan tls.ConnectionState) protocol.Factory {
+	return tlsFactoryFunc(func() protocol.Protocol {
+		return &tlsLineProto{handshake: handshakes, onLine: func(p *tlsLineProto, line string) {
 			switch line {
 			case "STARTTLS":
 				p.Transport.Write([]byte("OK\r\n"))
@@ -79,13 +79,13 @@ func startTLSServer(t *testing.T, cfg *tls.Config, handshakes chan tls.Connectio
 	})
 }
 
-// tee is a TCP proxy that records what the client sends.
-type tee struct {
+// tlsTee is a TCP proxy that records what the client sends.
+type tlsTee struct {
 	mu  sync.Mutex
 	c2s bytes.Buffer
 }
 
-func (tp *tee) run(t *testing.T, target string) string {
+func (tp *tlsTee) run(t *testing.T, target string) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -128,7 +128,7 @@ func (tp *tee) run(t *testing.T, target string) string {
 	return ln.Addr().String()
 }
 
-func (tp *tee) sent() []byte {
+func (tp *tlsTee) sent() []byte {
 	tp.mu.Lock()
 	defer tp.mu.Unlock()
 	return append([]byte(nil), tp.c2s.Bytes()...)
@@ -142,24 +142,24 @@ func (tp *tee) sent() []byte {
 func TestTLSStartTLSBothSidesMustaine(t *testing.T) {
 	for _, ver := range tlsVersions {
 		t.Run(ver.name, func(t *testing.T) {
-			eachLoops(t, func(t *testing.T, loops int) {
+			tlsEachLoops(t, func(t *testing.T, loops int) {
 				r := startReactor(t, WithLoops(loops))
 				srvStates := make(chan tls.ConnectionState, 1)
-				ln, err := r.ListenTCP("127.0.0.1:0", startTLSServer(t, serverConfig(t, ver.v), srvStates))
+				ln, err := r.ListenTCP("127.0.0.1:0", startTLSLineServer(t, tlsServerConfig(t, ver.v), srvStates))
 				if err != nil {
 					t.Fatal(err)
 				}
-				proxy := (&tee{})
+				proxy := (&tlsTee{})
 				addr := proxy.run(t, ln.Addr().String())
 				var lines []string
 				cliStates := make(chan tls.ConnectionState, 1)
-				client := &lineProto{handshake: cliStates, lost: make(chan error, 1), onLine: func(p *lineProto, line string) {
+				client := &tlsLineProto{handshake: cliStates, lost: make(chan error, 1), onLine: func(p *tlsLineProto, line string) {
 					lines = append(lines, line)
 					switch line {
 					case "clear hello":
 						p.Transport.Write([]byte("STARTTLS\r\n"))
 					case "OK":
-						if err := p.Transport.(protocol.TLSStarter).StartTLS(testClientConfig(t), false); err != nil {
+						if err := p.Transport.(protocol.TLSStarter).StartTLS(tlsClientConfig(t), false); err != nil {
 							panic(err)
 						}
 						// Held until the handshake is done, then encrypted.
@@ -172,7 +172,7 @@ func TestTLSStartTLSBothSidesMustaine(t *testing.T) {
 					t.Fatal(err)
 				}
 				onLoop(t, r, func() { client.Transport.Write([]byte("hello\r\n")) })
-				reason := waitLost(t, client.lost)
+				reason := tlsWaitLost(t, client.lost)
 				if !errors.Is(reason, protocol.ErrPeerClosed) || errors.Is(reason, ErrNoCloseNotify) {
 					t.Fatalf("client ConnectionLost(%v), want a clean peer close", reason)
 				}
@@ -202,9 +202,9 @@ func TestTLSStartTLSBothSidesMustaine(t *testing.T) {
 // TestTLSStartTLSServerWithGoClient: Mustaine's StartTLS server side with
 // Go's crypto/tls client upgrading the same TCP connection.
 func TestTLSStartTLSServerWithGoClient(t *testing.T) {
-	eachLoops(t, func(t *testing.T, loops int) {
+	tlsEachLoops(t, func(t *testing.T, loops int) {
 		r := startReactor(t, WithLoops(loops))
-		ln, err := r.ListenTCP("127.0.0.1:0", startTLSServer(t, serverConfig(t, 0), nil))
+		ln, err := r.ListenTCP("127.0.0.1:0", startTLSLineServer(t, tlsServerConfig(t, 0), nil))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -224,7 +224,7 @@ func TestTLSStartTLSServerWithGoClient(t *testing.T) {
 		if br.Buffered() != 0 {
 			t.Fatal("server sent more in clear")
 		}
-		cfg := testClientConfig(t)
+		cfg := tlsClientConfig(t)
 		cfg.ServerName = "127.0.0.1"
 		tc := tls.Client(c, cfg)
 		tc.SetDeadline(time.Now().Add(30 * time.Second))

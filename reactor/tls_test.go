@@ -28,8 +28,8 @@ import (
 	"github.com/mustaine/mustaine/protocol"
 )
 
-// testPKI is a CA and certificates it signed, made for one test run.
-type testPKI struct {
+// tlsTestPKI is a CA and certificates it signed, made for one test run.
+type tlsTestPKI struct {
 	caCert *x509.Certificate
 	caKey  *ecdsa.PrivateKey
 	pool   *x509.CertPool
@@ -37,13 +37,13 @@ type testPKI struct {
 }
 
 var (
-	pkiOnce sync.Once
-	pki     *testPKI
+	tlsPKIOnce sync.Once
+	tlsPKI     *tlsTestPKI
 )
 
-func getPKI(t testing.TB) *testPKI {
+func getTLSPKI(t testing.TB) *tlsTestPKI {
 	t.Helper()
-	pkiOnce.Do(func() {
+	tlsPKIOnce.Do(func() {
 		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 		if err != nil {
 			panic(err)
@@ -64,26 +64,26 @@ func getPKI(t testing.TB) *testPKI {
 		ca, _ := x509.ParseCertificate(der)
 		pool := x509.NewCertPool()
 		pool.AddCert(ca)
-		pki = &testPKI{caCert: ca, caKey: key, pool: pool, caPEM: pemBlock("CERTIFICATE", der)}
+		tlsPKI = &tlsTestPKI{caCert: ca, caKey: key, pool: pool, caPEM: tlsPEM("CERTIFICATE", der)}
 	})
-	return pki
+	return tlsPKI
 }
 
-var serial = big.NewInt(100)
-var serialMu sync.Mutex
+var tlsSerial = big.NewInt(100)
+var tlsSerialMu sync.Mutex
 
 // leaf issues a server certificate for hosts (IPs or DNS names), valid
 // from notBefore to notAfter.
-func (p *testPKI) leaf(t testing.TB, notBefore, notAfter time.Time, hosts ...string) tls.Certificate {
+func (p *tlsTestPKI) leaf(t testing.TB, notBefore, notAfter time.Time, hosts ...string) tls.Certificate {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
-	serialMu.Lock()
-	serial.Add(serial, big.NewInt(1))
-	sn := new(big.Int).Set(serial)
-	serialMu.Unlock()
+	tlsSerialMu.Lock()
+	tlsSerial.Add(tlsSerial, big.NewInt(1))
+	sn := new(big.Int).Set(tlsSerial)
+	tlsSerialMu.Unlock()
 	tmpl := &x509.Certificate{
 		SerialNumber: sn,
 		Subject:      pkix.Name{CommonName: hosts[0]},
@@ -108,7 +108,7 @@ func (p *testPKI) leaf(t testing.TB, notBefore, notAfter time.Time, hosts ...str
 }
 
 // clientLeaf issues a client certificate.
-func (p *testPKI) clientLeaf(t testing.TB, name string) tls.Certificate {
+func (p *tlsTestPKI) clientLeaf(t testing.TB, name string) tls.Certificate {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -130,20 +130,20 @@ func (p *testPKI) clientLeaf(t testing.TB, name string) tls.Certificate {
 }
 
 // goodCert is valid now for 127.0.0.1 and localhost.
-func (p *testPKI) goodCert(t testing.TB) tls.Certificate {
+func (p *tlsTestPKI) goodCert(t testing.TB) tls.Certificate {
 	return p.leaf(t, time.Now().Add(-time.Hour), time.Now().Add(time.Hour), "127.0.0.1", "localhost")
 }
 
-func serverConfig(t testing.TB, version uint16) *tls.Config {
-	cfg := &tls.Config{Certificates: []tls.Certificate{getPKI(t).goodCert(t)}}
+func tlsServerConfig(t testing.TB, version uint16) *tls.Config {
+	cfg := &tls.Config{Certificates: []tls.Certificate{getTLSPKI(t).goodCert(t)}}
 	if version != 0 {
 		cfg.MinVersion, cfg.MaxVersion = version, version
 	}
 	return cfg
 }
 
-func testClientConfig(t testing.TB) *tls.Config {
-	return &tls.Config{RootCAs: getPKI(t).pool}
+func tlsClientConfig(t testing.TB) *tls.Config {
+	return &tls.Config{RootCAs: getTLSPKI(t).pool}
 }
 
 // tlsVersions and loopCounts make the table every TLS behaviour runs on.
@@ -152,30 +152,38 @@ var tlsVersions = []struct {
 	v    uint16
 }{{"TLS1.2", tls.VersionTLS12}, {"TLS1.3", tls.VersionTLS13}}
 
-func eachLoops(t *testing.T, fn func(t *testing.T, loops int)) {
+func tlsEachLoops(t *testing.T, fn func(t *testing.T, loops int)) {
 	for _, loops := range []int{1, 2} {
 		t.Run(fmt.Sprintf("loops=%d", loops), func(t *testing.T) { fn(t, loops) })
 	}
 }
 
-// recordingEcho echoes, is half-close aware, and records the negotiated
+// tlsEcho echoes, is half-close aware, and records the negotiated
 // version.
-type recordingEcho struct {
+type tlsEcho struct {
 	protocol.Base
 	states chan tls.ConnectionState
 }
 
-func (e *recordingEcho) ConnectionMade(t protocol.Transport) {
+func (e *tlsEcho) ConnectionMade(t protocol.Transport) {
 	e.Base.ConnectionMade(t)
 	st, ok := t.(protocol.TLSTransport).ConnectionState()
 	if ok && e.states != nil {
 		e.states <- st
 	}
 }
-func (e *recordingEcho) DataReceived(b []byte) { e.Transport.Write(b) }
-func (e *recordingEcho) ReadConnectionLost()   { e.Transport.LoseConnection() }
 
-func randomBytes(n int, seed uint64) []byte {
+// DataReceived echoes through Writev (even sizes, three pieces) or Write.
+func (e *tlsEcho) DataReceived(b []byte) {
+	if n := len(b); n%2 == 0 && n >= 4 {
+		e.Transport.Writev(b[:n/4], b[n/4:n/2], b[n/2:])
+		return
+	}
+	e.Transport.Write(b)
+}
+func (e *tlsEcho) ReadConnectionLost() { e.Transport.LoseConnection() }
+
+func tlsRandomBytes(n int, seed uint64) []byte {
 	rng := mrand.New(mrand.NewPCG(seed, 1))
 	b := make([]byte, n)
 	for i := range b {
@@ -191,16 +199,16 @@ func randomBytes(n int, seed uint64) []byte {
 func TestTLSEchoGoClientEveryByte(t *testing.T) {
 	for _, ver := range tlsVersions {
 		t.Run(ver.name, func(t *testing.T) {
-			eachLoops(t, func(t *testing.T, loops int) {
+			tlsEachLoops(t, func(t *testing.T, loops int) {
 				r := startReactor(t, WithLoops(loops))
 				states := make(chan tls.ConnectionState, 4)
-				ln, err := r.ListenTLS("127.0.0.1:0", serverConfig(t, ver.v), protocol.FactoryFunc(func(net.Addr) protocol.Protocol {
-					return &recordingEcho{states: states}
+				ln, err := r.ListenTLS("127.0.0.1:0", tlsServerConfig(t, ver.v), protocol.FactoryFunc(func(net.Addr) protocol.Protocol {
+					return &tlsEcho{states: states}
 				}))
 				if err != nil {
 					t.Fatal(err)
 				}
-				cfg := testClientConfig(t)
+				cfg := tlsClientConfig(t)
 				cfg.ServerName = "localhost"
 				c, err := tls.Dial("tcp", ln.Addr().String(), cfg)
 				if err != nil {
@@ -208,7 +216,7 @@ func TestTLSEchoGoClientEveryByte(t *testing.T) {
 				}
 				defer c.Close()
 				c.SetDeadline(time.Now().Add(60 * time.Second))
-				payload := randomBytes(4<<20, uint64(loops)+uint64(ver.v))
+				payload := tlsRandomBytes(4<<20, uint64(loops)+uint64(ver.v))
 				writeErr := make(chan error, 1)
 				go func() {
 					rng := mrand.New(mrand.NewPCG(3, 4))
@@ -242,18 +250,18 @@ func TestTLSEchoGoClientEveryByte(t *testing.T) {
 	}
 }
 
-// collector is a client Protocol that records what it gets.
-type collector struct {
+// tlsCollector is a client Protocol that records what it gets.
+type tlsCollector struct {
 	protocol.Base
 	mu     sync.Mutex
 	data   bytes.Buffer
 	lost   chan error
-	onData func(c *collector, b []byte)
+	onData func(c *tlsCollector, b []byte)
 }
 
-func newCollector() *collector { return &collector{lost: make(chan error, 1)} }
+func newTLSCollector() *tlsCollector { return &tlsCollector{lost: make(chan error, 1)} }
 
-func (c *collector) DataReceived(b []byte) {
+func (c *tlsCollector) DataReceived(b []byte) {
 	c.mu.Lock()
 	c.data.Write(b)
 	c.mu.Unlock()
@@ -261,14 +269,14 @@ func (c *collector) DataReceived(b []byte) {
 		c.onData(c, b)
 	}
 }
-func (c *collector) ConnectionLost(reason error) { c.lost <- reason }
-func (c *collector) String() string {
+func (c *tlsCollector) ConnectionLost(reason error) { c.lost <- reason }
+func (c *tlsCollector) String() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.data.String()
 }
 
-func waitLost(t *testing.T, ch chan error) error {
+func tlsWaitLost(t *testing.T, ch chan error) error {
 	t.Helper()
 	select {
 	case err := <-ch:
@@ -294,7 +302,7 @@ func TestTLSConnectTLSToGoServer(t *testing.T) {
 	for _, ver := range tlsVersions {
 		for _, notify := range []bool{true, false} {
 			t.Run(fmt.Sprintf("%s/close_notify=%v", ver.name, notify), func(t *testing.T) {
-				eachLoops(t, func(t *testing.T, loops int) {
+				tlsEachLoops(t, func(t *testing.T, loops int) {
 					connectToGoServer(t, loops, ver.v, notify)
 				})
 			})
@@ -304,7 +312,7 @@ func TestTLSConnectTLSToGoServer(t *testing.T) {
 
 func connectToGoServer(t *testing.T, loops int, version uint16, notify bool) {
 	r := startReactor(t, WithLoops(loops))
-	ln, err := tls.Listen("tcp", "127.0.0.1:0", serverConfig(t, version))
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", tlsServerConfig(t, version))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -338,22 +346,22 @@ func connectToGoServer(t *testing.T, loops int, version uint16, notify bool) {
 			srvErr <- tc.NetConn().Close()
 		}
 	}()
-	col := newCollector()
+	col := newTLSCollector()
 	sent := false
-	col.onData = func(c *collector, b []byte) {
+	col.onData = func(c *tlsCollector, b []byte) {
 		if !sent && strings.HasSuffix(c.data.String(), "\r\n") {
 			sent = true
 			c.Transport.Write([]byte("howdy"))
 		}
 	}
-	p, err := awaitTLS(t, r.ConnectTLS(ln.Addr().String(), testClientConfig(t), protocol.FactoryFunc(func(net.Addr) protocol.Protocol { return col }), 10*time.Second))
+	p, err := awaitTLS(t, r.ConnectTLS(ln.Addr().String(), tlsClientConfig(t), protocol.FactoryFunc(func(net.Addr) protocol.Protocol { return col }), 10*time.Second))
 	if err != nil {
 		t.Fatalf("ConnectTLS: %v", err)
 	}
 	if p != col {
 		t.Fatalf("Deferred fired with %v", p)
 	}
-	reason := waitLost(t, col.lost)
+	reason := tlsWaitLost(t, col.lost)
 	if err := <-srvErr; err != nil {
 		t.Fatalf("server: %v", err)
 	}
@@ -370,27 +378,27 @@ func connectToGoServer(t *testing.T, loops int, version uint16, notify bool) {
 
 // TestTLSUnixSocketEcho: TLS over a Unix socket, both ends Mustaine.
 func TestTLSUnixSocketEcho(t *testing.T) {
-	eachLoops(t, func(t *testing.T, loops int) {
+	tlsEachLoops(t, func(t *testing.T, loops int) {
 		r := startReactor(t, WithLoops(loops))
 		path := filepath.Join(t.TempDir(), "tls.sock")
-		if _, err := r.ListenUnixTLS(path, serverConfig(t, 0), protocolFactoryFunc(func() protocol.Protocol { return &recordingEcho{} })); err != nil {
+		if _, err := r.ListenUnixTLS(path, tlsServerConfig(t, 0), tlsFactoryFunc(func() protocol.Protocol { return &tlsEcho{} })); err != nil {
 			t.Fatal(err)
 		}
-		col := newCollector()
-		col.onData = func(c *collector, b []byte) {
+		col := newTLSCollector()
+		col.onData = func(c *tlsCollector, b []byte) {
 			if c.data.Len() == 6 {
 				c.Transport.LoseConnection()
 			}
 		}
-		cfg := testClientConfig(t)
+		cfg := tlsClientConfig(t)
 		cfg.ServerName = "localhost"
 		d := r.ConnectUnixTLS(path, cfg, protocolFactory(col), 10*time.Second)
 		p, err := awaitTLS(t, d)
 		if err != nil {
 			t.Fatal(err)
 		}
-		onLoop(t, r, func() { p.(*collector).Transport.Write([]byte("abcdef")) })
-		if reason := waitLost(t, col.lost); !errors.Is(reason, protocol.ErrConnectionDone) {
+		onLoop(t, r, func() { p.(*tlsCollector).Transport.Write([]byte("abcdef")) })
+		if reason := tlsWaitLost(t, col.lost); !errors.Is(reason, protocol.ErrConnectionDone) {
 			t.Fatalf("ConnectionLost(%v)", reason)
 		}
 		if col.String() != "abcdef" {
@@ -399,23 +407,23 @@ func TestTLSUnixSocketEcho(t *testing.T) {
 	})
 }
 
-func protocolFactoryFunc(fn func() protocol.Protocol) protocol.Factory {
+func tlsFactoryFunc(fn func() protocol.Protocol) protocol.Factory {
 	return protocol.FactoryFunc(func(net.Addr) protocol.Protocol { return fn() })
 }
 
-// testLogger captures the reactor's log at info level.
-func testLogger() (*syncBuffer, Option) {
+// tlsTestLogger captures the reactor's log at info level.
+func tlsTestLogger() (*syncBuffer, Option) {
 	buf := &syncBuffer{}
 	return buf, WithLogger(zerolog.New(buf).Level(zerolog.InfoLevel))
 }
 
-func pemBlock(typ string, der []byte) []byte {
+func tlsPEM(typ string, der []byte) []byte {
 	return pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der})
 }
 
-// rawExchange connects with plain TCP, sends msg (then half-closes when
+// tlsRawExchange connects with plain TCP, sends msg (then half-closes when
 // closeWrite), and reads everything until the server closes.
-func rawExchange(t *testing.T, addr string, msg []byte, closeWrite bool) []byte {
+func tlsRawExchange(t *testing.T, addr string, msg []byte, closeWrite bool) []byte {
 	t.Helper()
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
@@ -436,8 +444,8 @@ func rawExchange(t *testing.T, addr string, msg []byte, closeWrite bool) []byte 
 	return got
 }
 
-// waitLog waits for the log to contain all of want.
-func waitLog(t *testing.T, log *syncBuffer, want ...string) {
+// tlsWaitLog waits for the log to contain all of want.
+func tlsWaitLog(t *testing.T, log *syncBuffer, want ...string) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -469,22 +477,22 @@ func TestTLSBadClientHello(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			eachLoops(t, func(t *testing.T, loops int) {
-				log, logOpt := testLogger()
+			tlsEachLoops(t, func(t *testing.T, loops int) {
+				log, logOpt := tlsTestLogger()
 				r := startReactor(t, WithLoops(loops), logOpt)
 				var built sync.WaitGroup
-				ln, err := r.ListenTLS("127.0.0.1:0", serverConfig(t, 0), protocolFactoryFunc(func() protocol.Protocol {
+				ln, err := r.ListenTLS("127.0.0.1:0", tlsServerConfig(t, 0), tlsFactoryFunc(func() protocol.Protocol {
 					built.Add(1)
-					return &recordingEcho{}
+					return &tlsEcho{}
 				}))
 				if err != nil {
 					t.Fatal(err)
 				}
-				got := rawExchange(t, ln.Addr().String(), []byte(tc.input), true)
+				got := tlsRawExchange(t, ln.Addr().String(), []byte(tc.input), true)
 				if want := []byte{21, 3, 1, 0, 2, 2, 50}; !bytes.Equal(got, want) {
 					t.Fatalf("server answered %q, want the decode_error alert %q", got, want)
 				}
-				waitLog(t, log, "TLS handshake failed", tc.reason, `"peer":"127.0.0.1:`, `"conn":`)
+				tlsWaitLog(t, log, "TLS handshake failed", tc.reason, `"peer":"127.0.0.1:`, `"conn":`)
 			})
 		})
 	}
@@ -493,13 +501,13 @@ func TestTLSBadClientHello(t *testing.T) {
 // TestTLSPlainHTTPRequestGets400: a plain HTTP request to a TLS port gets
 // net/http's answer, byte for byte, and a close.
 func TestTLSPlainHTTPRequestGets400(t *testing.T) {
-	eachLoops(t, func(t *testing.T, loops int) {
+	tlsEachLoops(t, func(t *testing.T, loops int) {
 		r := startReactor(t, WithLoops(loops))
-		ln, err := r.ListenTLS("127.0.0.1:0", serverConfig(t, 0), echoFactory())
+		ln, err := r.ListenTLS("127.0.0.1:0", tlsServerConfig(t, 0), echoFactory())
 		if err != nil {
 			t.Fatal(err)
 		}
-		got := rawExchange(t, ln.Addr().String(), []byte("GET / HTTP/1.1\r\nHost: example.com\r\n\r\n"), false)
+		got := tlsRawExchange(t, ln.Addr().String(), []byte("GET / HTTP/1.1\r\nHost: example.com\r\n\r\n"), false)
 		const want = "HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n"
 		if string(got) != want {
 			t.Fatalf("got %q, want %q", got, want)
@@ -510,11 +518,11 @@ func TestTLSPlainHTTPRequestGets400(t *testing.T) {
 // TestTLSHandshakeTimeout: a client that connects and sends nothing is
 // closed, never before the handshake timeout.
 func TestTLSHandshakeTimeout(t *testing.T) {
-	eachLoops(t, func(t *testing.T, loops int) {
+	tlsEachLoops(t, func(t *testing.T, loops int) {
 		const timeout = 300 * time.Millisecond
-		log, logOpt := testLogger()
+		log, logOpt := tlsTestLogger()
 		r := startReactor(t, WithLoops(loops), WithTLSHandshakeTimeout(timeout), logOpt)
-		ln, err := r.ListenTLS("127.0.0.1:0", serverConfig(t, 0), echoFactory())
+		ln, err := r.ListenTLS("127.0.0.1:0", tlsServerConfig(t, 0), echoFactory())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -532,7 +540,7 @@ func TestTLSHandshakeTimeout(t *testing.T) {
 		if n != 0 || err != io.EOF {
 			t.Fatalf("read %d, %v; want EOF", n, err)
 		}
-		waitLog(t, log, "TLS handshake timed out")
+		tlsWaitLog(t, log, "TLS handshake timed out")
 	})
 }
 
@@ -553,7 +561,7 @@ func TestTLSHandshakeTimeoutFailsConnect(t *testing.T) {
 		}
 	}()
 	start := time.Now()
-	_, err = awaitTLS(t, r.ConnectTLS(ln.Addr().String(), testClientConfig(t), echoFactory(), 10*time.Second))
+	_, err = awaitTLS(t, r.ConnectTLS(ln.Addr().String(), tlsClientConfig(t), echoFactory(), 10*time.Second))
 	if !errors.Is(err, ErrTLSHandshakeTimeout) || !errors.Is(err, protocol.ErrTimeout) {
 		t.Fatalf("ConnectTLS: %v", err)
 	}
@@ -568,7 +576,7 @@ func TestTLSHandshakeTimeoutFailsConnect(t *testing.T) {
 // ClientFactory hears ClientConnectionFailed and the Protocol is never
 // made.
 func TestTLSConnectBadCertificates(t *testing.T) {
-	p := getPKI(t)
+	p := getTLSPKI(t)
 	now := time.Now()
 	cases := []struct {
 		name  string
@@ -588,13 +596,13 @@ func TestTLSConnectBadCertificates(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			eachLoops(t, func(t *testing.T, loops int) {
+			tlsEachLoops(t, func(t *testing.T, loops int) {
 				r := startReactor(t, WithLoops(loops))
 				ln, err := r.ListenTLS("127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{tc.cert}}, echoFactory())
 				if err != nil {
 					t.Fatal(err)
 				}
-				cf := &hookFactory{}
+				cf := &tlsHookFactory{}
 				_, err = awaitTLS(t, r.ConnectTLS(ln.Addr().String(), &tls.Config{RootCAs: tc.roots}, cf, 10*time.Second))
 				if !errors.Is(err, ErrTLSHandshake) || !tc.check(err) {
 					t.Fatalf("ConnectTLS: %v", err)
@@ -609,20 +617,20 @@ func TestTLSConnectBadCertificates(t *testing.T) {
 	}
 }
 
-// hookFactory is a ClientFactory that records its hooks (on the loop).
-type hookFactory struct {
+// tlsHookFactory is a ClientFactory that records its hooks (on the loop).
+type tlsHookFactory struct {
 	events []string
 }
 
-func (f *hookFactory) BuildProtocol(net.Addr) protocol.Protocol {
+func (f *tlsHookFactory) BuildProtocol(net.Addr) protocol.Protocol {
 	f.events = append(f.events, "build")
-	return &recordingEcho{}
+	return &tlsEcho{}
 }
-func (f *hookFactory) StartedConnecting(net.Addr) { f.events = append(f.events, "started") }
-func (f *hookFactory) ClientConnectionFailed(_ net.Addr, err error) {
+func (f *tlsHookFactory) StartedConnecting(net.Addr) { f.events = append(f.events, "started") }
+func (f *tlsHookFactory) ClientConnectionFailed(_ net.Addr, err error) {
 	f.events = append(f.events, "failed")
 }
-func (f *hookFactory) ClientConnectionLost(_ net.Addr, err error) {
+func (f *tlsHookFactory) ClientConnectionLost(_ net.Addr, err error) {
 	f.events = append(f.events, "lost")
 }
 
@@ -630,10 +638,10 @@ func (f *hookFactory) ClientConnectionLost(_ net.Addr, err error) {
 // after the queued output: Go's client reads everything then io.EOF, and a
 // Mustaine client hears a clean peer close, not ErrNoCloseNotify.
 func TestTLSLoseConnectionSendsCloseNotify(t *testing.T) {
-	eachLoops(t, func(t *testing.T, loops int) {
+	tlsEachLoops(t, func(t *testing.T, loops int) {
 		r := startReactor(t, WithLoops(loops))
-		payload := randomBytes(300<<10, 9)
-		ln, err := r.ListenTLS("127.0.0.1:0", serverConfig(t, 0), protocolFactoryFunc(func() protocol.Protocol {
+		payload := tlsRandomBytes(300<<10, 9)
+		ln, err := r.ListenTLS("127.0.0.1:0", tlsServerConfig(t, 0), tlsFactoryFunc(func() protocol.Protocol {
 			return &protocol.Funcs{OnConnect: func(tr protocol.Transport) {
 				tr.Write(payload)
 				tr.LoseConnection()
@@ -645,7 +653,7 @@ func TestTLSLoseConnectionSendsCloseNotify(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		c, err := tls.Dial("tcp", ln.Addr().String(), testClientConfig(t))
+		c, err := tls.Dial("tcp", ln.Addr().String(), tlsClientConfig(t))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -655,11 +663,11 @@ func TestTLSLoseConnectionSendsCloseNotify(t *testing.T) {
 		if err != nil || !bytes.Equal(got, payload) {
 			t.Fatalf("Go client read %d bytes, %v", len(got), err)
 		}
-		col := newCollector()
-		if _, err := awaitTLS(t, r.ConnectTLS(ln.Addr().String(), testClientConfig(t), protocolFactory(col), 10*time.Second)); err != nil {
+		col := newTLSCollector()
+		if _, err := awaitTLS(t, r.ConnectTLS(ln.Addr().String(), tlsClientConfig(t), protocolFactory(col), 10*time.Second)); err != nil {
 			t.Fatal(err)
 		}
-		reason := waitLost(t, col.lost)
+		reason := tlsWaitLost(t, col.lost)
 		if !errors.Is(reason, protocol.ErrPeerClosed) || errors.Is(reason, ErrNoCloseNotify) {
 			t.Fatalf("ConnectionLost(%v), want a clean peer close", reason)
 		}
@@ -673,20 +681,20 @@ func TestTLSLoseConnectionSendsCloseNotify(t *testing.T) {
 // ErrNoCloseNotify (with ErrPeerClosed) when a client closes its TCP
 // connection without close_notify, after getting the data sent before.
 func TestTLSPeerClosesWithoutCloseNotify(t *testing.T) {
-	eachLoops(t, func(t *testing.T, loops int) {
+	tlsEachLoops(t, func(t *testing.T, loops int) {
 		r := startReactor(t, WithLoops(loops))
-		col := newCollector()
-		ln, err := r.ListenTLS("127.0.0.1:0", serverConfig(t, 0), protocolFactory(col))
+		col := newTLSCollector()
+		ln, err := r.ListenTLS("127.0.0.1:0", tlsServerConfig(t, 0), protocolFactory(col))
 		if err != nil {
 			t.Fatal(err)
 		}
-		c, err := tls.Dial("tcp", ln.Addr().String(), testClientConfig(t))
+		c, err := tls.Dial("tcp", ln.Addr().String(), tlsClientConfig(t))
 		if err != nil {
 			t.Fatal(err)
 		}
 		io.WriteString(c, "partial")
 		c.NetConn().Close()
-		reason := waitLost(t, col.lost)
+		reason := tlsWaitLost(t, col.lost)
 		if !errors.Is(reason, ErrNoCloseNotify) || !errors.Is(reason, protocol.ErrPeerClosed) {
 			t.Fatalf("ConnectionLost(%v)", reason)
 		}
@@ -696,15 +704,15 @@ func TestTLSPeerClosesWithoutCloseNotify(t *testing.T) {
 	})
 }
 
-// halfCloser writes a greeting, half-closes, and records what it reads
+// tlsHalfCloser writes a greeting, half-closes, and records what it reads
 // afterwards.
-type halfCloser struct {
-	collector
+type tlsHalfCloser struct {
+	tlsCollector
 	wrote chan struct{}
 }
 
-func (h *halfCloser) ConnectionMade(t protocol.Transport) {
-	h.collector.ConnectionMade(t)
+func (h *tlsHalfCloser) ConnectionMade(t protocol.Transport) {
+	h.tlsCollector.ConnectionMade(t)
 	t.Write([]byte("greeting"))
 	if err := t.CloseWrite(); err != nil {
 		panic(err)
@@ -713,21 +721,21 @@ func (h *halfCloser) ConnectionMade(t protocol.Transport) {
 		panic("Write after CloseWrite succeeded")
 	}
 }
-func (h *halfCloser) WriteConnectionLost() { close(h.wrote) }
-func (h *halfCloser) ReadConnectionLost()  {}
+func (h *tlsHalfCloser) WriteConnectionLost() { close(h.wrote) }
+func (h *tlsHalfCloser) ReadConnectionLost()  {}
 
 // TestTLSCloseWriteKeepsReading: CloseWrite sends close_notify and shuts
 // the write side (the peer reads EOF); reading goes on, and the peer's own
 // close_notify then ends the connection.
 func TestTLSCloseWriteKeepsReading(t *testing.T) {
-	eachLoops(t, func(t *testing.T, loops int) {
+	tlsEachLoops(t, func(t *testing.T, loops int) {
 		r := startReactor(t, WithLoops(loops))
-		h := &halfCloser{collector: collector{lost: make(chan error, 1)}, wrote: make(chan struct{})}
-		ln, err := r.ListenTLS("127.0.0.1:0", serverConfig(t, tls.VersionTLS13), protocolFactory(h))
+		h := &tlsHalfCloser{tlsCollector: tlsCollector{lost: make(chan error, 1)}, wrote: make(chan struct{})}
+		ln, err := r.ListenTLS("127.0.0.1:0", tlsServerConfig(t, tls.VersionTLS13), protocolFactory(h))
 		if err != nil {
 			t.Fatal(err)
 		}
-		c, err := tls.Dial("tcp", ln.Addr().String(), testClientConfig(t))
+		c, err := tls.Dial("tcp", ln.Addr().String(), tlsClientConfig(t))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -740,7 +748,7 @@ func TestTLSCloseWriteKeepsReading(t *testing.T) {
 		<-h.wrote
 		io.WriteString(c, "reply after the server's close_notify")
 		c.CloseWrite()
-		reason := waitLost(t, h.lost)
+		reason := tlsWaitLost(t, h.lost)
 		if !errors.Is(reason, protocol.ErrPeerClosed) {
 			t.Fatalf("ConnectionLost(%v)", reason)
 		}
@@ -754,12 +762,12 @@ func TestTLSCloseWriteKeepsReading(t *testing.T) {
 // sees the client's in ConnectionState; a client without one fails.
 func TestTLSMutualAuthentication(t *testing.T) {
 	r := startReactor(t, WithLoops(1))
-	p := getPKI(t)
-	srvCfg := serverConfig(t, 0)
+	p := getTLSPKI(t)
+	srvCfg := tlsServerConfig(t, 0)
 	srvCfg.ClientAuth = tls.RequireAndVerifyClientCert
 	srvCfg.ClientCAs = p.pool
 	peers := make(chan string, 1)
-	ln, err := r.ListenTLS("127.0.0.1:0", srvCfg, protocolFactoryFunc(func() protocol.Protocol {
+	ln, err := r.ListenTLS("127.0.0.1:0", srvCfg, tlsFactoryFunc(func() protocol.Protocol {
 		return &protocol.Funcs{OnConnect: func(tr protocol.Transport) {
 			st, _ := tr.(protocol.TLSTransport).ConnectionState()
 			peers <- st.PeerCertificates[0].Subject.CommonName
@@ -769,22 +777,53 @@ func TestTLSMutualAuthentication(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := testClientConfig(t)
+	cfg := tlsClientConfig(t)
 	cfg.Certificates = []tls.Certificate{p.clientLeaf(t, "client.example")}
-	if _, err := awaitTLS(t, r.ConnectTLS(ln.Addr().String(), cfg, protocolFactory(newCollector()), 10*time.Second)); err != nil {
+	if _, err := awaitTLS(t, r.ConnectTLS(ln.Addr().String(), cfg, protocolFactory(newTLSCollector()), 10*time.Second)); err != nil {
 		t.Fatal(err)
 	}
 	if cn := <-peers; cn != "client.example" {
 		t.Fatalf("server saw client %q", cn)
 	}
-	col := newCollector()
-	_, err = awaitTLS(t, r.ConnectTLS(ln.Addr().String(), testClientConfig(t), protocolFactory(col), 10*time.Second))
+	col := newTLSCollector()
+	_, err = awaitTLS(t, r.ConnectTLS(ln.Addr().String(), tlsClientConfig(t), protocolFactory(col), 10*time.Second))
 	if err == nil {
 		// TLS 1.3: the client finishes first and hears the server's alert
 		// on its first read.
-		err = waitLost(t, col.lost)
+		err = tlsWaitLost(t, col.lost)
 	}
 	if !errors.Is(err, ErrTLS) && !errors.Is(err, ErrTLSHandshake) || !strings.Contains(err.Error(), "certificate required") {
 		t.Fatalf("client without a certificate: %v", err)
+	}
+}
+
+// tlsStarterFactory counts StartFactory and StopFactory.
+type tlsStarterFactory struct {
+	protocol.Factory
+	started, stopped chan struct{}
+}
+
+func (f *tlsStarterFactory) StartFactory() { f.started <- struct{}{} }
+func (f *tlsStarterFactory) StopFactory()  { f.stopped <- struct{}{} }
+
+// TestTLSListenersCountTheFactoryOnce: two TLS listeners sharing a Starter
+// factory start it once and stop it once, as plain listeners do.
+func TestTLSListenersCountTheFactoryOnce(t *testing.T) {
+	r := startReactor(t, WithLoops(1))
+	f := &tlsStarterFactory{Factory: echoFactory(), started: make(chan struct{}, 4), stopped: make(chan struct{}, 4)}
+	a, err := r.ListenTLS("127.0.0.1:0", tlsServerConfig(t, 0), f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := r.ListenTLS("127.0.0.1:0", tlsServerConfig(t, 0), f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Close()
+	b.Close()
+	<-f.stopped
+	onLoop(t, r, func() {}) // let any second call arrive
+	if len(f.started) != 1 || len(f.stopped) != 0 {
+		t.Fatalf("StartFactory %d times, StopFactory %d more times", len(f.started), len(f.stopped))
 	}
 }
