@@ -404,3 +404,53 @@ func TestTLSStopDuringHandshake(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestTLSManyConcurrentConnectionsFewSlots: 200 clients at once through 4
+// handshake slots, each echo compared byte for byte: queued handshakes all
+// run, and the slots are all given back.
+func TestTLSManyConcurrentConnectionsFewSlots(t *testing.T) {
+	tlsEachLoops(t, func(t *testing.T, loops int) {
+		r := startReactor(t, WithLoops(loops), WithTLSHandshakes(4))
+		ln, err := r.ListenTLS("127.0.0.1:0", tlsServerConfig(t, 0), tlsFactoryFunc(func() protocol.Protocol { return &tlsEcho{} }))
+		if err != nil {
+			t.Fatal(err)
+		}
+		const clients = 200
+		errs := make(chan error, clients)
+		for i := range clients {
+			go func() {
+				errs <- func() error {
+					c, err := tls.Dial("tcp", ln.Addr().String(), tlsClientConfig(t))
+					if err != nil {
+						return err
+					}
+					defer c.Close()
+					c.SetDeadline(time.Now().Add(60 * time.Second))
+					payload := tlsRandomBytes(16<<10+i, uint64(i))
+					go func() {
+						c.Write(payload)
+						c.CloseWrite()
+					}()
+					got, err := io.ReadAll(c)
+					if err != nil {
+						return err
+					}
+					if string(got) != string(payload) {
+						return errors.New("echo differs")
+					}
+					return nil
+				}()
+			}()
+		}
+		for range clients {
+			if err := <-errs; err != nil {
+				t.Fatal(err)
+			}
+		}
+		waitForTLS(t, "every slot back", func() bool {
+			r.handshakes.mu.Lock()
+			defer r.handshakes.mu.Unlock()
+			return r.handshakes.running == 0 && len(r.handshakes.waiting) == 0
+		})
+	})
+}
