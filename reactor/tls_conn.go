@@ -179,6 +179,17 @@ func (t *tlsLayer) ReadConnectionLost() {
 	}
 }
 
+// Drain passes a graceful stop on to a Protocol that is a
+// protocol.Drainer; any other connection, or one still in its handshake,
+// is closed after its output (with close_notify once TLS is up).
+func (t *tlsLayer) Drain() {
+	if d, ok := t.user.(protocol.Drainer); ok && t.made && t.state == tlsOpen {
+		d.Drain()
+		return
+	}
+	t.loseConnection()
+}
+
 // WriteConnectionLost tells the user its CloseWrite is done.
 func (t *tlsLayer) WriteConnectionLost() {
 	if wc, ok := t.user.(protocol.WriteHalfCloseable); ok && t.made {

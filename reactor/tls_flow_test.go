@@ -1,6 +1,7 @@
 package reactor
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -453,4 +454,41 @@ func TestTLSManyConcurrentConnectionsFewSlots(t *testing.T) {
 			return r.handshakes.running == 0 && len(r.handshakes.waiting) == 0
 		})
 	})
+}
+
+// TestTLSGracefulStopDrainsHTTPS: a graceful stop reaches protocol/http's
+// Drain through the TLS layer: an idle keep-alive HTTPS connection is
+// closed with close_notify at once, not left to the shutdown deadline.
+func TestTLSGracefulStopDrainsHTTPS(t *testing.T) {
+	r := startReactor(t, WithLoops(1), WithShutdownTimeout(20*time.Second))
+	srv, err := http.NewServer(http.HandlerFunc(func(w *http.ResponseWriter, req *http.Request) { w.WriteString("hi") }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := r.ListenTLS("127.0.0.1:0", tlsServerConfig(t, 0), srv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := tls.Dial("tcp", ln.Addr().String(), tlsClientConfig(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(30 * time.Second))
+	io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	br := bufio.NewReader(c)
+	resp, err := nethttp.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	stopped := make(chan error, 1)
+	go func() { stopped <- r.Stop() }()
+	if n, err := br.Read(make([]byte, 1)); n != 0 || err != io.EOF {
+		t.Fatalf("idle connection at Stop: read %d, %v; want a clean EOF", n, err)
+	}
+	if err := <-stopped; err != nil {
+		t.Fatal(err)
+	}
 }
