@@ -148,7 +148,9 @@ func TestTLSInteropCurl(t *testing.T) {
 }
 
 // TestTLSInteropTwistedClient: Twisted's TLS client (pyOpenSSL) through
-// our echo server, and Twisted's startTLS against our StartTLS server.
+// our echo server, once closing after the echo and once half-closing at
+// once (its close_notify right after the data: the whole echo still
+// arrives before ours), and Twisted's startTLS against our StartTLS server.
 func TestTLSInteropTwistedClient(t *testing.T) {
 	needTwisted(t)
 	if err := exec.Command(twistedPython, "-c", "import OpenSSL").Run(); err != nil {
@@ -167,7 +169,7 @@ func TestTLSInteropTwistedClient(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for mode, addr := range map[string]net.Addr{"echo": echo.Addr(), "starttls": starttls.Addr()} {
+	for mode, addr := range map[string]net.Addr{"echo": echo.Addr(), "halfclose": echo.Addr(), "starttls": starttls.Addr()} {
 		host, port, _ := net.SplitHostPort(addr.String())
 		out, err := tlsRunTool(t, "", twistedPython, "testdata/twisted/tls_client.py", mode, host, port, ca)
 		if err != nil || !strings.Contains(out, "ok") {

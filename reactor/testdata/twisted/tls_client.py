@@ -2,6 +2,9 @@
 
     tls_client.py echo HOST PORT CA.pem      TLS from the start: sends 256 KiB,
                                              checks the echo, closes
+    tls_client.py halfclose HOST PORT CA.pem sends 256 KiB and closes at once
+                                             (close_notify): the echo must still
+                                             arrive in full before the server's
     tls_client.py starttls HOST PORT CA.pem  plain line protocol, STARTTLS, then
                                              transport.startTLS and one line
 
@@ -24,15 +27,22 @@ class Echo(protocol.Protocol):
         self.payload = bytes(range(256)) * 1024
         self.got = b""
         self.transport.write(self.payload)
+        if mode == "halfclose":
+            self.transport.loseConnection()
 
     def dataReceived(self, data):
         self.got += data
-        if len(self.got) >= len(self.payload):
+        if len(self.got) >= len(self.payload) and mode == "echo":
             if self.got == self.payload:
                 result.append("ok")
             self.transport.loseConnection()
 
     def connectionLost(self, reason):
+        if mode == "halfclose":
+            if self.got == self.payload:
+                result.append("ok")
+            else:
+                print("echo: got %d of %d bytes (%s)" % (len(self.got), len(self.payload), reason.getErrorMessage()), file=sys.stderr)
         reactor.stop()
 
 
@@ -57,7 +67,7 @@ class StartTLS(LineReceiver):
 
 class Factory(protocol.Factory):
     def buildProtocol(self, addr):
-        return Echo() if mode == "echo" else StartTLS()
+        return StartTLS() if mode == "starttls" else Echo()
 
 
 def failed(f):
@@ -66,7 +76,7 @@ def failed(f):
 
 
 endpoint = TCP4ClientEndpoint(reactor, host, port, timeout=10)
-if mode == "echo":
+if mode != "starttls":
     endpoint = wrapClientTLS(options, endpoint)
 endpoint.connect(Factory()).addErrback(failed)
 reactor.callLater(60, reactor.stop)
