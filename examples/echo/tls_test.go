@@ -23,7 +23,8 @@ import (
 
 // TestTLSFlagsServeTLSWithHalfClose: -tls-cert and -tls-key serve TLS on
 // -addr; a client that sends 1 MiB and half-closes with close_notify gets
-// the whole echo, then the server's close_notify (a clean EOF).
+// the whole echo, then the server's close_notify (a clean EOF); so does
+// Twisted's TLS client half-closing the same way.
 func TestTLSFlagsServeTLSWithHalfClose(t *testing.T) {
 	dir := t.TempDir()
 	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
@@ -33,8 +34,8 @@ func TestTLSFlagsServeTLSWithHalfClose(t *testing.T) {
 	}
 	tmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "localhost"},
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
-		NotBefore:   time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, DNSNames: []string{"localhost"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
 		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign, IsCA: true, BasicConstraintsValid: true,
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 	}
@@ -92,5 +93,21 @@ func TestTLSFlagsServeTLSWithHalfClose(t *testing.T) {
 	got, err := io.ReadAll(c)
 	if err != nil || !bytes.Equal(got, payload) {
 		t.Fatalf("echo: %d of %d bytes, %v", len(got), len(payload), err)
+	}
+
+	// Twisted's TLS client (pyOpenSSL), half-closing with close_notify
+	// right after its data, gets the whole echo too.
+	const python = "/usr/bin/python3" // Debian's, where python3-twisted installs
+	if err := exec.Command(python, "-c", "import twisted, OpenSSL").Run(); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("python3-twisted and python3-openssl are missing (CI installs them): %v", err)
+		}
+		t.Log("Twisted or pyOpenSSL not installed: Twisted half-close skipped")
+		return
+	}
+	host, port, _ := net.SplitHostPort(addr)
+	out, err := exec.CommandContext(ctx, python, "../../reactor/testdata/twisted/tls_client.py", "halfclose", host, port, certFile).CombinedOutput()
+	if err != nil || !bytes.Contains(out, []byte("ok")) {
+		t.Fatalf("Twisted half-close: %v\n%s", err, out)
 	}
 }
