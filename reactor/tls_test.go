@@ -827,3 +827,31 @@ func TestTLSListenersCountTheFactoryOnce(t *testing.T) {
 		t.Fatalf("StartFactory %d times, StopFactory %d more times", len(f.started), len(f.stopped))
 	}
 }
+
+// TestTLSFactoryRefuses: a server factory that returns nil after the
+// handshake closes with close_notify (the client reads a clean EOF); a
+// client factory that does fails ConnectTLS with ErrRefused.
+func TestTLSFactoryRefuses(t *testing.T) {
+	r := startReactor(t, WithLoops(1))
+	refuse := protocol.FactoryFunc(func(net.Addr) protocol.Protocol { return nil })
+	ln, err := r.ListenTLS("127.0.0.1:0", tlsServerConfig(t, 0), refuse)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := tls.Dial("tcp", ln.Addr().String(), tlsClientConfig(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(30 * time.Second))
+	if got, err := io.ReadAll(c); err != nil || len(got) != 0 {
+		t.Fatalf("read %q, %v; want a clean EOF", got, err)
+	}
+	echo, err := r.ListenTLS("127.0.0.1:0", tlsServerConfig(t, 0), echoFactory())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := awaitTLS(t, r.ConnectTLS(echo.Addr().String(), tlsClientConfig(t), refuse, 10*time.Second)); !errors.Is(err, protocol.ErrRefused) {
+		t.Fatalf("ConnectTLS with a refusing factory: %v", err)
+	}
+}
