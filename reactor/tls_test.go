@@ -855,3 +855,36 @@ func TestTLSFactoryRefuses(t *testing.T) {
 		t.Fatalf("ConnectTLS with a refusing factory: %v", err)
 	}
 }
+
+// TestTLSCorruptRecordAfterHandshake: a record that does not decrypt
+// after the handshake gets crypto/tls's bad_record_mac alert, a logged
+// reason and a close; the Protocol hears ErrTLS.
+func TestTLSCorruptRecordAfterHandshake(t *testing.T) {
+	tlsEachLoops(t, func(t *testing.T, loops int) {
+		log, logOpt := tlsTestLogger()
+		r := startReactor(t, WithLoops(loops), logOpt)
+		col := newTLSCollector()
+		ln, err := r.ListenTLS("127.0.0.1:0", tlsServerConfig(t, 0), protocolFactory(col))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := tls.Dial("tcp", ln.Addr().String(), tlsClientConfig(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(30 * time.Second))
+		io.WriteString(c, "fine")
+		// An application-data record of the right shape with garbage inside.
+		c.NetConn().Write(append([]byte{23, 3, 3, 0, 40}, tlsRandomBytes(40, 3)...))
+		_, err = io.ReadAll(c)
+		if err == nil || !strings.Contains(err.Error(), "bad record MAC") {
+			t.Fatalf("client read: %v, want the server's bad_record_mac alert", err)
+		}
+		reason := tlsWaitLost(t, col.lost)
+		if !errors.Is(reason, ErrTLS) || col.String() != "fine" {
+			t.Fatalf("ConnectionLost(%v) after %q", reason, col.String())
+		}
+		tlsWaitLog(t, log, "TLS error", "bad record MAC")
+	})
+}
