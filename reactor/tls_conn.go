@@ -367,6 +367,11 @@ func (t *tlsLayer) fail(reason error, abort bool) {
 	t.timer.Cancel()
 	t.lostErr = reason
 	t.b.setErr(net.ErrClosed)
+	if t.dial != nil && !t.made {
+		// The connect fails now, not once the alert is flushed and the
+		// socket closed (which may linger).
+		t.dial.failed(t.c.remote, reason)
+	}
 	if abort {
 		t.c.AbortConnection()
 		return
