@@ -183,7 +183,11 @@
 // go test ./reactor -run TestTLSIdleConnectionMemory): an idle keep-alive
 // HTTPS connection after one request grows the server's RSS by about 11 KB,
 // against about 38 KB for net/http's server (0.29x) and 1.2 KB for plain
-// TCP.
+// TCP. The off-loop handshake costs no more than net/http's: measured with
+// -run TestTLSHandshakeAndRequestCost (server alone at GOMAXPROCS=1, TLS
+// 1.3, ECDSA P-256, a new connection per request), the server spent about
+// 230 µs of CPU per handshake against net/http's 280 µs, and 6 µs against
+// 12 µs per request on keep-alive connections.
 //
 // Closing: LoseConnection sends close_notify after the queued output, then
 // closes; CloseWrite sends close_notify and shuts the socket's write side,

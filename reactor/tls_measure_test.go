@@ -14,6 +14,8 @@ import (
 	"runtime/pprof"
 	"strconv"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -70,6 +72,12 @@ func TestTLSMemServer(t *testing.T) {
 	fmt.Println(addr)
 	sc := bufio.NewScanner(os.Stdin)
 	for sc.Scan() {
+		if sc.Text() == "cpu" {
+			var ru syscall.Rusage
+			syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+			fmt.Println(time.Duration(ru.Utime.Nano()+ru.Stime.Nano()).Microseconds(), 0)
+			continue
+		}
 		h := tlsHeapInUse()
 		fmt.Println(tlsRSSKiB(), h)
 		if p := os.Getenv("MUSTAINE_HEAP_PROFILE"); p != "" && sc.Text() == "profile" && mode == "tls" {
@@ -186,4 +194,95 @@ func TestTLSIdleConnectionMemory(t *testing.T) {
 	t.Logf("  net/http TLS:        RSS %6.0f B  heap+stacks %6.0f B", nhRSS, nhHeap)
 	t.Logf("  Mustaine TLS:        RSS %6.0f B  heap+stacks %6.0f B  (%.2fx net/http's RSS)", mRSS, mHeap, mRSS/nhRSS)
 	t.Logf("  Mustaine plain TCP:  RSS %6.0f B  heap+stacks %6.0f B", pRSS, pHeap)
+}
+
+// startMeasuredServer starts a server process in mode (GOMAXPROCS=1) and
+// returns its address and a function that asks it a question ("m", "cpu",
+// "profile") and returns the two numbers it answers.
+func startMeasuredServer(t *testing.T, mode string) (string, func(string) (int64, int64)) {
+	cmd := exec.Command(os.Args[0], "-test.run=^TestTLSMemServer$")
+	cmd.Env = append(os.Environ(), memServerEnv+"="+mode, "GOMAXPROCS=1")
+	stdin, _ := cmd.StdinPipe()
+	stdout, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stdin.Close(); cmd.Wait() })
+	out := bufio.NewReader(stdout)
+	addr, _ := out.ReadString('\n')
+	return strings.TrimSpace(addr), func(q string) (int64, int64) {
+		io.WriteString(stdin, q+"\n")
+		line, _ := out.ReadString('\n')
+		var a, b int64
+		fmt.Sscan(line, &a, &b)
+		return a, b
+	}
+}
+
+// TestTLSHandshakeAndRequestCost measures the server's CPU (user+system,
+// its process at GOMAXPROCS=1) per full TLS 1.3 handshake (a new
+// connection per request, 8 clients at once) and per request on 16
+// keep-alive HTTPS connections, for Mustaine and net/http. The clients run
+// in this process, so what they cost does not count.
+//
+//	MUSTAINE_MEASURE=1 go test ./reactor/ -run TestTLSHandshakeAndRequestCost -v
+func TestTLSHandshakeAndRequestCost(t *testing.T) {
+	if os.Getenv(measureEnv) == "" {
+		t.Skip("a measurement: set " + measureEnv + "=1")
+	}
+	const handshakes, requests = 2000, 40000
+	type result struct{ hs, req float64 }
+	measure := func(mode string) result {
+		addr, ask := startMeasuredServer(t, mode)
+		// No ClientSessionCache: every handshake is a full one.
+		cfg := &tls.Config{InsecureSkipVerify: true}
+		run := func(workers, total int, keepAlive bool) float64 {
+			cpu0, _ := ask("cpu")
+			var wg sync.WaitGroup
+			per := total / workers
+			for range workers {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					var c net.Conn
+					var br *bufio.Reader
+					for i := 0; i < per; i++ {
+						if c == nil {
+							var err error
+							if c, err = tls.Dial("tcp", addr, cfg); err != nil {
+								t.Error(err)
+								return
+							}
+							br = bufio.NewReader(c)
+						}
+						io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+						resp, err := nethttp.ReadResponse(br, nil)
+						if err != nil {
+							t.Error(err)
+							return
+						}
+						io.Copy(io.Discard, resp.Body)
+						resp.Body.Close()
+						if !keepAlive {
+							c.Close()
+							c = nil
+						}
+					}
+					if c != nil {
+						c.Close()
+					}
+				}()
+			}
+			wg.Wait()
+			cpu1, _ := ask("cpu")
+			return float64(cpu1-cpu0) / float64(per*workers)
+		}
+		run(4, 200, false) // warm up
+		return result{hs: run(8, handshakes, false), req: run(16, requests, true)}
+	}
+	nh := measure("net/http")
+	m := measure("tls")
+	t.Logf("server CPU (its own process, GOMAXPROCS=1), TLS 1.3, ECDSA P-256, Go clients in the test process:")
+	t.Logf("  per handshake (new connection per GET): Mustaine %.0f µs, net/http %.0f µs (%.2fx)", m.hs, nh.hs, m.hs/nh.hs)
+	t.Logf("  per keep-alive GET over TLS:            Mustaine %.1f µs, net/http %.1f µs (%.2fx)", m.req, nh.req, m.req/nh.req)
 }
