@@ -40,6 +40,7 @@ type loop struct {
 	readAgain []*conn  // connections with more to read
 	bufPool   [][]byte // output buffers for reuse, see getBuf
 	pooled    int      // their total capacity
+	tls       loopTLS  // TLS buffers shared by the loop's connections
 
 	queue       threadQueue
 	sleeping    atomic.Bool

@@ -38,6 +38,8 @@ type Reactor struct {
 	// running is Running: set (under mu) as the Startup During phase
 	// begins, cleared as the Shutdown During phase begins.
 	running atomic.Bool
+
+	handshakes handshakeLimiter // bounds concurrent TLS handshakes (tls.go)
 }
 
 // New creates a reactor and its loops. Nothing runs until Run.
