@@ -5,9 +5,16 @@
 //	go run ./examples/echo -addr [::1]:7000 -loops 2 -v
 //	go run ./examples/echo -reuseport=false   # one listening socket shared by the loops
 //	go run ./examples/echo -udp       # also UDP echo on the same address and port
+//	go run ./examples/echo -tls-cert cert.pem -tls-key key.pem   # TLS on the same -addr
+//	openssl s_client -connect 127.0.0.1:7000 -CAfile cert.pem -servername localhost
+//
+// (examples/http's doc shows how to make cert.pem and key.pem with openssl.)
+// Over TLS the Protocol is the same: it sees plaintext, and the client's
+// close_notify is its half-close.
 package main
 
 import (
+	"crypto/tls"
 	"flag"
 	"fmt"
 	"net"
@@ -52,6 +59,8 @@ func main() {
 	verbose := flag.Bool("v", false, "log connections (debug level)")
 	reusePort := flag.Bool("reuseport", runtime.GOOS == "linux", "one listening socket per loop (SO_REUSEPORT); false: one shared socket")
 	udp := flag.Bool("udp", false, "also serve UDP echo on the TCP listener's address and port")
+	certFile := flag.String("tls-cert", "", "serve TLS with this PEM certificate (with -tls-key)")
+	keyFile := flag.String("tls-key", "", "PEM private key for -tls-cert")
 	flag.Parse()
 	if *loops < 1 {
 		// Refused like a malformed flag: message, usage, exit status 2.
@@ -72,7 +81,16 @@ func main() {
 		fmt.Fprintln(os.Stderr, "echo:", err)
 		os.Exit(1)
 	}
-	ln, err := r.ListenTCP(*addr, protocol.FactoryFunc(func(net.Addr) protocol.Protocol { return &echo{} }))
+	factory := protocol.FactoryFunc(func(net.Addr) protocol.Protocol { return &echo{} })
+	var ln *reactor.Listener
+	if *certFile != "" || *keyFile != "" {
+		var cert tls.Certificate
+		if cert, err = tls.LoadX509KeyPair(*certFile, *keyFile); err == nil {
+			ln, err = r.ListenTLS(*addr, &tls.Config{Certificates: []tls.Certificate{cert}}, factory)
+		}
+	} else {
+		ln, err = r.ListenTCP(*addr, factory)
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "echo:", err)
 		os.Exit(1)
