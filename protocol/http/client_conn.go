@@ -294,6 +294,13 @@ func (cc *clientConn) complete(more bool) {
 	cx, resp := cc.cx, cc.resp
 	cc.cx, cx.conn = nil, nil
 	cc.headerTimer.Cancel()
+	if cc.paused {
+		// The consumer paused on the last piece: the body is over, and
+		// the connection reads again (a close with reading held back
+		// would linger).
+		cc.paused = false
+		cc.t.ResumeReading()
+	}
 	keep := !more && !cx.closeConn && !cc.sending && cc.framing != frameClose && resp.keepAlive()
 	cc.resp = nil
 	if keep {

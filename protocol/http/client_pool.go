@@ -16,7 +16,7 @@ type hostPool struct {
 	idle    []*clientConn            // most recently used last
 	dialing int
 	queue   []*clientExchange // waiting for a connection, in order
-	filling bool        // maybeDial is running
+	filling bool              // maybeDial is running
 }
 
 // dial opens a connection to addr through the Client's Dialer. It is the
