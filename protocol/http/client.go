@@ -48,6 +48,9 @@ var (
 	// ErrTooManyRedirects: a redirect chain was longer than the limit given
 	// to WithFollowRedirects.
 	ErrTooManyRedirects = errors.New("mustaine/http: too many redirects")
+	// ErrBodyCancelled: ClientResponse.CancelBody abandoned a streamed
+	// body.
+	ErrBodyCancelled = errors.New("mustaine/http: response body cancelled")
 	// ErrClientClosed: the Client was closed before the request finished.
 	ErrClientClosed = errors.New("mustaine/http: client closed")
 )

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/mustaine/mustaine/deferred"
 	"github.com/mustaine/mustaine/protocol"
 	"github.com/mustaine/mustaine/timer"
 )
@@ -38,6 +39,7 @@ type clientConn struct {
 	paused   bool   // a streamed body is paused by its consumer
 	resumeAt bool   // a resume is scheduled
 	sending  bool   // a BodyProducer is still writing the request body
+	bodyCut  bool   // the request body was not sent whole: no reuse
 
 	idleTimer, headerTimer timer.Handle
 }
@@ -192,6 +194,7 @@ func (cc *clientConn) process(buf []byte) int {
 				// sent: the rest will not be, and the connection cannot
 				// carry another request.
 				cc.stopSending()
+				cc.bodyCut = true
 			}
 			cx.headReceived(resp)
 			if cc.cx != cx {
@@ -301,7 +304,7 @@ func (cc *clientConn) complete(more bool) {
 		cc.paused = false
 		cc.t.ResumeReading()
 	}
-	keep := !more && !cx.closeConn && !cc.sending && cc.framing != frameClose && resp.keepAlive()
+	keep := !more && !cx.closeConn && !cc.sending && !cc.bodyCut && cc.framing != frameClose && resp.keepAlive()
 	cc.resp = nil
 	if keep {
 		cc.hp.release(cc)
@@ -391,6 +394,14 @@ func (cc *clientConn) ConnectionLost(reason error) {
 		return
 	}
 	cx.fail(fmt.Errorf("%w: %w", ErrResponseIncomplete, reason))
+}
+
+// cancelBody abandons a streamed body: the connection is aborted and the
+// consumer told.
+func (cc *clientConn) cancelBody() {
+	if cx := cc.cx; cx != nil && cx.delivered {
+		cx.fail(errors.Join(ErrBodyCancelled, deferred.ErrCancelled))
+	}
 }
 
 // pauseBody stops reading for a streamed body's consumer.

@@ -81,6 +81,16 @@ func (r *ClientResponse) ResumeBody() {
 	}
 }
 
+// CancelBody abandons a streamed body (a request with a BodyConsumer) that
+// has not ended: the connection it comes on is aborted, and the consumer's
+// BodyEnd gets an error matching ErrBodyCancelled and
+// deferred.ErrCancelled. Call it on the client's loop.
+func (r *ClientResponse) CancelBody() {
+	if r.cx != nil && r.cx.conn != nil {
+		r.cx.conn.cancelBody()
+	}
+}
+
 // BodyConsumer receives a response body as it arrives (Twisted's
 // Response.deliverBody). Its methods run on the client's loop.
 type BodyConsumer interface {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/mustaine/mustaine/deferred"
+	"github.com/mustaine/mustaine/reactor"
 )
 
 // Sequential requests to one host go over one keep-alive connection
@@ -673,3 +674,112 @@ func TestClientRefusesRequestsItCannotSend(t *testing.T) {
 		}
 	}
 }
+
+// A connect that fails fails the request with the Dialer's error.
+func TestClientRefusedConnectFailsTheRequestWithTheDialersError(t *testing.T) {
+	ln := newRawServer(t, nil)
+	addr := ln.ln.Addr().String()
+	ln.ln.Close() // nothing listens there any more
+	e := startClient(t)
+	if _, err := e.get(t, "http://"+addr+"/"); !errors.Is(err, reactor.ErrConnectRefused) {
+		t.Fatalf("got %v, want reactor.ErrConnectRefused", err)
+	}
+}
+
+// Close fails the requests in flight and queued with ErrClientClosed and
+// later requests at once.
+func TestClientCloseFailsRequestsInFlightAndLater(t *testing.T) {
+	srv := newRawServer(t, nil)
+	e := startClient(t, WithMaxConnsPerHost(1))
+	var inFlight, queued *deferred.Deferred[*ClientResponse]
+	e.onLoop(func() {
+		inFlight = e.c.Get(srv.url("/1"))
+		queued = e.c.Get(srv.url("/2"))
+	})
+	c := srv.next(t)
+	c.readHead()
+	e.onLoop(e.c.Close)
+	for _, d := range []*deferred.Deferred[*ClientResponse]{inFlight, queued, e.start(func(c *Client) *deferred.Deferred[*ClientResponse] { return c.Get(srv.url("/3")) })} {
+		if _, err := wait(t, d); !errors.Is(err, ErrClientClosed) {
+			t.Errorf("got %v, want ErrClientClosed", err)
+		}
+	}
+	if !c.waitClosed() {
+		t.Error("connection left open")
+	}
+}
+
+// cancelSink cancels the body at its first piece.
+type cancelSink struct {
+	end chan error
+	n   int
+}
+
+func (s *cancelSink) BodyData(resp *ClientResponse, p []byte) {
+	s.n++
+	resp.CancelBody()
+}
+func (s *cancelSink) BodyEnd(resp *ClientResponse, err error) { s.end <- err }
+
+// CancelBody abandons a streamed body: the consumer hears of it, nothing
+// more is delivered and the connection is aborted.
+func TestClientCancelBodyAbortsAStreamedResponse(t *testing.T) {
+	srv := newRawServer(t, nil)
+	e := startClient(t)
+	sink := &cancelSink{end: make(chan error, 1)}
+	req := NewRequest("GET", srv.url("/"), nil)
+	req.BodyConsumer = sink
+	d := e.start(func(c *Client) *deferred.Deferred[*ClientResponse] { return c.Do(req) })
+	c := srv.next(t)
+	c.readHead()
+	io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\nfirst")
+	if _, err := wait(t, d); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-sink.end; !errors.Is(err, ErrBodyCancelled) || !errors.Is(err, deferred.ErrCancelled) {
+		t.Fatalf("BodyEnd(%v)", err)
+	}
+	io.WriteString(c, "more")
+	if !c.waitClosed() {
+		t.Error("connection left open")
+	}
+	var n int
+	e.onLoop(func() { n = sink.n })
+	if n != 1 {
+		t.Errorf("%d BodyData calls, want 1", n)
+	}
+}
+
+// A server that answers before the streamed request body is all sent
+// (an early 413, say): the response is delivered, the producer stopped,
+// and the connection is not reused.
+func TestClientEarlyResponseStopsTheBodyProducerAndRetiresTheConnection(t *testing.T) {
+	srv := newRawServer(t, nil)
+	e := startClient(t)
+	prod := &chunkProducer{piece: []byte("x"), left: 1 << 30, length: -1}
+	prod.paused = true
+	req := NewRequest("PUT", srv.url("/up"), nil)
+	req.BodyProducer = &stallingProducer{chunkProducer: prod}
+	d := e.start(func(c *Client) *deferred.Deferred[*ClientResponse] { return c.Do(req) })
+	c := srv.next(t)
+	c.readHead()
+	io.WriteString(c, "HTTP/1.1 413 Content Too Large\r\nContent-Length: 3\r\n\r\nbig")
+	resp, err := wait(t, d)
+	if err != nil || resp.StatusCode() != 413 || string(resp.Body()) != "big" {
+		t.Fatalf("%v %v", resp, err)
+	}
+	var stopped bool
+	e.onLoop(func() { stopped = prod.left == 0 })
+	if !stopped {
+		t.Error("producer not stopped")
+	}
+	if !c.waitClosed() {
+		t.Error("connection kept after a body cut short")
+	}
+}
+
+// stallingProducer writes nothing: the body is never finished.
+type stallingProducer struct{ *chunkProducer }
+
+func (p *stallingProducer) StartProducing(w *BodyWriter) { p.w = w }
+func (p *stallingProducer) ResumeProducing()            {}
