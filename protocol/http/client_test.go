@@ -782,4 +782,4 @@ func TestClientEarlyResponseStopsTheBodyProducerAndRetiresTheConnection(t *testi
 type stallingProducer struct{ *chunkProducer }
 
 func (p *stallingProducer) StartProducing(w *BodyWriter) { p.w = w }
-func (p *stallingProducer) ResumeProducing()            {}
+func (p *stallingProducer) ResumeProducing()             {}
