@@ -149,11 +149,42 @@ func WithMaxResponseHeaderFields(n int) ClientOption {
 
 // Client is an HTTP/1.1 client bound to one loop (Twisted's Agent): every
 // method must be called on that loop, every Deferred it returns fires
-// there, and its connections belong to it. It keeps a pool of keep-alive
-// connections per host and port.
+// there, and its connections belong to it. From another goroutine, reach
+// the loop with its CallFromThread and wait for the result with the
+// Deferred's Await. Nothing in the client starts a goroutine.
 //
-// From another goroutine, reach the loop with its CallFromThread and wait
-// for the result with the Deferred's Await.
+// # Connections
+//
+// The client keeps a pool of keep-alive connections per host and port,
+// each carrying one request at a time (no pipelining): a request takes the
+// most recently used idle connection, or a new one while the host is below
+// WithMaxConnsPerHost, or else waits in a queue, in order. A connection is
+// kept after a response when both sides allow it (RFC 9112 §9.3: HTTP/1.1
+// without "Connection: close", HTTP/1.0 with "keep-alive") and the body
+// was framed; it is closed after WithIdleConnTimeout without a request.
+// Connections are opened by the Dialer given to NewClient, through one
+// internal function, so host-name resolution can come from it.
+//
+// # Responses
+//
+// Responses are parsed by the server's field rules, as strictly: every
+// line ends with CRLF (a bare LF, obs-fold, whitespace before a colon,
+// control bytes in a value fail); Transfer-Encoding with Content-Length,
+// differing Content-Lengths, chunked repeated or not last, and
+// Transfer-Encoding in HTTP/1.0 are ambiguous framing (ErrAmbiguousFraming,
+// with ErrMalformedResponse); codings other than chunked are refused; the
+// chunked framing is checked as in requests (sizes, extensions, CRLF after
+// data, trailers). Any of these fails that request and aborts its
+// connection only. net/http is looser on all of these except the coding
+// (it takes bare LF and obs-fold, and lets chunked override
+// Content-Length). Interim 1xx responses are skipped; responses to HEAD and
+// 204 and 304 responses have no body; a response without framing is read
+// until the connection closes; one that ends early fails with
+// ErrResponseIncomplete, never as a truncated success. A 101 response is
+// returned as it is, and its connection closed: there is no upgrade.
+//
+// Not done: TLS, proxies, cookies, content decoding, HTTP/2, Expect:
+// 100-continue (a request body is sent at once).
 type Client struct {
 	lp     protocol.Loop
 	dialer Dialer

@@ -91,6 +91,7 @@ func (hp *hostPool) dialOne() {
 				hp.queue[0].fail(err)
 			}
 			hp.maybeDial()
+			hp.forgetIfEmpty()
 			return nil, nil
 		}
 		if cc.state == ccClosed {
@@ -139,6 +140,16 @@ func (hp *hostPool) gone(cc *clientConn) {
 		}
 	}
 	hp.maybeDial()
+	hp.forgetIfEmpty()
+}
+
+// forgetIfEmpty drops the pool of a host the client no longer talks to,
+// so that a client calling many hosts does not keep one pool per host
+// forever.
+func (hp *hostPool) forgetIfEmpty() {
+	if len(hp.all) == 0 && hp.dialing == 0 && len(hp.queue) == 0 && hp.c.hosts[hp.addr] == hp {
+		delete(hp.c.hosts, hp.addr)
+	}
 }
 
 // active returns the connections carrying a request.
