@@ -175,9 +175,9 @@ func WithMaxResponseHeaderFields(n int) ClientOption {
 // with ErrMalformedResponse); codings other than chunked are refused; the
 // chunked framing is checked as in requests (sizes, extensions, CRLF after
 // data, trailers). Any of these fails that request and aborts its
-// connection only. net/http is looser on all of these except the coding
-// (it takes bare LF and obs-fold, and lets chunked override
-// Content-Length). Interim 1xx responses are skipped; responses to HEAD and
+// connection only. net/http's client (Go 1.26) is looser: it takes bare
+// LF and obs-fold, and lets chunked override a Content-Length; it refuses
+// differing Content-Lengths and other codings too. Interim 1xx responses are skipped; responses to HEAD and
 // 204 and 304 responses have no body; a response without framing is read
 // until the connection closes; one that ends early fails with
 // ErrResponseIncomplete, never as a truncated success. A 101 response is
