@@ -10,6 +10,7 @@ import (
 	nethttp "net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -783,3 +784,121 @@ type stallingProducer struct{ *chunkProducer }
 
 func (p *stallingProducer) StartProducing(w *BodyWriter) { p.w = w }
 func (p *stallingProducer) ResumeProducing()             {}
+
+// holdSink pauses the body at its first piece and resumes only when told.
+type holdSink struct {
+	resp   *ClientResponse
+	n      int
+	paused chan struct{}
+	end    chan error
+}
+
+func (s *holdSink) BodyData(resp *ClientResponse, p []byte) {
+	s.n += len(p)
+	if s.resp == nil {
+		s.resp = resp
+		resp.PauseBody()
+		close(s.paused)
+	}
+}
+func (s *holdSink) BodyEnd(resp *ClientResponse, err error) { s.end <- err }
+
+// A paused streamed body holds the server back through TCP: a server
+// writing 64 MiB cannot finish while the consumer is paused (the kernel's
+// buffers are far smaller), and the client buffers no more than one read.
+// Resumed, the body arrives whole.
+func TestClientPausedBodyHoldsTheServerBack(t *testing.T) {
+	const total = 64 << 20
+	var written atomic.Int64
+	srv := newCountingServer(t, nethttp.HandlerFunc(func(w nethttp.ResponseWriter, r *nethttp.Request) {
+		w.Header().Set("Content-Length", strconv.Itoa(total))
+		buf := make([]byte, 64<<10)
+		for n := 0; n < total; n += len(buf) {
+			if _, err := w.Write(buf); err != nil {
+				return
+			}
+			written.Add(int64(len(buf)))
+		}
+	}))
+	e := startClient(t)
+	sink := &holdSink{paused: make(chan struct{}), end: make(chan error, 1)}
+	req := NewRequest("GET", srv.URL+"/", nil)
+	req.BodyConsumer = sink
+	if _, err := wait(t, e.start(func(c *Client) *deferred.Deferred[*ClientResponse] { return c.Do(req) })); err != nil {
+		t.Fatal(err)
+	}
+	<-sink.paused
+	time.Sleep(200 * time.Millisecond) // let the server write what it can
+	var held, got int
+	e.onLoop(func() {
+		for cc := range e.c.hosts[srv.Listener.Addr().String()].all {
+			held = max(held, cap(cc.in))
+		}
+		got = sink.n
+	})
+	if w := written.Load(); w >= total {
+		t.Fatalf("the server wrote all %d bytes while the client was paused", w)
+	}
+	if held > 256<<10 {
+		t.Errorf("the paused connection holds %d bytes", held)
+	}
+	e.onLoop(func() { sink.resp.ResumeBody() })
+	select {
+	case err := <-sink.end:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("body never ended")
+	}
+	e.onLoop(func() { got = sink.n })
+	if got != total {
+		t.Errorf("%d bytes, want %d", got, total)
+	}
+}
+
+// countingProducer is a chunkProducer that counts its pauses.
+type countingProducer struct {
+	chunkProducer
+	pauses int
+}
+
+func (p *countingProducer) PauseProducing() { p.pauses++; p.chunkProducer.PauseProducing() }
+
+// A streamed request body to a server that does not read is held back:
+// the transport pauses the producer at its high-water mark instead of
+// buffering the body. When the server reads, the body completes.
+func TestClientRequestBodyProducerIsPausedByAServerThatDoesNotRead(t *testing.T) {
+	gate := make(chan struct{})
+	srv := newCountingServer(t, nethttp.HandlerFunc(func(w nethttp.ResponseWriter, r *nethttp.Request) {
+		<-gate
+		n, _ := io.Copy(io.Discard, r.Body)
+		fmt.Fprint(w, n)
+	}))
+	e := startClient(t)
+	const pieces = 1024 // 64 MiB
+	prod := &countingProducer{chunkProducer: chunkProducer{piece: make([]byte, 64<<10), left: pieces, length: -1}}
+	req := NewRequest("PUT", srv.URL+"/", nil)
+	req.BodyProducer = prod
+	d := e.start(func(c *Client) *deferred.Deferred[*ClientResponse] { return c.Do(req) })
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		var paused bool
+		e.onLoop(func() { paused = prod.paused })
+		if paused {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the producer was never paused")
+		}
+	}
+	var left int
+	e.onLoop(func() { left = prod.left })
+	if left == 0 {
+		t.Fatal("the whole body was queued while the server read nothing")
+	}
+	close(gate)
+	resp, err := wait(t, d)
+	if err != nil || string(resp.Body()) != strconv.Itoa(pieces*64<<10) {
+		t.Fatalf("%v %v", resp, err)
+	}
+}
