@@ -192,6 +192,7 @@ type Client struct {
 	hosts  map[string]*hostPool
 	closed bool
 	stats  ClientStats
+	last   lastRequest
 }
 
 // ClientStats counts what a Client did, for tests and metrics.
@@ -359,11 +360,34 @@ type clientExchange struct {
 
 // prepare parses the URL and serializes the head.
 func (cx *clientExchange) prepare(raw string) error {
+	c := cx.c
+	// A client often sends the same plain request again (a poller, a load
+	// generator): the last such request's parsed URL and head are kept.
+	plain := len(cx.req.headers) == 0 && cx.body == nil && cx.req.BodyProducer == nil
+	if plain && c.last.head != nil && c.last.method == cx.method && c.last.url == raw {
+		cx.u, cx.addr, cx.head, cx.closeConn = c.last.u, c.last.addr, c.last.head, false
+		return nil
+	}
 	u, err := url.Parse(raw)
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalidRequest, err)
 	}
-	return cx.prepareURL(u)
+	if err := cx.prepareURL(u); err != nil {
+		return err
+	}
+	if plain {
+		c.last = lastRequest{method: cx.method, url: raw, u: u, addr: cx.addr, head: cx.head}
+	}
+	return nil
+}
+
+// lastRequest is the head of the last plain request (no header field of
+// its own, no body), for the next one to the same URL. Its URL and head
+// are never modified once made.
+type lastRequest struct {
+	method, url, addr string
+	u                 *url.URL
+	head              []byte
 }
 
 func (cx *clientExchange) prepareURL(u *url.URL) error {
@@ -504,7 +528,7 @@ func (cx *clientExchange) fail(err error) {
 // streamed body it fires the Deferred at once.
 func (cx *clientExchange) headReceived(resp *ClientResponse) {
 	cx.resp = resp
-	resp.url = cx.u.String()
+	resp.url = cx.u
 	if cx.streaming() {
 		resp.cx = cx
 		cx.delivered = true

@@ -56,7 +56,7 @@ func (cc *clientConn) assign(cx *clientExchange) {
 	}
 	cc.served++
 	cc.cx, cx.conn = cx, cc
-	cc.resp = &ClientResponse{}
+	cc.resp = newClientResponse()
 	cc.gotBytes, cc.headDone, cc.paused = false, false, false
 	cc.parser = respParser{}
 	cc.chunk = chunkedDecoder{}
@@ -167,7 +167,7 @@ func (cc *clientConn) process(buf []byte) int {
 			if resp.status < 200 && resp.status != 101 {
 				// RFC 9110 §15.2: interim responses are skipped (100
 				// Continue, 103 Early Hints); the final one follows.
-				cc.resp = &ClientResponse{}
+				cc.resp = newClientResponse()
 				continue
 			}
 			framing, err := responseFraming(resp, cx.method)

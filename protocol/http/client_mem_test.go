@@ -27,7 +27,7 @@ func (m *memDialer) ConnectTCPOn(lp protocol.Loop, address string, f protocol.Fa
 }
 
 // memClient is a Client on a fake loop.
-func memClient(t *testing.T, opts ...ClientOption) (*Client, *memDialer) {
+func memClient(t testing.TB, opts ...ClientOption) (*Client, *memDialer) {
 	t.Helper()
 	m := &memDialer{loop: reactortest.NewLoop()}
 	c, err := NewClient(m.loop, m, opts...)
@@ -47,7 +47,7 @@ type outcome struct {
 
 // exchangeIn sends one GET on a fresh client and feeds resp to it in the
 // pieces given by cuts (offsets into resp), then reports the outcome.
-func exchangeIn(t *testing.T, resp string, cuts []int) outcome {
+func exchangeIn(t testing.TB, resp string, cuts []int) outcome {
 	t.Helper()
 	c, m := memClient(t)
 	var got outcome

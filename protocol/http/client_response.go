@@ -3,6 +3,7 @@ package http
 import (
 	"bytes"
 	"fmt"
+	"net/url"
 )
 
 // ClientResponse is a response received by a Client.
@@ -21,8 +22,15 @@ type ClientResponse struct {
 	status int
 	reason span
 	body   []byte
-	url    string
+	url    *url.URL
 	cx     *clientExchange // while the body is streamed, for PauseBody
+	fields [8]field        // the first field lines, without allocating
+}
+
+func newClientResponse() *ClientResponse {
+	r := &ClientResponse{}
+	r.hdr.fields = r.fields[:0]
+	return r
 }
 
 // StatusCode is the response's status code, such as 200.
@@ -60,7 +68,7 @@ func (r *ClientResponse) Body() []byte { return r.body }
 
 // URL is the URL the response answers: the request's, or the last one a
 // followed redirect led to.
-func (r *ClientResponse) URL() string { return r.url }
+func (r *ClientResponse) URL() string { return r.url.String() }
 
 // PauseBody stops the delivery of a streamed body (a request with a
 // BodyConsumer): the connection stops reading, so the server is held back
