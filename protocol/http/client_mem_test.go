@@ -176,3 +176,48 @@ func TestClientClosesAnIdleConnectionThatReceivesUnsolicitedBytes(t *testing.T) 
 		t.Fatalf("%d connections, %d responses", len(m.trs), n)
 	}
 }
+
+// hangingDialer never connects, and records the connect timeout asked
+// for.
+type hangingDialer struct {
+	timeouts []time.Duration
+	pending  []*deferred.Deferred[protocol.Protocol]
+}
+
+func (h *hangingDialer) ConnectTCPOn(lp protocol.Loop, address string, f protocol.Factory, timeout time.Duration) *deferred.Deferred[protocol.Protocol] {
+	h.timeouts = append(h.timeouts, timeout)
+	d := deferred.New[protocol.Protocol]()
+	h.pending = append(h.pending, d)
+	return d
+}
+
+// The connect timeout goes to the Dialer; the whole-request timeout covers
+// a connect that does not finish, on the loop's clock, no earlier than
+// set.
+func TestClientRequestTimeoutCoversAConnectThatHangs(t *testing.T) {
+	loop := reactortest.NewLoop()
+	h := &hangingDialer{}
+	c, err := NewClient(loop, h, WithConnectTimeout(3*time.Second), WithRequestTimeout(2*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got error
+	done := false
+	c.Get("http://127.0.0.1:80/").AddBoth(func(r *ClientResponse, e error) (*ClientResponse, error) {
+		done, got = true, e
+		return r, nil
+	})
+	if len(h.timeouts) != 1 || h.timeouts[0] != 3*time.Second {
+		t.Fatalf("connect timeouts asked for: %v", h.timeouts)
+	}
+	loop.Advance(2*time.Second - time.Millisecond)
+	if done {
+		t.Fatalf("failed early: %v", got)
+	}
+	loop.Advance(time.Millisecond)
+	if !errors.Is(got, ErrRequestTimeout) {
+		t.Fatalf("got %v, want ErrRequestTimeout", got)
+	}
+	// The connect failing later changes nothing for the request.
+	h.pending[0].Errback(errors.New("refused"))
+}
