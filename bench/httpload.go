@@ -80,6 +80,7 @@ func httploadMain(args []string, stdout, stderr io.Writer) int {
 // loadCounters are one loop's counts, touched only on that loop.
 type loadCounters struct {
 	requests, errors, badStatus int64
+	dials                       int
 	firstErr                    error
 	counting, stopping          bool
 }
@@ -168,7 +169,7 @@ func runHTTPLoad(ctx context.Context, url string, conns, loops int, warmup, dura
 	}
 	onEach(func(i int) {
 		counters[i].stopping = true
-		rep.Dials += clients[i].Stats().Dials
+		counters[i].dials = clients[i].Stats().Dials
 		clients[i].Close()
 	})
 	r.Stop()
@@ -179,6 +180,7 @@ func runHTTPLoad(ctx context.Context, url string, conns, loops int, warmup, dura
 		rep.Requests += c.requests
 		rep.Errors += c.errors
 		rep.BadStatus += c.badStatus
+		rep.Dials += c.dials
 		if rep.FirstError == "" && c.firstErr != nil && !errors.Is(c.firstErr, mhttp.ErrClientClosed) && !errors.Is(c.firstErr, deferred.ErrCancelled) {
 			rep.FirstError = c.firstErr.Error()
 		}
