@@ -221,3 +221,52 @@ func TestClientRequestTimeoutCoversAConnectThatHangs(t *testing.T) {
 	// The connect failing later changes nothing for the request.
 	h.pending[0].Errback(errors.New("refused"))
 }
+
+// Whether a connection carries the next request follows RFC 9112 §9.3:
+// HTTP/1.1 unless either side said "close", HTTP/1.0 only with
+// "keep-alive", and never after a body read until the close.
+func TestClientKeepsAConnectionOnlyWhenBothSidesAllow(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		reqConn string
+		resp    string
+		reuse   bool
+	}{
+		{"1.1", "", "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nx", true},
+		{"1.1 close", "", "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 1\r\n\r\nx", false},
+		{"1.1 close in a list", "", "HTTP/1.1 200 OK\r\nConnection: foo, Close\r\nContent-Length: 1\r\n\r\nx", false},
+		{"request close", "close", "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nx", false},
+		{"1.0", "", "HTTP/1.0 200 OK\r\nContent-Length: 1\r\n\r\nx", false},
+		{"1.0 keep-alive", "", "HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 1\r\n\r\nx", true},
+		{"chunked", "", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n0\r\n\r\n", true},
+		{"204", "", "HTTP/1.1 204 No Content\r\n\r\n", true},
+		{"more than the response", "", "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nxy", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, m := memClient(t)
+			ok := 0
+			send := func() {
+				req := NewRequest("GET", "http://127.0.0.1:80/", nil)
+				if tc.reqConn != "" {
+					req.AddHeader("Connection", tc.reqConn)
+				}
+				c.Do(req).AddBoth(func(r *ClientResponse, e error) (*ClientResponse, error) {
+					if e == nil {
+						ok++
+					}
+					return r, nil
+				})
+			}
+			send()
+			m.ps[0].DataReceived([]byte(tc.resp))
+			if ok != 1 {
+				t.Fatal("first response not delivered")
+			}
+			closed := m.trs[0].Disconnecting() || m.trs[0].Aborted()
+			send()
+			if reused := len(m.trs) == 1; reused != tc.reuse || closed == tc.reuse {
+				t.Errorf("reused %v (closed %v), want %v", reused, closed, tc.reuse)
+			}
+		})
+	}
+}
