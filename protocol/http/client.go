@@ -59,6 +59,9 @@ var (
 // ConnectTCPOn connects to an IP literal or "localhost" with a port and
 // fires the Deferred on lp once the Protocol's ConnectionMade ran.
 type Dialer interface {
+	// ConnectTCPOn connects to address ("host:port") on lp with factory's
+	// Protocol, failing after timeout (0: none), and fires the Deferred on
+	// lp with the connected Protocol or the connect's error.
 	ConnectTCPOn(lp protocol.Loop, address string, factory protocol.Factory, timeout time.Duration) *deferred.Deferred[protocol.Protocol]
 }
 
