@@ -18,9 +18,11 @@ var (
 	ErrBadBody = errors.New("mustaine/http: malformed request body")
 )
 
-// BodyConsumer receives a request body as it arrives (Request.ReadBody).
+// RequestBodyConsumer receives a request body as it arrives
+// (Request.ReadBody); the client's BodyConsumer is its counterpart for
+// response bodies.
 // Both methods are called on the connection's loop.
-type BodyConsumer interface {
+type RequestBodyConsumer interface {
 	// BodyData is called with the next piece of the body, decoded. p is
 	// valid only during the call: copy what must be kept, for instance
 	// for a pool job, and call Request.PauseBody until the job is done.
@@ -68,7 +70,7 @@ type bodyStream struct {
 	done       bool // BodyEnd was called
 	paused     bool
 	delivering bool
-	consumer   BodyConsumer
+	consumer   RequestBodyConsumer
 	remaining  int64 // Content-Length: body bytes still to come
 	lim        limits
 }
@@ -113,7 +115,7 @@ func (c *conn) startStream(buf []byte, owned bool, pos int) {
 // client asked for it. It returns ErrNotStreaming when the body is not
 // streamed (read Body instead), ErrBodyStarted when called twice, and
 // ErrConnectionLost once the connection is gone.
-func (r *Request) ReadBody(bc BodyConsumer) error {
+func (r *Request) ReadBody(bc RequestBodyConsumer) error {
 	c := r.c
 	switch {
 	case c == nil || c.req != r || !c.bs.active:

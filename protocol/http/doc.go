@@ -8,6 +8,11 @@
 //		w.WriteString("Hello, World!")
 //	}))
 //
+// The package also has an HTTP/1.1 client, Client (Twisted's Agent): it
+// runs on one loop, returns Deferreds of ClientResponse, pools keep-alive
+// connections per host, and parses responses with the same field and
+// framing rules as the server; see Client.
+//
 // # Routing
 //
 // A Router dispatches requests with the patterns and precedence of Go
