@@ -2,6 +2,7 @@ package http
 
 import (
 	"bufio"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -387,4 +388,39 @@ func (b *byteCounterT) BodyData(p []byte) { b.n += len(p) }
 func (b *byteCounterT) BodyEnd(err error) {
 	b.w.WriteString(strconv.Itoa(b.n) + " bytes")
 	b.w.Finish()
+}
+
+// A client that stops sending a streamed body: after the read-body
+// timeout (never earlier) the consumer ends with ErrTimeout and the
+// request's context is cancelled with ErrTimeout; while the consumer
+// itself holds the body paused, the timeout does not run.
+func TestStreamedBodyTimeout(t *testing.T) {
+	rc := &recordingConsumer{}
+	var ctx context.Context
+	rt := NewRouterWith(t, "POST /s", StreamingBody(HandlerFunc(func(w *ResponseWriter, r *Request) {
+		w.Defer()
+		ctx = r.Context()
+		rc.r = r
+		_ = r.ReadBody(rc)
+	})))
+	h := newHarness(t, rt, WithReadBodyTimeout(5*time.Second))
+	h.send("POST /s HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc")
+	h.loop.Advance(0)
+	rc.r.PauseBody()
+	h.loop.Advance(20 * time.Second) // paused by the server: no timeout
+	if len(rc.end) != 0 {
+		t.Fatalf("ended while paused by the consumer: %v", rc.end)
+	}
+	rc.r.ResumeBody()
+	h.loop.Advance(4 * time.Second)
+	if len(rc.end) != 0 {
+		t.Fatal("ended before the timeout")
+	}
+	h.loop.Advance(2 * time.Second)
+	if len(rc.end) != 1 || !errors.Is(rc.end[0], ErrTimeout) || !errors.Is(context.Cause(ctx), ErrTimeout) {
+		t.Fatalf("ends %v, cause %v", rc.end, context.Cause(ctx))
+	}
+	if !h.closed() {
+		t.Fatal("connection not closed")
+	}
 }
