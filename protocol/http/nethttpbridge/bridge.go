@@ -13,7 +13,9 @@
 // at once) and when the handler returns; each handover waits until the loop
 // has written the bytes, and while the client reads too slowly it waits
 // for the output to drain, so a handler that streams cannot make the
-// server's memory grow. As net/http does, a missing Content-Type is
+// server's memory grow. With "Expect: 100-continue", 100 Continue goes
+// out on the handler's first Read of the body, as with net/http. As
+// net/http does, a missing Content-Type is
 // sniffed from the first 512 bytes; a response the handler finishes
 // within the buffer gets an exact Content-Length.
 //
@@ -33,6 +35,7 @@ import (
 	"errors"
 	"io"
 	nethttp "net/http"
+	"strings"
 	"sync"
 
 	mhttp "github.com/mustaine/mustaine/protocol/http"
@@ -69,10 +72,21 @@ func (b *bridge) ServeHTTP(w *mhttp.ResponseWriter, r *mhttp.Request) {
 	x.rw.x = x
 	x.rw.header = make(nethttp.Header)
 	x.rw.status = 200
-	switch err := r.ReadBody(&x.body); {
-	case err == nil:
-		x.body.x = x
-		x.body.cond.L = &x.body.mu
+	x.body.x = x
+	x.body.cond.L = &x.body.mu
+	streamed := r.ContentLength() != 0 && len(r.Body()) == 0
+	expect := strings.EqualFold(r.Header("Expect"), "100-continue")
+	err = nil
+	if streamed && !expect {
+		err = r.ReadBody(&x.body)
+	}
+	switch {
+	case streamed && expect:
+		// The body is asked for (and 100 Continue sent) on the
+		// handler's first Read, as net/http does.
+		x.body.lazy = true
+		req.Body = &x.body
+	case streamed && err == nil:
 		req.Body = &x.body
 	case len(r.Body()) > 0:
 		req.Body = io.NopCloser(bytes.NewReader(bytes.Clone(r.Body())))
@@ -347,6 +361,7 @@ type bodyPipe struct {
 	buf    []byte
 	err    error // io.EOF at the end
 	paused bool  // the loop paused the body
+	lazy   bool  // ReadBody waits for the first Read (Expect: 100-continue)
 	closed bool  // the handler closed the body or returned
 }
 
@@ -384,6 +399,20 @@ func (p *bodyPipe) BodyEnd(err error) {
 func (p *bodyPipe) Read(b []byte) (int, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.lazy {
+		p.lazy = false
+		x := p.x
+		x.loop.CallFromThread(func() {
+			if x.finished {
+				return
+			}
+			if err := x.r.ReadBody(p); errors.Is(err, mhttp.ErrNotStreaming) {
+				p.BodyEnd(nil) // an empty body, already read
+			} else if err != nil {
+				p.BodyEnd(err)
+			}
+		})
+	}
 	for len(p.buf) == 0 && p.err == nil && !p.closed {
 		p.cond.Wait()
 	}

@@ -288,3 +288,49 @@ func roundTrips(b *testing.B, addr string) {
 		resp.Body.Close()
 	}
 }
+
+// RFC 9110 §10.1.1, as net/http does it: 100 Continue goes out only when
+// the handler reads the body; a handler that answers without reading
+// gets no 100 and the connection closes after the answer.
+func TestBridgeContinueOnFirstRead(t *testing.T) {
+	base := serveOn(t, func(r *reactor.Reactor) mhttp.Handler {
+		return nethttpbridge.Handler(nethttp.HandlerFunc(func(w nethttp.ResponseWriter, req *nethttp.Request) {
+			if req.URL.Path == "/deny" {
+				w.WriteHeader(401)
+				return
+			}
+			b, err := io.ReadAll(req.Body)
+			fmt.Fprintf(w, "%q %v", b, err)
+		}), r.CallInThread)
+	})
+	addr := strings.TrimPrefix(base, "http://")
+	for _, c := range []struct{ path, want string }{
+		{"/deny", "HTTP/1.1 401"},
+		{"/read", "HTTP/1.1 100 Continue"},
+	} {
+		conn, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conn.SetDeadline(time.Now().Add(10 * time.Second))
+		fmt.Fprintf(conn, "PUT %s HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n", c.path)
+		br := bufio.NewReader(conn)
+		line, _ := br.ReadString('\n')
+		if !strings.HasPrefix(line, c.want) {
+			t.Fatalf("%s: first line %q, want %q", c.path, line, c.want)
+		}
+		if c.path == "/read" {
+			br.ReadString('\n') // the blank line after 100 Continue
+			conn.Write([]byte("hello"))
+			resp, err := nethttp.ReadResponse(br, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			if string(b) != `"hello" <nil>` {
+				t.Fatalf("body %q", b)
+			}
+		}
+		conn.Close()
+	}
+}
