@@ -169,6 +169,8 @@ func oursStricter(data []byte, ours parsed) string {
 		return "Transfer-Encoding with Content-Length: refused as a smuggling pattern; net/http drops Content-Length"
 	case ours.status == statusVersionUnsupported:
 		return "HTTP/1.x beyond 1.1: 505 as issue 7 asks; net/http serves any 1.x"
+	case ours.status == statusNotImplemented && len(fields) == 3 && !knownMethod(fields[0]):
+		return "a method llhttp does not know: 501 unless WithExtensionMethods names it; net/http serves any token"
 	case len(fields) == 3 && fields[1] == "*" && fields[0] != "OPTIONS":
 		return "asterisk-form is for OPTIONS only (RFC 9112 §3.2.4)"
 	case len(fields) == 3 && !strings.HasPrefix(fields[1], "/"):

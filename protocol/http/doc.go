@@ -150,8 +150,8 @@
 // Every request case of llhttp's strict-mode test suite (Node.js's
 // parser) is replayed through the connection by the tests, as it is and
 // with a Host field added; the server never serves a request llhttp
-// refuses nor reads more messages than llhttp does, except for method
-// names. Where the verdicts differ:
+// refuses nor reads more messages than llhttp does. Where the verdicts
+// differ:
 //
 //   - stricter: an HTTP/1.1 request without Host (400, RFC 9112 §3.2;
 //     llhttp does not check Host); HTTP/0.9 request lines (400); RTSP/1.0
@@ -161,9 +161,10 @@
 //     transfer codings such as deflate before chunked, which the server
 //     does not decode (501, RFC 9112 §6.1; llhttp hands the coded body
 //     on);
-//   - looser: methods are any token (RFC 9110 §9.1), where llhttp knows a
-//     fixed list (it refuses ANNOUNCE with HTTP, MKCOLA); the method plays
-//     no part in framing;
+//   - methods: the server serves the methods llhttp knows (RFC 9110's,
+//     WebDAV's, CalDAV's, PATCH, PURGE, QUERY and the rest of its list) and
+//     answers any other with 501 (RFC 9110 §9.1), as llhttp refuses them;
+//     WithExtensionMethods names more;
 //   - later: an unfinished request line is judged at its CRLF, where
 //     llhttp refuses a bad version as soon as it is read.
 //
@@ -177,7 +178,8 @@
 // differential fuzz test. Where they differ on purpose, this package
 // follows RFC 9112 more strictly: it refuses bare LF line ends, obs-fold,
 // Transfer-Encoding in HTTP/1.0 and together with Content-Length, HTTP/1.x
-// versions other than 1.0 and 1.1, "*" for methods other than OPTIONS,
+// versions other than 1.0 and 1.1, methods outside llhttp's list unless
+// named by WithExtensionMethods (501), "*" for methods other than OPTIONS,
 // userinfo in an absolute-form target, targets with bytes outside ASCII,
 // whitespace after a chunk size and chunk extensions outside RFC 9112's
 // grammar (net/http ignores them); and it ignores empty lines before a

@@ -90,6 +90,23 @@ func WithMaxHeaderFields(n int) Option { return func(c *config) { c.maxFields = 
 // not apply to bodies streamed to a StreamingBody handler.
 func WithMaxBodyBytes(n int64) Option { return func(c *config) { c.maxBody = n } }
 
+// WithExtensionMethods lets the server serve request methods beyond the
+// registered ones it knows (RFC 9110's, WebDAV's and the others llhttp
+// knows: see the package doc); any other method gets 501 Not Implemented.
+// Each name must be a token (RFC 9110 §9.1: methods are case-sensitive).
+func WithExtensionMethods(names ...string) Option {
+	return func(c *config) {
+		if c.methods == nil {
+			c.methods = make(map[string]bool, len(names))
+		}
+		for _, n := range names {
+			if validToken(n) {
+				c.methods[n] = true
+			}
+		}
+	}
+}
+
 // WithReadHeaderTimeout bounds the time from a request's first byte to the
 // end of its head (the slowloris defence); it also applies to a new
 // connection that sends nothing. A partial head gets 408 and the connection

@@ -11,6 +11,9 @@ type limits struct {
 	maxHeader int   // field-line bytes after the request line, CRLFs included
 	maxFields int   // field lines
 	maxBody   int64 // body bytes after decoding
+	// methods are the extension methods served besides the registered
+	// ones (see knownMethod); WithExtensionMethods sets them.
+	methods map[string]bool
 }
 
 // Status codes the parser and the connection answer with by themselves.
@@ -85,7 +88,7 @@ func (p *headParser) parse(b []byte, r *Request, lim *limits) (n int, status int
 		if !crlf {
 			return 0, statusBadRequest // a bare LF
 		}
-		if st := parseRequestLine(b[:end], r); st != 0 {
+		if st := parseRequestLine(b[:end], r, lim); st != 0 {
 			return 0, st
 		}
 		p.next, p.headerStart, p.scanned = lf+1, lf+1, lf+1
@@ -176,8 +179,10 @@ func lineEnd(b []byte, lf int) (end int, crlf bool) {
 
 // parseRequestLine parses `method SP request-target SP HTTP-version`
 // (RFC 9112 §3): exactly one SP between the parts, no whitespace
-// elsewhere.
-func parseRequestLine(line []byte, r *Request) int {
+// elsewhere. A method that is neither registered (knownMethod) nor
+// allowed by WithExtensionMethods gets 501 (RFC 9110 §9.1), once the rest
+// of the line is known to be well formed.
+func parseRequestLine(line []byte, r *Request, lim *limits) int {
 	i := 0
 	for i < len(line) && charClass[line[i]]&classToken != 0 {
 		i++
@@ -222,6 +227,9 @@ func parseRequestLine(line []byte, r *Request) int {
 		return statusVersionUnsupported
 	}
 	r.minor = v[7] - '0'
+	if !knownMethod(r.method) && !lim.methods[r.method] {
+		return statusNotImplemented
+	}
 	return 0
 }
 
@@ -322,8 +330,8 @@ func validAuthority(b []byte) bool {
 	return true
 }
 
-// internMethod returns the standard methods as constants so that Method
-// does not allocate.
+// internMethod returns the common methods as constants so that Method
+// does not allocate for them.
 func internMethod(m []byte) string {
 	switch string(m) {
 	case "GET":
@@ -346,6 +354,25 @@ func internMethod(m []byte) string {
 		return "TRACE"
 	}
 	return string(m)
+}
+
+// knownMethod reports whether m is a method the server serves without
+// being told: RFC 9110's and those of the IANA method registry that
+// llhttp (Node.js's parser) knows for HTTP — WebDAV, CalDAV, versioning,
+// SSDP's M-SEARCH, PURGE, LINK/UNLINK, SOURCE and QUERY. llhttp refuses
+// any other method, so this server does too (501, RFC 9110 §9.1) unless
+// WithExtensionMethods names it: a request that one parser on the path
+// serves and another refuses is the start of a desynchronisation.
+func knownMethod(m string) bool {
+	switch m {
+	case "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
+		"ACL", "BIND", "CHECKOUT", "COPY", "LINK", "LOCK", "M-SEARCH", "MERGE", "MKACTIVITY",
+		"MKCALENDAR", "MKCOL", "MOVE", "NOTIFY", "PROPFIND", "PROPPATCH", "PURGE", "QUERY",
+		"REBIND", "REPORT", "SEARCH", "SOURCE", "SUBSCRIBE", "UNBIND", "UNLINK", "UNLOCK",
+		"UNSUBSCRIBE":
+		return true
+	}
+	return false
 }
 
 // parseField parses the field line b[start:end] (RFC 9112 §5):
