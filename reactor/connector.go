@@ -224,3 +224,12 @@ func (l *loop) dialFailed(ds *dialState, reason error) {
 	l.guard(nil, func() { ds.d.Errback(reason) })
 	l.r.factoryStopped(ds.factory)
 }
+
+// ConnectTCP connects out from this loop, as protocol.Connector: the
+// connection lives on this loop and the Deferred fires here. It is
+// Reactor.ConnectTCPOn with this loop.
+func (l *loop) ConnectTCP(address string, factory protocol.Factory, timeout time.Duration) *deferred.Deferred[protocol.Protocol] {
+	return l.r.ConnectTCPOn(l, address, factory, timeout)
+}
+
+var _ protocol.Connector = (*loop)(nil)
