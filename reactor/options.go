@@ -1,6 +1,7 @@
 package reactor
 
 import (
+	"net"
 	"os"
 	"runtime"
 	"time"
@@ -25,6 +26,7 @@ type config struct {
 	workers         int
 	workQueue       int
 	signals         bool
+	resolver        Resolver
 }
 
 func defaultConfig() config {
@@ -41,6 +43,7 @@ func defaultConfig() config {
 		workers:         defaultWorkers,
 		workQueue:       defaultWorkQueue,
 		signals:         true,
+		resolver:        net.DefaultResolver,
 	}
 }
 
