@@ -98,8 +98,13 @@ type Producer interface {
 
 // Loop is the event loop a connection belongs to, as protocol code sees it.
 // Now, CallLater and CallSoon must be called on the loop itself.
+//
+// A Loop is also a Connector, so a protocol connects out through its own
+// Transport's Loop (t.Loop().ConnectTCP) and the new connection lives on
+// the same loop.
 type Loop interface {
 	timer.Scheduler
+	Connector
 	// CallSoon runs fn on this loop after the current batch of I/O events,
 	// in FIFO order with other CallSoon and CallLater(0) calls.
 	CallSoon(fn func())

@@ -52,7 +52,7 @@ func (ds *dialState) lost(reason error) {
 // ErrLookupFailed (joined with the resolver's error: errors.As finds the
 // *net.DNSError). timeout <= 0 means no timeout of our own (the kernel's
 // still applies). Call it on loop 0 or before Run; to connect on another
-// loop use ConnectTCPOn, or protocol.ConnectTCP on a Transport's Loop.
+// loop use ConnectTCPOn, or a Transport's Loop().ConnectTCP.
 //
 // A host name is looked up with the reactor's Resolver (WithResolver) on
 // the worker pool; its addresses are tried one after the other, families

@@ -14,7 +14,7 @@ import (
 )
 
 // relayFront relays what its client sends to a backend it connects to
-// through its own loop (protocol.ConnectTCP on the Transport's Loop), with
+// through its own loop (the Transport's Loop().ConnectTCP), with
 // the two transports registered as each other's streaming producers: the
 // proxy pattern of Twisted's portforward, in two lines.
 type relayFront struct {
@@ -41,7 +41,7 @@ func (f *relayFront) ConnectionMade(t protocol.Transport) {
 	f.Base.ConnectionMade(t)
 	t.PauseReading() // until the backend is connected
 	back := &relayBack{front: f}
-	d := protocol.ConnectTCP(t.Loop(), f.backend, protocol.FactoryFunc(func(net.Addr) protocol.Protocol { return back }), 5*time.Second)
+	d := t.Loop().ConnectTCP(f.backend, protocol.FactoryFunc(func(net.Addr) protocol.Protocol { return back }), 5*time.Second)
 	d.AddCallbacks(func(p protocol.Protocol) (protocol.Protocol, error) {
 		f.back = back.Transport
 		f.sameLoop <- back.Transport.Loop().Index() == t.Loop().Index()

@@ -86,7 +86,7 @@ func TestConnectTCPToHostNameTriesEachAddressInOrder(t *testing.T) {
 		lp := r.Loops()[loops-1]
 		ran := make(chan struct{})
 		lp.CallFromThread(func() {
-			d = protocol.ConnectTCP(lp, net.JoinHostPort("backend.test", itoa(port)), f, 5*time.Second)
+			d = lp.ConnectTCP(net.JoinHostPort("backend.test", itoa(port)), f, 5*time.Second)
 			close(ran)
 		})
 		<-ran

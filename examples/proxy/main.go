@@ -6,7 +6,7 @@
 //	go run ./examples/proxy -listen tcp:7100:interface=127.0.0.1 -backend localhost:7000 -loops 2 -v
 //
 // It shows the client side of Mustaine: the backend is connected through
-// the client connection's own Loop (protocol.ConnectTCP), so both legs of a
+// the client connection's own Loop (t.Loop().ConnectTCP), so both legs of a
 // proxied connection live on one loop and need no locks; the backend's
 // host name is looked up off the loop; and the two transports are each
 // other's streaming producers, which is all the flow control a proxy
@@ -56,7 +56,7 @@ func (f *front) ConnectionMade(t protocol.Transport) {
 	f.Base.ConnectionMade(t)
 	t.PauseReading()
 	b := &back{front: f}
-	d := protocol.ConnectTCP(t.Loop(), f.backend, protocol.FactoryFunc(func(net.Addr) protocol.Protocol { return b }), f.timeout)
+	d := t.Loop().ConnectTCP(f.backend, protocol.FactoryFunc(func(net.Addr) protocol.Protocol { return b }), f.timeout)
 	f.pending = d
 	d.AddCallbacks(func(p protocol.Protocol) (protocol.Protocol, error) {
 		f.pending = nil
