@@ -303,6 +303,11 @@ func tcpListenSocketWith(family int, reusePort bool, so *SocketOptions) (int, er
 
 // ListenUnix listens on a Unix-domain stream socket at path.
 func (r *Reactor) ListenUnix(path string, factory protocol.Factory) (*Listener, error) {
+	return r.listenUnix(path, factory, listenBacklog)
+}
+
+// listenUnix is ListenUnix with a backlog.
+func (r *Reactor) listenUnix(path string, factory protocol.Factory, backlog int) (*Listener, error) {
 	if r.state.Load() >= stateStopping {
 		return nil, ErrStopped
 	}
@@ -310,7 +315,7 @@ func (r *Reactor) ListenUnix(path string, factory protocol.Factory) (*Listener, 
 	if err != nil {
 		return nil, fmt.Errorf("listen unix %s: socket: %w", path, err)
 	}
-	if err := bindListen(fd, &unix.SockaddrUnix{Name: path}); err != nil {
+	if err := bindListenBacklog(fd, &unix.SockaddrUnix{Name: path}, backlog); err != nil {
 		unix.Close(fd)
 		return nil, fmt.Errorf("listen %s: %w", path, err)
 	}

@@ -4,6 +4,8 @@
 //	go run ./examples/echo            # 127.0.0.1:7000
 //	go run ./examples/echo -addr [::1]:7000 -loops 2 -v
 //	go run ./examples/echo -reuseport=false   # one listening socket shared by the loops
+//	go run ./examples/echo -listen tcp:7000:interface=127.0.0.1:backlog=512
+//	go run ./examples/echo -listen unix:/tmp/echo.sock:mode=660
 package main
 
 import (
@@ -40,6 +42,7 @@ func (e *echo) ReadConnectionLost() { e.Transport.LoseConnection() }
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:7000", "address to listen on")
+	listen := flag.String("listen", "", "endpoint to listen on instead of -addr (tcp:7000:interface=127.0.0.1, unix:/tmp/echo.sock:mode=660)")
 	loops := flag.Int("loops", runtime.GOMAXPROCS(0), "number of event loops (at least 1)")
 	verbose := flag.Bool("v", false, "log connections (debug level)")
 	reusePort := flag.Bool("reuseport", runtime.GOOS == "linux", "one listening socket per loop (SO_REUSEPORT); false: one shared socket")
@@ -63,7 +66,13 @@ func main() {
 		fmt.Fprintln(os.Stderr, "echo:", err)
 		os.Exit(1)
 	}
-	ln, err := r.ListenTCP(*addr, protocol.FactoryFunc(func(net.Addr) protocol.Protocol { return &echo{} }))
+	factory := protocol.FactoryFunc(func(net.Addr) protocol.Protocol { return &echo{} })
+	var ln *reactor.Listener
+	if *listen != "" {
+		ln, err = r.ListenEndpoint(*listen, factory)
+	} else {
+		ln, err = r.ListenTCP(*addr, factory)
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "echo:", err)
 		os.Exit(1)

@@ -22,6 +22,7 @@ import (
 	"net"
 	"os"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -171,8 +172,12 @@ func main() {
 	log.Info().Msg("proxy stopped")
 }
 
-// listenOn listens on a host:port address.
+// listenOn listens on an endpoint string (tcp:..., unix:...) or a
+// host:port address.
 func listenOn(r *reactor.Reactor, where string, f protocol.Factory) (*reactor.Listener, error) {
+	if strings.HasPrefix(where, "tcp:") || strings.HasPrefix(where, "unix:") {
+		return r.ListenEndpoint(where, f)
+	}
 	return r.ListenTCP(where, f)
 }
 

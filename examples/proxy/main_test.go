@@ -385,3 +385,28 @@ func TestProxyFlags(t *testing.T) {
 		t.Errorf("colour escapes in a log written to a pipe:\n%q", log.String())
 	}
 }
+
+// Both examples take -listen ENDPOINT: echo and proxy on tcp: endpoints,
+// a Unix-socket proxy in front, one round trip through all of them.
+func TestListenEndpointFlag(t *testing.T) {
+	proxyBin, echoBin := binaries(t)
+	_, echoAddr, _ := start(t, echoBin, "-listen", "tcp:0:interface=127.0.0.1", "-loops", "1")
+	_, port, _ := net.SplitHostPort(echoAddr)
+	_, addr, _ := start(t, proxyBin, "-listen", "tcp:0:interface=127.0.0.1:backlog=64", "-backend", "localhost:"+port, "-loops", "1")
+	sock := filepath.Join(t.TempDir(), "proxy.sock")
+	start(t, proxyBin, "-listen", "unix:"+sock+":mode=600", "-backend", addr, "-loops", "1")
+	if fi, err := os.Stat(sock); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("socket mode %v %v", fi, err)
+	}
+	c, err := net.Dial("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(time.Minute))
+	c.Write([]byte("endpoints"))
+	got := make([]byte, 9)
+	if _, err := io.ReadFull(c, got); err != nil || string(got) != "endpoints" {
+		t.Fatalf("through unix proxy, tcp proxy and echo: %q %v", got, err)
+	}
+}
