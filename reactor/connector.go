@@ -261,7 +261,8 @@ func (l *loop) startAttempt(ds *dialState, sa unix.Sockaddr) bool {
 		return false
 	}
 	if !ds.isUnix {
-		if err := ds.opts.Socket.applyEarly(fd, family); err == nil {
+		err := ds.opts.Socket.applyEarly(fd, family)
+		if err == nil {
 			err = ds.opts.Socket.applyConn(fd)
 		}
 		if err != nil {
