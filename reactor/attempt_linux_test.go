@@ -50,7 +50,7 @@ func TestConnectGivesUpAnAddressThatDoesNotAnswerAfterTheAttemptTimeout(t *testi
 	eachLoopCount(t, func(t *testing.T, loops int) {
 		port := blackhole(t, [4]byte{127, 0, 0, 3})
 		res := &fakeResolver{answers: map[string][]netip.Addr{
-			"two.test": {netip.MustParseAddr("127.0.0.3"), netip.MustParseAddr("127.0.0.1")},
+			"two.test":  {netip.MustParseAddr("127.0.0.3"), netip.MustParseAddr("127.0.0.1")},
 			"dead.test": {netip.MustParseAddr("127.0.0.3")},
 		}}
 		r := startReactor(t, WithLoops(loops), WithResolver(res))
