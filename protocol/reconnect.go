@@ -64,8 +64,9 @@ type ReconnectingClientFactory struct {
 	// before giving up; zero means no limit.
 	MaxRetries int
 	// Clock schedules the retries; if nil, the Connector given to Connect
-	// is used when it is a timer.Scheduler (every reactor loop and
-	// reactortest.Loop are). Tests pass a *timer.Clock.
+	// is used, which must then be a timer.Scheduler (every reactor loop,
+	// the reactor itself and reactortest.Loop are; Retry panics
+	// otherwise). Tests pass a *timer.Clock or a reactortest.Loop.
 	Clock timer.Scheduler
 	// Normal returns standard normal variates for the jitter
 	// (rand.NormFloat64 if nil).
@@ -109,10 +110,9 @@ func (f *ReconnectingClientFactory) Connect(c Connector, address string, self Fa
 
 func (f *ReconnectingClientFactory) connect() {
 	d := f.connector.ConnectTCP(f.address, f.self, f.timeout)
-	if d.Called() {
-		return
+	if !d.Called() {
+		f.pending = d
 	}
-	f.pending = d
 	d.AddBoth(func(p Protocol, err error) (Protocol, error) {
 		if f.pending == d {
 			f.pending = nil
@@ -177,8 +177,7 @@ func (f *ReconnectingClientFactory) Retry() {
 	}
 	f.call.Cancel()
 	if clock == nil {
-		f.connect()
-		return
+		panic("protocol: ReconnectingClientFactory needs a Clock: its Connector is not a timer.Scheduler")
 	}
 	f.call = clock.CallLater(time.Duration(f.delay*float64(time.Second)), func() {
 		f.call = timer.Handle{}

@@ -175,12 +175,21 @@ func (l *loop) lookup(ds *dialState) {
 		timeout = ds.opts.Timeout
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	ds.stop = cancel
+	if l.lookups == nil {
+		l.lookups = make(map[*dialState]struct{})
+	}
+	l.lookups[ds] = struct{}{}
+	ds.stop = func() {
+		cancel()
+		delete(l.lookups, ds)
+	}
 	res := l.r.cfg.resolver
 	d := DeferToThread(l, func() ([]netip.Addr, error) { return res.LookupNetIP(ctx, "ip", dest.Host) })
 	d.AddBoth(func(ips []netip.Addr, err error) ([]netip.Addr, error) {
-		cancel()
-		ds.stop = nil
+		if ds.stop != nil {
+			ds.stop()
+			ds.stop = nil
+		}
 		if ds.failed {
 			return nil, nil
 		}

@@ -249,3 +249,32 @@ func TestInterleaveAlternatesFamilies(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// Stopping the reactor fails a connect still waiting for its lookup with
+// ErrReactorStopping and does not wait for the resolver.
+func TestStopFailsConnectsWaitingForALookup(t *testing.T) {
+	res := &fakeResolver{
+		answers: map[string][]netip.Addr{"hang.test": {netip.MustParseAddr("127.0.0.1")}},
+		block:   map[string]chan struct{}{"hang.test": make(chan struct{})}, // never released
+	}
+	r := startReactor(t, WithLoops(1), WithResolver(res))
+	f := newNameHooks()
+	var d *deferred.Deferred[protocol.Protocol]
+	onLoop(t, r, func() { d = r.ConnectTCP("hang.test:80", f, 0) })
+	for {
+		res.mu.Lock()
+		asked := len(res.asked)
+		res.mu.Unlock()
+		if asked > 0 {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if err := r.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-f.failed; !errors.Is(err, ErrReactorStopping) {
+		t.Fatalf("ClientConnectionFailed(%v), want ErrReactorStopping", err)
+	}
+	_ = d
+}
