@@ -43,10 +43,10 @@ func blackhole(t *testing.T, ip [4]byte) int {
 	return port
 }
 
-// A host name whose first address does not answer: the attempt is given
-// up after the per-attempt timeout, never earlier, and the next address
-// connects.
-func TestConnectGivesUpAnAddressThatDoesNotAnswerAfterTheAttemptTimeout(t *testing.T) {
+// Happy Eyeballs: a host name whose first address does not answer gets
+// its next address tried beside it after the attempt delay, never
+// earlier, and that one connects.
+func TestConnectRacesTheNextAddressAfterTheAttemptDelay(t *testing.T) {
 	eachLoopCount(t, func(t *testing.T, loops int) {
 		port := blackhole(t, [4]byte{127, 0, 0, 3})
 		res := &fakeResolver{answers: map[string][]netip.Addr{
@@ -64,13 +64,13 @@ func TestConnectGivesUpAnAddressThatDoesNotAnswerAfterTheAttemptTimeout(t *testi
 		const attempt = 300 * time.Millisecond
 		start := time.Now()
 		onLoop(t, r, func() {
-			d = r.ConnectTCPWith(r.Loops()[0], "two.test:"+itoa(port), f, ConnectOptions{Timeout: 20 * time.Second, AttemptTimeout: attempt})
+			d = r.ConnectTCPWith(r.Loops()[0], "two.test:"+itoa(port), f, ConnectOptions{Timeout: 20 * time.Second, AttemptDelay: attempt})
 		})
 		if _, err := await(t, d); err != nil {
 			t.Fatalf("connect: %v", err)
 		}
 		if el := time.Since(start); el < attempt {
-			t.Errorf("the unanswered attempt was given up after %v, earlier than its %v timeout", el, attempt)
+			t.Errorf("the next address was tried after %v, earlier than the %v attempt delay", el, attempt)
 		}
 		if a := (<-f.built).(*net.TCPAddr); !a.IP.Equal(net.IPv4(127, 0, 0, 1)) {
 			t.Errorf("connected to %v, want 127.0.0.1", a)

@@ -26,12 +26,11 @@ type dialState struct {
 	opts     ConnectOptions
 	isUnix   bool
 	addrs    []unix.Sockaddr // addresses still to try
-	timer    timer.Handle    // the current attempt's timeout
+	timer    timer.Handle    // starts the next attempt beside those in flight
 	deadline timer.Handle    // the whole connect's timeout
-	until    time.Time       // when the whole connect times out, if it does
 	lastErr  error           // why the last attempt failed
 	stop     func()          // cancels a lookup in progress
-	c        *conn           // the socket of the current attempt
+	attempts []*conn         // the attempts in flight
 	failed   bool            // the connect failed or was cancelled: no more hooks
 	expired  bool            // the whole connect's timeout fired
 }
@@ -55,10 +54,11 @@ func (ds *dialState) lost(reason error) {
 // loop use ConnectTCPOn, or a Transport's Loop().ConnectTCP.
 //
 // A host name is looked up with the reactor's Resolver (WithResolver) on
-// the worker pool; its addresses are tried one after the other, families
-// alternating as in RFC 8305 (Happy Eyeballs), each attempt but the last
-// bounded by ConnectOptions.AttemptTimeout, until one connects. The
-// attempts are not raced in parallel.
+// the worker pool and its addresses are raced as RFC 8305 (Happy Eyeballs
+// v2) does: in order, address families alternating, each attempt started
+// when the previous one fails or after ConnectOptions.AttemptDelay
+// (250 ms) without an answer, the earlier ones still running; the first
+// to connect wins and the others are closed.
 //
 // As Twisted's connectors do, the factory's hooks run in this order:
 // StartFactory (protocol.Starter, reference-counted with the listeners and
@@ -129,8 +129,8 @@ func (r *Reactor) dial(lp protocol.Loop, addrs []unix.Sockaddr, dest net.Addr, i
 
 // cancelDial is the connect Deferred's canceller.
 func (l *loop) cancelDial(ds *dialState) {
-	if ds.c != nil {
-		l.failDial(ds.c, ErrConnectCancelled)
+	if len(ds.attempts) > 0 {
+		l.abandon(ds, errors.Join(ErrConnectCancelled, deferred.ErrCancelled))
 		return
 	}
 	if !ds.failed {
@@ -156,7 +156,6 @@ func (l *loop) beginDial(ds *dialState) {
 		}
 	}
 	if t := ds.opts.Timeout; t > 0 {
-		ds.until = time.Now().Add(t)
 		ds.deadline = l.CallLater(t, func() { l.dialTimedOut(ds) })
 	}
 	if ds.addrs == nil {
@@ -215,30 +214,48 @@ func (l *loop) lookup(ds *dialState) {
 // dialTimedOut ends a connect whose ConnectOptions.Timeout expired.
 func (l *loop) dialTimedOut(ds *dialState) {
 	ds.expired = true
-	if ds.c != nil {
-		l.failDial(ds.c, ErrConnectTimeout)
-		return
-	}
-	l.dialFailed(ds, ErrConnectTimeout)
+	l.abandon(ds, ErrConnectTimeout)
 }
 
-// attemptTimeout is the timeout of an attempt that is not the last.
-func (ds *dialState) attemptTimeout() time.Duration {
-	if ds.opts.AttemptTimeout > 0 {
-		return ds.opts.AttemptTimeout
+// abandon closes every attempt in flight and fails the connect.
+func (l *loop) abandon(ds *dialState, reason error) {
+	attempts := ds.attempts
+	ds.attempts = nil
+	for _, c := range attempts {
+		c.flags &^= fConnecting
+		l.release(c)
 	}
-	if ds.until.IsZero() {
-		return defaultAttemptTimeout
-	}
-	left := time.Until(ds.until)
-	return max(left/time.Duration(len(ds.addrs)+1), min(defaultAttemptTimeout, left))
+	l.dialFailed(ds, reason)
 }
 
-// nextAttempt connects to the next address, or fails the connect with the
-// last attempt's error when none is left.
+// dropAttempt removes c from the attempts in flight.
+func (ds *dialState) dropAttempt(c *conn) {
+	for i, a := range ds.attempts {
+		if a == c {
+			ds.attempts = append(ds.attempts[:i], ds.attempts[i+1:]...)
+			return
+		}
+	}
+}
+
+// attemptDelay is how long an attempt runs alone before the next address
+// is tried beside it.
+func (ds *dialState) attemptDelay() time.Duration {
+	if ds.opts.AttemptDelay > 0 {
+		return ds.opts.AttemptDelay
+	}
+	return defaultAttemptDelay
+}
+
+// nextAttempt starts an attempt on the next address, or, when none is
+// left and no attempt is in flight, fails the connect with the last
+// attempt's error.
 func (l *loop) nextAttempt(ds *dialState) {
 	for !ds.failed {
 		if len(ds.addrs) == 0 {
+			if len(ds.attempts) > 0 {
+				return
+			}
 			err := ds.lastErr
 			if err == nil {
 				err = ErrConnectFailed
@@ -284,7 +301,7 @@ func (l *loop) startAttempt(ds *dialState, sa unix.Sockaddr) bool {
 	if ds.isUnix {
 		c.flags |= fUnix
 	}
-	ds.c = c
+	ds.attempts = append(ds.attempts, c)
 	if err := unix.Connect(fd, sa); err != nil && err != unix.EINPROGRESS && err != unix.EINTR {
 		l.failDial(c, dialError(err))
 		return true // failDial went on with the next address
@@ -296,8 +313,9 @@ func (l *loop) startAttempt(ds *dialState, sa unix.Sockaddr) bool {
 		l.failDial(c, errors.Join(ErrConnectFailed, err))
 		return true
 	}
+	ds.timer.Cancel()
 	if len(ds.addrs) > 0 {
-		ds.timer = l.CallLater(ds.attemptTimeout(), func() { l.failDial(c, ErrConnectTimeout) })
+		ds.timer = l.CallLater(ds.attemptDelay(), func() { l.nextAttempt(ds) })
 	}
 	return true
 }
@@ -336,7 +354,14 @@ func (l *loop) finishDial(c *conn) {
 	c.flags &^= fConnecting
 	ds.timer.Cancel()
 	ds.deadline.Cancel()
-	ds.c = nil
+	ds.dropAttempt(c)
+	for _, other := range ds.attempts {
+		// Happy Eyeballs: the losers of the race are closed unused.
+		other.flags &^= fConnecting
+		l.release(other)
+	}
+	ds.attempts = nil
+	ds.addrs = nil
 	ds.addr = c.remote
 	var proto protocol.Protocol
 	l.guard(nil, func() { proto = ds.factory.BuildProtocol(ds.addr) })
@@ -351,26 +376,25 @@ func (l *loop) finishDial(c *conn) {
 	l.guard(nil, func() { ds.d.Callback(proto) })
 }
 
-// failDial abandons the attempt c. The next address is tried unless the
-// connect was cancelled, timed out as a whole, or the reactor is stopping,
-// or no address is left.
+// failDial ends the attempt c. The next address is tried at once unless
+// the connect was cancelled, timed out as a whole, or the reactor is
+// stopping; once no address is left and no attempt is in flight, the
+// connect fails with this reason.
 func (l *loop) failDial(c *conn, reason error) {
 	if c.flags&fConnecting == 0 {
 		return
 	}
 	ds := c.dial
 	c.flags &^= fConnecting
-	ds.timer.Cancel()
-	ds.c = nil
+	ds.dropAttempt(c)
 	l.release(c)
-	final := errors.Is(reason, ErrConnectCancelled) || errors.Is(reason, ErrReactorStopping) ||
-		ds.expired
+	final := errors.Is(reason, ErrConnectCancelled) || errors.Is(reason, ErrReactorStopping) || ds.expired
 	if errors.Is(reason, ErrConnectCancelled) {
 		reason = errors.Join(reason, deferred.ErrCancelled)
 	}
 	ds.lastErr = reason
-	if final || len(ds.addrs) == 0 {
-		l.dialFailed(ds, reason)
+	if final {
+		l.abandon(ds, reason)
 		return
 	}
 	l.nextAttempt(ds)

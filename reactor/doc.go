@@ -63,11 +63,12 @@
 // connection that asked, so a proxy's two legs share a loop and need no
 // locks. ConnectTCP and ListenTCP take host names: a connect looks its name
 // up with the reactor's Resolver (WithResolver, default
-// net.DefaultResolver) on the worker pool, never on a loop, and tries the
-// addresses one by one, address families alternating as RFC 8305 orders
-// them, each attempt but the last bounded by a per-attempt timeout (they
-// are not raced in parallel); a failed lookup fails with ErrLookupFailed
-// joined with the resolver's *net.DNSError. A listener resolves its name
+// net.DefaultResolver) on the worker pool, never on a loop, and races the
+// addresses as RFC 8305 (Happy Eyeballs v2) does: address families
+// alternating, the next attempt started as soon as one fails or after an
+// attempt delay (250 ms) without an answer, the first to connect winning;
+// a failed lookup fails with ErrLookupFailed joined with the resolver's
+// *net.DNSError. A listener resolves its name
 // in the calling goroutine and refuses to on a loop (ErrLookupOnLoop).
 //
 // A Transport is a streaming producer (PauseProducing is PauseReading,

@@ -181,11 +181,10 @@ func (r *Reactor) ListenTCPWith(address string, factory protocol.Factory, opts L
 	if err != nil {
 		return nil, fmt.Errorf("listen %s: %w", address, err)
 	}
-	ln, err := r.serve(fds, false, "", address, factory)
-	if err == nil && *so != (SocketOptions{}) {
-		ln.sockopts = so
+	if *so == (SocketOptions{}) {
+		so = nil // the defaults: no setsockopt per accept but TCP_NODELAY
 	}
-	return ln, err
+	return r.serve(fds, false, "", address, factory, so)
 }
 
 // listenReusePortGroup makes n listening sockets in one SO_REUSEPORT group
@@ -319,12 +318,12 @@ func (r *Reactor) listenUnix(path string, factory protocol.Factory, backlog int)
 		unix.Close(fd)
 		return nil, fmt.Errorf("listen %s: %w", path, err)
 	}
-	return r.serve([]int{fd}, true, path, path, factory)
+	return r.serve([]int{fd}, true, path, path, factory, nil)
 }
 
 // serve makes a Listener of listening sockets (one, or one per loop) and
 // hands it to the loops.
-func (r *Reactor) serve(fds []int, isUnix bool, path, address string, factory protocol.Factory) (*Listener, error) {
+func (r *Reactor) serve(fds []int, isUnix bool, path, address string, factory protocol.Factory, so *SocketOptions) (*Listener, error) {
 	closeAll := func() {
 		for _, fd := range fds {
 			unix.Close(fd)
@@ -342,7 +341,7 @@ func (r *Reactor) serve(fds []int, isUnix bool, path, address string, factory pr
 	ln := &Listener{
 		r: r, fd: fds[0], addr: sockaddrToAddr(bound, isUnix), factory: factory,
 		unix: isUnix, path: path, done: make(chan struct{}),
-		backoff: make([]time.Duration, len(r.loops)),
+		backoff: make([]time.Duration, len(r.loops)), sockopts: so,
 	}
 	if len(fds) > 1 {
 		ln.fds = fds

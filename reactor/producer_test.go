@@ -106,7 +106,9 @@ func TestTransportAsProducerThrottlesTheConnectionFeedingIt(t *testing.T) {
 			t.Error("the backend connection is not on the loop of the connection that made it")
 		}
 
-		const total = 16 << 20
+		// More than the kernel's socket buffers on the way can hold, even
+		// autotuned (a few MiB each).
+		const total = 64 << 20
 		data := make([]byte, total)
 		rng := rand.New(rand.NewPCG(1, 2))
 		for i := range data {
@@ -122,7 +124,7 @@ func TestTransportAsProducerThrottlesTheConnectionFeedingIt(t *testing.T) {
 		// the client's Write not returning shows, whatever the timing.
 		select {
 		case err := <-wrote:
-			t.Fatalf("16 MiB written through a relay whose backend reads nothing (err %v): no backpressure", err)
+			t.Fatalf("64 MiB written through a relay whose backend reads nothing (err %v): no backpressure", err)
 		case <-time.After(300 * time.Millisecond):
 		}
 		got, err := io.ReadAll(backend)
@@ -150,9 +152,12 @@ func TestTransportAsProducerThrottlesTheConnectionFeedingIt(t *testing.T) {
 func TestPauseProducingAndTheReactorsOwnHoldCompose(t *testing.T) {
 	eachLoopCount(t, func(t *testing.T, loops int) {
 		r := startReactor(t, WithLoops(loops))
-		ln, err := r.ListenTCP("127.0.0.1:0", protocol.FactoryFunc(func(net.Addr) protocol.Protocol {
+		// Small fixed socket buffers, so that the 8 MiB cannot all hide in
+		// the kernel and the echo's output must pile up in the reactor.
+		small := SocketOptions{RecvBuffer: 32 << 10, SendBuffer: 32 << 10}
+		ln, err := r.ListenTCPWith("127.0.0.1:0", protocol.FactoryFunc(func(net.Addr) protocol.Protocol {
 			return &echoProto{}
-		}))
+		}), ListenOptions{Socket: small})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -161,6 +166,8 @@ func TestPauseProducingAndTheReactorsOwnHoldCompose(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer client.Close()
+		client.(*net.TCPConn).SetReadBuffer(32 << 10)
+		client.(*net.TCPConn).SetWriteBuffer(32 << 10)
 		const total = 8 << 20
 		data := bytes.Repeat([]byte("0123456789abcdef"), total/16)
 		wrote := make(chan error, 1)
@@ -171,19 +178,21 @@ func TestPauseProducingAndTheReactorsOwnHoldCompose(t *testing.T) {
 		// Find the server's connection and wait until the reactor holds it.
 		var c *conn
 		flags := func() uint32 {
-			var f uint32
 			for _, l := range r.loops {
+				var found *conn
+				var f uint32
 				done := make(chan struct{})
 				l.CallFromThread(func() {
 					defer close(done)
 					for _, cc := range l.conns {
 						if cc != nil && cc.flags&fClosed == 0 {
-							c, f = cc, cc.flags
+							found, f = cc, cc.flags
 						}
 					}
 				})
 				<-done
-				if c != nil {
+				if found != nil {
+					c = found
 					return f
 				}
 			}

@@ -53,18 +53,17 @@ type ConnectOptions struct {
 	// Timeout bounds the whole connect, host name lookup included; 0
 	// means no timeout of our own (the kernel's still applies).
 	Timeout time.Duration
-	// AttemptTimeout bounds each attempt but the last when a host name
-	// has several addresses: when it expires the next address is tried.
-	// Default: the time left divided evenly over the addresses left (at
-	// least 2s, as Go's net.Dialer does), or 2s without a Timeout.
-	AttemptTimeout time.Duration
+	// AttemptDelay is how long a connect attempt to one of a host name's
+	// addresses runs alone before the next address is tried beside it
+	// (RFC 8305's Connection Attempt Delay; default 250 ms). A failed
+	// attempt starts the next one at once.
+	AttemptDelay time.Duration
 	// Socket are the connection's socket options.
 	Socket SocketOptions
 }
 
-// defaultAttemptTimeout is the per-address attempt timeout when several
-// addresses are to be tried (see ConnectOptions.AttemptTimeout).
-const defaultAttemptTimeout = 2 * time.Second
+// defaultAttemptDelay is RFC 8305's recommended Connection Attempt Delay.
+const defaultAttemptDelay = 250 * time.Millisecond
 
 // keepAliveOn reports whether o asks for keepalive.
 func (o *SocketOptions) keepAliveOn() bool {
