@@ -50,7 +50,9 @@ const defaultLookupTimeout = 30 * time.Second
 // ClientConnectionFailed, when no address could be connected); BuildProtocol
 // and ClientConnectionLost get the *net.TCPAddr actually connected.
 type HostAddr struct {
+	// Host is the host name as given.
 	Host string
+	// Port is the TCP port.
 	Port int
 }
 
