@@ -34,6 +34,18 @@ type WriteHalfCloseable interface {
 	WriteConnectionLost()
 }
 
+// Drainer is implemented by a Protocol that can finish the work it has
+// started before a graceful stop closes its connection (HTTP's requests in
+// flight, say). When the reactor begins a graceful stop it calls Drain on
+// the connection's loop instead of LoseConnection: the protocol finishes
+// what it has started, starts nothing new, and closes the connection
+// itself (LoseConnection) once done. Connections still open at the
+// shutdown deadline are aborted.
+type Drainer interface {
+	// Drain is called once, when the reactor begins a graceful stop.
+	Drain()
+}
+
 // Factory builds one Protocol per accepted or connected connection.
 type Factory interface {
 	// BuildProtocol returns the Protocol for a connection from addr, or nil

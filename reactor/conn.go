@@ -52,6 +52,7 @@ type conn struct {
 	remote   net.Addr
 	producer protocol.Producer
 	dial     *dialState // set for client connections
+	tls      *tlsLayer  // set for TLS connections (see tls.go)
 	id       uint64
 }
 
@@ -66,6 +67,9 @@ func (c *conn) writable() bool {
 
 // Write queues p; see protocol.Transport.
 func (c *conn) Write(p []byte) (int, error) {
+	if c.tls != nil {
+		return c.tls.write(p)
+	}
 	if !c.writable() {
 		return 0, protocol.ErrClosed
 	}
@@ -80,6 +84,9 @@ func (c *conn) Write(p []byte) (int, error) {
 
 // Writev queues every buffer in bufs; see protocol.Transport.
 func (c *conn) Writev(bufs ...[]byte) (int, error) {
+	if c.tls != nil {
+		return c.tls.writev(bufs)
+	}
 	if !c.writable() {
 		return 0, protocol.ErrClosed
 	}
@@ -114,6 +121,15 @@ func (c *conn) afterWrite() {
 // protocol.Transport. With a pull producer registered the connection stays
 // open until UnregisterProducer, as in Twisted.
 func (c *conn) LoseConnection() {
+	if c.tls != nil {
+		c.tls.loseConnection()
+		return
+	}
+	c.loseRaw()
+}
+
+// loseRaw is LoseConnection on the socket itself, under any TLS layer.
+func (c *conn) loseRaw() {
 	if c.flags&(fClosed|fClosing) != 0 {
 		return
 	}
@@ -128,6 +144,14 @@ func (c *conn) AbortConnection() {
 
 // CloseWrite half-closes after flushing; see protocol.Transport.
 func (c *conn) CloseWrite() error {
+	if c.tls != nil {
+		return c.tls.closeWrite()
+	}
+	return c.closeWriteRaw()
+}
+
+// closeWriteRaw is CloseWrite on the socket itself, under any TLS layer.
+func (c *conn) closeWriteRaw() error {
 	if c.flags&(fClosed|fClosing) != 0 {
 		return protocol.ErrClosed
 	}
@@ -140,7 +164,13 @@ func (c *conn) CloseWrite() error {
 }
 
 // PauseReading stops reading; see protocol.Transport.
-func (c *conn) PauseReading() { c.flags |= fPaused }
+func (c *conn) PauseReading() {
+	if c.tls != nil {
+		c.tls.pauseReading()
+		return
+	}
+	c.flags |= fPaused
+}
 
 // ResumeReading undoes PauseReading. Data that arrived meanwhile is read on
 // the next turn of the loop, never inside this call. It does not turn
@@ -148,6 +178,15 @@ func (c *conn) PauseReading() { c.flags |= fPaused }
 // output is above the high-water mark (reading resumes by itself once the
 // output drains below the low mark).
 func (c *conn) ResumeReading() {
+	if c.tls != nil {
+		c.tls.resumeReading()
+		return
+	}
+	c.resumeRaw()
+}
+
+// resumeRaw is ResumeReading on the socket itself, under any TLS layer.
+func (c *conn) resumeRaw() {
 	if c.flags&fPaused == 0 {
 		return
 	}

@@ -22,6 +22,10 @@
 // measured with wrk -c 64 on two loops: connections that arrive in a burst
 // all went to the loop that woke first, and throughput varied from 41k to
 // 73k requests/s between runs, against 72k to 77k with one socket per loop.
+// A port is still the listener's own: ListenTCP first binds a probe socket
+// without SO_REUSEPORT (which fails with EADDRINUSE if anything holds the
+// port) and, once its group listens, checks through sock_diag that no other
+// socket joined it; see ListenTCP.
 //
 // # The hot path
 //
@@ -52,9 +56,37 @@
 //
 // LoseConnection stops delivering input. Closing a TCP socket whose receive
 // queue is not empty makes the kernel send RST and drop the unsent tail of
-// the output, so when the peer is still sending, the transport shuts its
-// write side instead, drops input until the peer's EOF or two seconds, and
-// only then closes: the peer reads all output, then EOF.
+// the output, so while the kernel still holds output the peer has not
+// acknowledged (SIOCOUTQ), or the peer is known to be sending, the transport
+// shuts its write side instead, drops input until the peer's EOF or two
+// seconds, and only then closes (nginx's lingering close): the peer reads
+// all output, then EOF. It costs one ioctl per close, and ConnectionLost
+// comes one round trip later, when the peer's FIN arrives.
+//
+// # UDP
+//
+// ListenUDP serves a UDP port with one protocol.DatagramProtocol on one
+// loop (as Twisted's listenUDP; ListenUDPOn picks the loop). On Linux a
+// readable port is read with recvmmsg(2), up to 32 datagrams per call, into
+// a receive area the loop makes once (32 slots of 64 KiB, so no datagram is
+// ever truncated; only the pages datagrams touch become resident), and
+// everything the protocol wrote while handling the batch goes out with one
+// sendmmsg(2). Peer addresses are handed out from a per-port table of
+// *net.UDPAddr, so a steady exchange with known peers allocates nothing per
+// datagram (TestUDPSteadyStateEchoAllocatesNothingPerDatagram). The BSDs
+// use recvfrom(2) and sendto(2), a call per datagram.
+//
+// A write never blocks and memory stays bounded: only datagrams the kernel
+// refused with EAGAIN are kept, up to WithUDPQueueLimit (256 KiB, 1,024
+// datagrams by default), and a write beyond that returns an error matching
+// protocol.ErrDatagramDropped and is counted in UDPPort.Stats. A datagram
+// too long for UDP returns protocol.ErrMessageTooLong at once; one the
+// kernel refuses for another reason when it is sent is dropped alone and
+// counted. On loopback the kernel never answers EAGAIN (the loopback
+// device frees the send buffer at once; a receiver that cannot keep up
+// drops datagrams instead), so the bound is tested through a Unix datagram
+// socket pair, where the sender's buffer holds each datagram until it is
+// read.
 //
 // # Clients
 //
@@ -90,9 +122,12 @@
 //
 // New creates the loops, Run runs them until Stop, and Stop closes the
 // listeners, runs the Before Shutdown triggers (AddSystemEventTrigger; a
-// trigger may return a Deferred that delays the shutdown), lets every
-// connection flush and close, lets running pool jobs finish, aborts what is
-// left after WithShutdownTimeout, and runs the During and After triggers.
+// trigger may return a Deferred that delays the shutdown), asks every
+// connection to finish (a protocol.Drainer's Drain, such as the HTTP
+// server's, which completes the requests in flight; LoseConnection for the
+// others) while the worker pool keeps running their jobs, aborts what is
+// left after WithShutdownTimeout with a logged reason, closes the pool and
+// runs the During and After triggers.
 // Run calls Stop on SIGINT or SIGTERM (a second signal stops at once);
 // WithSignalHandling(false) turns that off for embedding. A reactor runs
 // once: create a new one to run again.
@@ -136,4 +171,93 @@
 // EMFILE or ENFILE takes the listener out of the loop's poller for a
 // doubling delay (5ms up to 1s) instead of spinning, and accepting resumes
 // once descriptors are free.
+//
+// # TLS
+//
+// ListenTLS, ListenUnixTLS, ConnectTLS, ConnectTLSOn and ConnectUnixTLS
+// run TLS with Go's crypto/tls, unforked, and the Protocol sees plaintext
+// through the same Transport. They are functions rather than options on
+// ListenTCP and ConnectTCP because their contract differs: a server's
+// Protocol is built only once the handshake has succeeded (so
+// ConnectionState is ready in ConnectionMade), and a client's Deferred
+// fires after the handshake, failing with ErrTLSHandshake and the x509
+// error when the certificate does not verify. They wrap the Factory, so
+// TCP and Unix sockets, listeners and connectors share all their code.
+// StartTLS (protocol.TLSStarter) upgrades an established connection in
+// either role: bytes written before it go out in clear, after it
+// encrypted (held until the handshake is done). ConnectionState
+// (protocol.TLSTransport) gives the version, cipher, ALPN protocol, SNI
+// name and peer certificates.
+//
+// The design is Twisted's TLSMemoryBIOProtocol: a TLS layer is the
+// socket's Protocol, the connection's Transport methods divert to it, and
+// crypto/tls runs over an in-memory net.Conn (the bio). The handshake runs
+// on a goroutine of its own, because crypto/tls's handshake is a blocking
+// call that cannot be resumed: during it the bio's Read waits for the loop
+// to push the ciphertext it reads, and what crypto/tls writes is copied
+// and handed to the loop with CallFromThread. It is not the worker pool's
+// job: a handshake spends most of its life waiting for round trips and
+// would pin pool workers. The goroutines are bounded per reactor
+// (WithTLSHandshakes, default 1024; past that, handshakes wait in FIFO
+// order), and a server starts one only when the whole first record (the
+// ClientHello) has arrived, so a client that connects and says nothing
+// holds no goroutine and no slot. The handshake's CPU (key exchange,
+// signatures) and the tls.Config callbacks (GetCertificate,
+// VerifyPeerCertificate: they may read files) therefore never run on a
+// loop. The handshake timeout (WithTLSHandshakeTimeout, default 10s) is a
+// loop timer, counted from the connection (or StartTLS), slot wait
+// included: crypto/tls has none and nginx waits 60s, but a handshake is two
+// round trips, and every second allowed is a second a slot can be held by
+// a client that stalls on purpose.
+//
+// Once the handshake is done its goroutine exits and everything happens
+// on the loop: there is no goroutine per established connection. The bio
+// turns non-blocking: it returns a net.Error whose Temporary() is true
+// when it has no ciphertext left, which crypto/tls treats as "try again"
+// without failing the connection, keeping a partial record in its own
+// buffer (readRecordOrCCS and readFromUntil in crypto/tls/conn.go). So
+// DataReceived lends the ciphertext to crypto/tls (the bio copies nothing;
+// crypto/tls copies it into its record buffer) and reads plaintext until
+// that error. Post-handshake messages are handled inside that read (a TLS
+// 1.3 KeyUpdate is answered, a NewSessionTicket stored). Renegotiation is
+// refused: crypto/tls servers answer it with an alert, and clients use
+// crypto/tls's default, tls.RenegotiateNever. Write encrypts and the bio
+// appends the records to the connection's output buffer at once: it never
+// blocks and calls no user code under crypto/tls's locks.
+//
+// Buffers: plaintext is decrypted into a buffer shared by the loop's TLS
+// connections (the loop's read buffer may still hold the ciphertext) and
+// delivered in batches of up to WithReadBufferSize, valid during
+// DataReceived as always. Output is ciphertext in the connection's output
+// buffer: the water marks and BufferedAmount count ciphertext. An idle TLS
+// connection holds crypto/tls's own state (its Conn, the two AEAD states,
+// and its record and handshake buffers, whose capacity crypto/tls keeps:
+// about 4 KB after a Go client's ClientHello with an ML-KEM key share, up
+// to a record's 16 KiB each way after bulk transfers, as under net/http),
+// the layer and the bio (about 300 bytes), which holds no buffer. Measured (MUSTAINE_MEASURE=1
+// go test ./reactor -run TestTLSIdleConnectionMemory): an idle keep-alive
+// HTTPS connection after one request grows the server's RSS by about 11 KB,
+// against about 38 KB for net/http's server (0.29x) and 1.2 KB for plain
+// TCP. The off-loop handshake costs no more than net/http's: measured with
+// -run TestTLSHandshakeAndRequestCost (server alone at GOMAXPROCS=1, TLS
+// 1.3, ECDSA P-256, a new connection per request), the server spent about
+// 230 µs of CPU per handshake against net/http's 280 µs, and 6 µs against
+// 12 µs per request on keep-alive connections.
+//
+// Closing: LoseConnection sends close_notify after the queued output, then
+// closes; CloseWrite sends close_notify and shuts the socket's write side,
+// and reading goes on. The peer's close_notify is its half-close
+// (ReadConnectionLost for a HalfCloseable Protocol; any other is closed
+// with protocol.ErrPeerClosed). A peer that closes without close_notify
+// may have had its data truncated: ConnectionLost gets ErrNoCloseNotify
+// joined with protocol.ErrPeerClosed, and a HalfCloseable Protocol is not
+// told it was a clean half-close.
+//
+// Bad input: a first record that is not TLS gets net/http's answer when
+// it looks like an HTTP request ("HTTP/1.0 400 Bad Request ... Client
+// sent an HTTP request to an HTTPS server."), otherwise a decode_error
+// alert, as does a ClientHello cut short by the peer's FIN; crypto/tls
+// sends the alert for every other failure. Handshake failures and TLS
+// errors are logged at info level with the loop, conn and peer fields
+// (info, not warning: on a public port they are routine noise).
 package reactor

@@ -34,12 +34,14 @@ type loop struct {
 	conns     []*conn // by fd
 	listeners map[int]*Listener
 	nconns    int
+	udp       loopUDP // UDP ports, see udp.go
 
 	current   *conn    // the connection whose I/O callback is running
 	dirty     []*conn  // connections with output or a close to carry out
 	readAgain []*conn  // connections with more to read
 	bufPool   [][]byte // output buffers for reuse, see getBuf
 	pooled    int      // their total capacity
+	tls       loopTLS  // TLS buffers shared by the loop's connections
 
 	queue       threadQueue
 	sleeping    atomic.Bool
@@ -143,6 +145,7 @@ func (l *loop) run() {
 		l.runQueued()
 		l.runTimers()
 		l.flushDirty()
+		l.flushUDP()
 		if l.shutdown != nil && l.finishShutdown() {
 			return
 		}
@@ -198,6 +201,12 @@ func (l *loop) dispatchIO(n int) {
 		if fd < len(l.conns) {
 			if c := l.conns[fd]; c != nil {
 				l.connEvent(c, ev.flags)
+				continue
+			}
+		}
+		if fd < len(l.udp.ports) {
+			if p := l.udp.ports[fd]; p != nil {
+				l.udpEvent(p, ev.flags)
 				continue
 			}
 		}
@@ -497,7 +506,7 @@ func (l *loop) flush(c *conn) {
 			// waits for UnregisterProducer, which marks c dirty again.
 			return
 		}
-		if l.inputWaiting(c) {
+		if l.outputAtRisk(c) {
 			l.linger(c)
 			return
 		}
@@ -535,12 +544,20 @@ func (l *loop) applyWaterMarks(c *conn) {
 	}
 }
 
-// inputWaiting reports whether a closing connection may still have unread
-// input: reading was held back, the peer kept sending after LoseConnection
-// (more may be on the way), or the kernel holds unread bytes now.
-func (l *loop) inputWaiting(c *conn) bool {
+// outputAtRisk reports whether closing c now could cost the peer data or
+// its clean EOF: closing a socket with unread input makes the kernel send
+// RST and drop its send queue. So c lingers (see linger) while the kernel
+// still holds output the peer has not acknowledged (the peer may send
+// between any check and the close, so its silence cannot be trusted), and
+// when the peer is known to be sending (reading was held back, it sent
+// after LoseConnection, or unread bytes are queued), which would turn its
+// EOF into a reset. A peer that has sent EOF cannot make the close reset.
+func (l *loop) outputAtRisk(c *conn) bool {
 	if c.flags&fReadClosed != 0 {
 		return false
+	}
+	if n, err := sysUnsentBytes(c.fd); err != nil || n > 0 {
+		return true
 	}
 	if c.flags&(fReadPending|fDropped) != 0 {
 		return true

@@ -27,6 +27,8 @@ type config struct {
 	workQueue       int
 	signals         bool
 	resolver        Resolver
+	tlsTimeout      time.Duration // 0: defaultTLSHandshakeTimeout; <0: none
+	tlsHandshakes   int           // 0: defaultTLSHandshakes
 }
 
 func defaultConfig() config {
@@ -152,3 +154,30 @@ func WithLockOSThread(on bool) Option { return func(c *config) { c.lockOSThread 
 // balance SO_REUSEPORT sockets, so there the default is off. Unix sockets
 // always share one socket.
 func WithReusePort(on bool) Option { return func(c *config) { c.reusePort = on } }
+
+// WithTLSHandshakeTimeout bounds a TLS handshake, from the moment the
+// connection is established (or StartTLS is called) to the handshake's
+// end, waiting for a free handshake slot included (default 10s, see the
+// package doc's TLS section). A connection that has not finished by then is
+// closed; a client connect fails with ErrTLSHandshakeTimeout. d <= 0
+// removes the bound.
+func WithTLSHandshakeTimeout(d time.Duration) Option {
+	return func(c *config) {
+		if d <= 0 {
+			d = -1
+		}
+		c.tlsTimeout = d
+	}
+}
+
+// WithTLSHandshakes bounds the TLS handshakes that run at once in the
+// reactor, over all loops, server and client sides together (default
+// 1024). A connection past the bound waits, its handshake timeout running,
+// until one finishes. Values below 1 are ignored.
+func WithTLSHandshakes(n int) Option {
+	return func(c *config) {
+		if n > 0 {
+			c.tlsHandshakes = n
+		}
+	}
+}

@@ -38,6 +38,8 @@ type Reactor struct {
 	// running is Running: set (under mu) as the Startup During phase
 	// begins, cleared as the Shutdown During phase begins.
 	running atomic.Bool
+
+	handshakes handshakeLimiter // bounds concurrent TLS handshakes (tls.go)
 }
 
 // New creates a reactor and its loops. Nothing runs until Run.
@@ -202,15 +204,22 @@ func (r *Reactor) Run() error {
 //     refused with ErrReactorStopping from now on);
 //  2. the Before Shutdown triggers run, and the reactor waits for the
 //     Deferreds they returned (pool jobs may still be queued meanwhile);
-//  3. the pool stops: jobs still queued fail with ErrReactorStopping (their
-//     Deferreds errback on their loops); running jobs go on;
-//  4. every connection is asked to LoseConnection, so its queued output is
-//     flushed before it closes; at the deadline what is left is aborted;
-//  5. running pool jobs are waited for until the deadline, and their
-//     results are delivered on their loops;
-//  6. the During and then the After Shutdown triggers run (Running reports
+//  3. UDP ports are closed (one last send of their queues, then
+//     StopProtocol), and every connection is asked to finish: Drain when
+//     its protocol is a protocol.Drainer (an HTTP connection answers the
+//     request in flight, then closes), otherwise LoseConnection, so its
+//     queued output is flushed before it closes. Meanwhile the worker pool keeps running,
+//     queued jobs included, because a draining connection may be waiting
+//     for one of them (an HTTP response answered from the pool). At the
+//     deadline what is left is aborted, and each such connection is logged
+//     at warn level;
+//  4. once every loop has drained (or the deadline passed) the pool stops:
+//     jobs still queued fail with ErrReactorStopping (their Deferreds
+//     errback on their loops), and running jobs are waited for until the
+//     deadline, their results delivered on their loops;
+//  5. the During and then the After Shutdown triggers run (Running reports
 //     false from here on);
-//  7. the loops run what other goroutines queued for them with
+//  6. the loops run what other goroutines queued for them with
 //     CallFromThread, until the deadline (a call that keeps queuing itself
 //     is dropped then), exit, and Run returns.
 //
@@ -248,13 +257,15 @@ func (r *Reactor) shutdown(sigs <-chan os.Signal) {
 	l0.CallFromThread(func() { r.fireBefore(l0, Shutdown, func() { close(before) }) })
 	s.wait(before, l0.done)
 
-	r.pool.close()
+	// The pool runs on while the connections drain: a response being
+	// finished may wait for a job, queued or running.
 	for i, l := range r.loops {
 		l.CallFromThread(func() { l.beginShutdown(r.stopByTime, s.drained[i]) })
 	}
 	for i, l := range r.loops {
 		s.wait(s.drained[i], l.done)
 	}
+	r.pool.close()
 	s.wait(r.pool.finished, nil)
 
 	rest := make(chan struct{})
@@ -394,8 +405,8 @@ func (l *loop) stopAccepting() {
 	}
 }
 
-// beginShutdown asks every connection to close after flushing and aborts
-// what is left at the deadline. It runs once per loop.
+// beginShutdown asks every connection to finish (drain) and aborts what
+// is left at the deadline. It runs once per loop.
 func (l *loop) beginShutdown(deadline time.Time, drained chan struct{}) {
 	if l.shutdown != nil {
 		return
@@ -407,8 +418,30 @@ func (l *loop) beginShutdown(deadline time.Time, drained chan struct{}) {
 	for ds := range l.lookups {
 		l.dialFailed(ds, ErrReactorStopping)
 	}
-	l.closeEach((*conn).LoseConnection)
-	l.CallLater(time.Until(deadline), l.abortConns)
+	l.closeUDPPorts()
+	l.closeEach(l.drain)
+	l.CallLater(time.Until(deadline), l.abortLeft)
+}
+
+// drain asks c to finish and close: with its protocol's Drain when it is a
+// protocol.Drainer, else with LoseConnection (flush, then close).
+func (l *loop) drain(c *conn) {
+	if d, ok := c.proto.(protocol.Drainer); ok && c.flags&(fClosed|fClosing) == 0 {
+		l.guard(c, d.Drain)
+		return
+	}
+	c.LoseConnection()
+}
+
+// abortLeft aborts the connections still open when the shutdown deadline
+// passes (or the shutdown ends), logging each: they did not finish in
+// time.
+func (l *loop) abortLeft() {
+	l.closeEach(func(c *conn) {
+		l.connLog(c, l.log.Warn()).Dur("shutdown_timeout", l.r.cfg.shutdownTimeout).
+			Msg("shutdown deadline passed; aborting connection still open")
+		l.abort(c, errors.Join(protocol.ErrAborted, ErrReactorStopping))
+	})
 }
 
 // closeEach applies closeConn to every established connection on this
@@ -436,7 +469,7 @@ func (l *loop) abortConns() {
 func (l *loop) exitShutdown() {
 	l.beginShutdown(time.Now(), nil)
 	l.shutdown.exit = true
-	l.abortConns()
+	l.abortLeft()
 }
 
 // finishShutdown reports whether this loop has nothing left to do.

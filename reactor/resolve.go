@@ -184,3 +184,20 @@ func (r *Reactor) lookupNow(host string) (netip.Addr, error) {
 	}
 	return ips[0], nil
 }
+
+// resolveTCP turns "host:port" into a socket address without a lookup:
+// the host must be an IP literal, "localhost" (127.0.0.1) or empty. The
+// UDP ports use it.
+func resolveTCP(address string) (unix.Sockaddr, int, error) {
+	tg, err := parseTCP(address)
+	if err != nil {
+		return nil, 0, err
+	}
+	if tg.host != "" {
+		if tg.host != "localhost" {
+			return nil, 0, fmt.Errorf("%w: %q: host must be an IP literal or localhost", ErrBadAddress, address)
+		}
+		return ipSockaddr(netip.AddrFrom4([4]byte{127, 0, 0, 1}), tg.port)
+	}
+	return tg.sa, tg.family, nil
+}

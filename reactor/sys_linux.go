@@ -47,3 +47,7 @@ func sysSocket(family, typ int) (int, error) {
 
 // sysUnreadBytes is the number of received bytes not yet read from fd.
 func sysUnreadBytes(fd int) (int, error) { return unix.IoctlGetInt(fd, unix.SIOCINQ) }
+
+// sysUnsentBytes is the number of bytes written to fd that the peer has not
+// acknowledged yet.
+func sysUnsentBytes(fd int) (int, error) { return unix.IoctlGetInt(fd, unix.SIOCOUTQ) }

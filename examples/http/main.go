@@ -4,6 +4,16 @@
 //	go run ./examples/http            # 127.0.0.1:8080
 //	curl -i http://127.0.0.1:8080/
 //
+// With -tls-cert and -tls-key (PEM files) it serves HTTPS on the same
+// -addr, and picks up a renewed certificate from the files without a
+// restart:
+//
+//	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
+//	    -subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 \
+//	    -keyout key.pem -out cert.pem
+//	go run ./examples/http -tls-cert cert.pem -tls-key key.pem
+//	curl --cacert cert.pem https://localhost:8080/
+//
 // Endpoints:
 //
 //	GET  /            200 text/plain "Hello, World!" (TechEmpower plaintext)
@@ -15,6 +25,7 @@
 package main
 
 import (
+	"crypto/tls"
 	"flag"
 	"fmt"
 	"os"
@@ -32,6 +43,8 @@ func main() {
 	loops := flag.Int("loops", runtime.GOMAXPROCS(0), "number of event loops (at least 1)")
 	verbose := flag.Bool("v", false, "log connections (debug level)")
 	reusePort := flag.Bool("reuseport", runtime.GOOS == "linux", "one listening socket per loop (SO_REUSEPORT); false: one shared socket")
+	certFile := flag.String("tls-cert", "", "serve HTTPS with this PEM certificate (with -tls-key)")
+	keyFile := flag.String("tls-key", "", "PEM private key for -tls-cert")
 	flag.Parse()
 	if *loops < 1 {
 		// Refused like a malformed flag: message, usage, exit status 2.
@@ -47,6 +60,14 @@ func main() {
 	console := zerolog.ConsoleWriter{Out: os.Stderr, NoColor: !isTerminal(os.Stderr)}
 	log := zerolog.New(console).Level(level).With().Timestamp().Logger()
 
+	if *certFile != "" || *keyFile != "" {
+		cfg, err := tlsServerConfig(*certFile, *keyFile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "http:", err)
+			os.Exit(1)
+		}
+		tlsConfig = cfg
+	}
 	if err := run(*addr, *loops, log, reactor.WithReusePort(*reusePort)); err != nil {
 		fmt.Fprintln(os.Stderr, "http:", err)
 		os.Exit(1)
@@ -58,10 +79,14 @@ func run(addr string, loops int, log zerolog.Logger, opts ...reactor.Option) err
 	if err != nil {
 		return err
 	}
+	scheme := "http://"
+	if tlsConfig != nil {
+		scheme = "https://"
+	}
 	// Logged once Run has started, so a supervisor that sends SIGTERM as
 	// soon as it sees this line gets a graceful stop.
 	r.CallWhenRunning(func() {
-		log.Info().Str("addr", "http://"+ln.Addr().String()+"/").Int("loops", loops).Msg("http server listening")
+		log.Info().Str("addr", scheme+ln.Addr().String()+"/").Int("loops", loops).Msg("http server listening")
 	})
 	if err := r.Run(); err != nil {
 		return err
@@ -82,7 +107,12 @@ func newServer(addr string, loops int, log zerolog.Logger, opts ...reactor.Optio
 	if err != nil {
 		return nil, nil, err
 	}
-	ln, err := r.ListenTCP(addr, srv)
+	var ln *reactor.Listener
+	if tlsConfig != nil {
+		ln, err = r.ListenTLS(addr, tlsConfig, srv)
+	} else {
+		ln, err = r.ListenTCP(addr, srv)
+	}
 	if err != nil {
 		return nil, nil, err
 	}
@@ -96,3 +126,6 @@ func isTerminal(f *os.File) bool {
 	_, err := unix.IoctlGetWinsize(int(f.Fd()), unix.TIOCGWINSZ)
 	return err == nil
 }
+
+// tlsConfig, set from -tls-cert and -tls-key, makes newServer serve HTTPS.
+var tlsConfig *tls.Config

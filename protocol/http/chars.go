@@ -4,7 +4,7 @@ package http
 // byte with one load instead of a chain of comparisons.
 const (
 	classToken  = 1 << iota // tchar: field names, methods, coding names
-	classTarget             // request-target bytes: VCHAR and obs-text
+	classTarget             // request-target bytes: VCHAR (RFC 3986 URIs are ASCII)
 	classValue              // field-value bytes: VCHAR, obs-text, SP, HTAB
 	classHost               // Host field and authority bytes (RFC 3986 uri-host [":" port])
 	classHex                // HEXDIG
@@ -21,7 +21,7 @@ func buildCharClass() (t [256]uint8) {
 		if alnum || indexByte(tchar, b) {
 			t[c] |= classToken
 		}
-		if b > 0x20 && b != 0x7f {
+		if b > 0x20 && b < 0x7f {
 			t[c] |= classTarget
 		}
 		if b >= 0x20 && b != 0x7f || b == '\t' {

@@ -110,9 +110,9 @@ func (d *chunkedDecoder) decode(in, body []byte, lim *limits) (int, []byte, int)
 }
 
 // sizeLine parses `chunk-size [ chunk-ext ] CR` (the LF already cut). The
-// CRLF is mandatory here even though heads accept a bare LF: RFC 9112
-// errata 7633, and lenient chunk parsing is a known smuggling vector.
-// Whitespace before an extension is refused, as net/http does.
+// CRLF is mandatory, as everywhere in this package (lenient chunk parsing
+// is a known smuggling vector), and whitespace after the size is refused,
+// as net/http and llhttp's strict mode do.
 func (d *chunkedDecoder) sizeLine(line []byte) (uint64, int) {
 	if len(line) == 0 || line[len(line)-1] != '\r' {
 		return 0, statusBadRequest
@@ -133,20 +133,80 @@ func (d *chunkedDecoder) sizeLine(line []byte) (uint64, int) {
 	if i == len(line) {
 		return n, 0
 	}
-	if line[i] != ';' {
+	ext := line[i:]
+	d.extBytes += len(ext)
+	if d.extBytes > maxChunkExtBytes || !validChunkExt(ext) {
 		return 0, statusBadRequest
-	}
-	ext := line[i+1:]
-	d.extBytes += len(ext) + 1
-	if d.extBytes > maxChunkExtBytes {
-		return 0, statusBadRequest
-	}
-	for _, c := range ext {
-		if charClass[c]&classValue == 0 {
-			return 0, statusBadRequest
-		}
 	}
 	return n, 0
+}
+
+// validChunkExt reports whether b is a chunk-ext of RFC 9112 §7.1.1:
+//
+//	chunk-ext = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] )
+//	chunk-ext-name = token
+//	chunk-ext-val  = token / quoted-string
+//
+// without the optional whitespace (BWS), which llhttp's strict mode and
+// this package refuse. A ';' without a name, a '=' without a value and an
+// unbalanced quote are refused: a peer that reads the rest of the line
+// otherwise would frame the body otherwise.
+func validChunkExt(b []byte) bool {
+	i := 0
+	for i < len(b) {
+		if b[i] != ';' {
+			return false
+		}
+		i++
+		name := i
+		for i < len(b) && charClass[b[i]]&classToken != 0 {
+			i++
+		}
+		if i == name {
+			return false
+		}
+		if i == len(b) || b[i] != '=' {
+			continue
+		}
+		i++
+		if i < len(b) && b[i] == '"' {
+			end := quotedStringEnd(b, i)
+			if end < 0 {
+				return false
+			}
+			i = end
+			continue
+		}
+		val := i
+		for i < len(b) && charClass[b[i]]&classToken != 0 {
+			i++
+		}
+		if i == val {
+			return false
+		}
+	}
+	return true
+}
+
+// quotedStringEnd returns the offset just after the quoted-string (RFC
+// 9110 §5.6.4) that starts with the DQUOTE at b[i], or -1 when b ends
+// inside it or it holds a byte a quoted-string cannot.
+func quotedStringEnd(b []byte, i int) int {
+	for i++; i < len(b); i++ {
+		switch c := b[i]; {
+		case c == '"':
+			return i + 1
+		case c == '\\':
+			// quoted-pair = "\" ( HTAB / SP / VCHAR / obs-text )
+			i++
+			if i == len(b) || charClass[b[i]]&classValue == 0 {
+				return -1
+			}
+		case charClass[c]&classValue == 0:
+			return -1 // qdtext is HTAB, SP, VCHAR but DQUOTE and "\", obs-text
+		}
+	}
+	return -1
 }
 
 // trailerLine checks one trailer-section line (the LF already cut) and

@@ -8,13 +8,68 @@ import (
 	"github.com/mustaine/mustaine/timer"
 )
 
-// Connection states.
+// Connection states. A connection is in exactly one of them; the table
+// says what each means and what moves the connection on. The order
+// matters: every state from stateClosing on takes no more requests, and
+// every state from stateClosed on writes nothing more.
+//
+//	state         meaning                                  moves on
+//	------------  ---------------------------------------  ------------------------------------------
+//	idle          between requests, no byte of the next    a byte → head; idle timeout → closed;
+//	                                                       Drain, or the peer's EOF → closing (Drain
+//	                                                       in head, body or handler: they go on)
+//	head          reading a request head                   head parsed → body; bad head → closing*;
+//	                                                       header timeout → closing (408); EOF → closing (400)
+//	body          head parsed, reading its body            body complete → handler; as head otherwise
+//	handler       the handler has the request; the         Finish → idle (head with pipelined input),
+//	              response is unfinished; later input      or closing (closing* with input behind it)
+//	              waits unparsed in c.in                   for a last response (Connection: close,
+//	                                                       endDrain); write timeout or panic → closed
+//	closing       no more requests: close once the         flush → closed (LoseConnection)
+//	              output is handed to the transport
+//	closing*      closingLinger: closing after an error    flush → lingering (CloseWrite)
+//	              response, or with input nobody will
+//	              read behind the last response
+//	lingering     write side shut, input read and dropped  the peer's EOF or the linger timeout → closed
+//	closed        LoseConnection or AbortConnection issued ConnectionLost → lost
+//	lost          ConnectionLost ran; a deferred response  final
+//	              may still call Finish, which only
+//	              releases its buffers
+//
+// How the connection will end is the second half of its state, ending;
+// it only changes what happens once the current request is done:
+//
+//	endNone    keep-alive
+//	endEOF     the peer shut its write side (half-close): the requests
+//	           already received are served in order, then the connection
+//	           closes; a request the EOF cut short gets 400
+//	endDrain   the reactor is stopping (Drain): the request in progress is
+//	           answered with "Connection: close" (or, when its head is out
+//	           already, the connection closes after it); no request is
+//	           started after it
+//
+// Beside them, two facts that are not states of the connection: outPaused,
+// the transport's flow control (the output is above the transport's
+// high-water mark: no new request is dispatched and reading is paused, in
+// any state), and processing, which says process is on the stack (so a
+// response finished inside it is flushed when it returns).
 const (
-	stateIdle    = iota // between requests: no byte of the next one yet
-	stateHead           // reading a request head
-	stateBody           // head parsed, reading its body
-	stateHandler        // the handler has the request; its response is unfinished
-	stateClosing        // no more requests: closing once the output is out
+	stateIdle = iota
+	stateHead
+	stateBody
+	stateHandler
+	stateClosing
+	stateClosingLinger
+	stateLingering
+	stateClosed
+	stateLost
+)
+
+// Endings: see the state table.
+const (
+	endNone = iota
+	endEOF
+	endDrain
 )
 
 // Timeout kinds: what expiry of the connection's one timer means.
@@ -23,7 +78,7 @@ const (
 	timeoutIdle   // keep-alive idle: close quietly
 	timeoutHead   // slowloris: 408 when a partial head was received
 	timeoutBody   // slow body: 408
-	timeoutWrite  // the client stopped reading a streamed response
+	timeoutWrite  // the client stopped reading: the output stays above the high-water mark
 	timeoutLinger // a lingering close has waited long enough
 )
 
@@ -32,13 +87,25 @@ const (
 // so that the client gets the response instead of a reset.
 const lingerTimeout = 2 * time.Second
 
+// outHandOver is how much output process gathers before handing it to the
+// transport in the middle of a batch of pipelined requests. Handing over
+// costs no system call (the transport writes once the read callback
+// returns) but lets the transport's flow control pause the connection
+// (PauseProducing) before the next request is dispatched, so a client
+// that pipelines and never reads cannot make the output grow without
+// bound.
+const outHandOver = 32 << 10
+
 // exchange is a connection's request and response, allocated together.
 type exchange struct {
 	req Request
 	w   ResponseWriter
 }
 
-// conn is the HTTP protocol of one connection.
+// conn is the HTTP protocol of one connection. It is also the transport's
+// streaming producer for the whole life of the connection: the transport
+// pauses it above its high-water mark and resumes it below the low mark,
+// and it forwards both to a streamed response's producer.
 type conn struct {
 	srv  *Server
 	cfg  *config
@@ -57,22 +124,16 @@ type conn struct {
 	body []byte // a chunked request's decoded body
 	out  []byte // output not yet handed to the transport
 
-	state        uint8
+	state        uint8 // see the state table
+	ending       uint8
+	outPaused    bool // the transport paused us: dispatch nothing, read nothing
+	processing   bool // inside process: output is flushed when it ends
+	continueSent bool // 100 Continue went out for the current request
 	hp           headParser
 	headLen      int
 	rawPos       int // chunked: raw bytes consumed, from the request's start
 	dec          chunkedDecoder
-	continueSent bool
 	requests     int
-
-	processing     bool // inside process: output is flushed when it ends
-	readPaused     bool
-	closing        bool // no more requests: close once the output is flushed
-	lingering      bool // error close: write side shut, input drained
-	closeIssued    bool
-	lost           bool
-	producing      bool // c is registered as the transport's producer
-	producerPaused bool
 
 	timer       timer.Handle
 	timerArmed  bool
@@ -84,45 +145,53 @@ type conn struct {
 	fire        func()
 }
 
-// ConnectionMade starts the header timeout: a connection that never sends
-// a request is closed after the read-header timeout.
+var (
+	_ protocol.HalfCloseable = (*conn)(nil)
+	_ protocol.Drainer       = (*conn)(nil)
+	_ protocol.Producer      = (*conn)(nil)
+)
+
+// ConnectionMade registers the connection as the transport's producer and
+// starts the header timeout: a connection that never sends a request is
+// closed after the read-header timeout.
 func (c *conn) ConnectionMade(t protocol.Transport) {
 	c.t = t
 	c.loop = t.Loop()
 	c.ls = c.srv.loopState(c.loop)
 	c.fire = c.onTimer
+	_ = t.RegisterProducer(c, true)
 	c.setTimeout(timeoutIdle, c.cfg.readHeaderTimeout)
 }
 
 // DataReceived parses what it can of data and serves the complete
 // requests. Data is parsed in place; only an unfinished request's bytes (or
-// requests waiting behind a deferred response) are copied.
+// requests waiting behind a deferred response, or while the output is
+// paused) are copied.
 func (c *conn) DataReceived(data []byte) {
-	if c.closing || c.lost || len(data) == 0 {
-		return
+	if c.state >= stateClosing || len(data) == 0 {
+		return // closing: input is dropped
 	}
 	if c.req == nil {
 		ex := new(exchange)
 		c.req, c.w = &ex.req, &ex.w
 		c.req.remote = c.t.RemoteAddr()
 	}
-	if c.state == stateIdle {
+	waiting := c.state == stateHandler || c.outPaused
+	if c.state == stateIdle && !waiting {
 		c.state = stateHead
 	}
-	if len(c.in) == 0 && c.state != stateHandler {
+	if len(c.in) == 0 && !waiting {
 		c.process(data, false)
 	} else {
 		if c.in == nil {
 			c.in = c.ls.getBuf()
 		}
 		c.in = append(c.in, data...)
-		if c.state == stateHandler {
-			// Pipelined requests wait behind an unfinished response; past
-			// a bound, hold the client back instead of buffering more.
-			if len(c.in) > c.parkLimit() && !c.readPaused {
-				c.readPaused = true
-				c.t.PauseReading()
-			}
+		if waiting {
+			// Requests wait behind an unfinished response or for the
+			// client to read; past a bound, hold the client back instead
+			// of buffering more.
+			c.updateReading()
 			return
 		}
 		c.process(c.in, true)
@@ -133,22 +202,87 @@ func (c *conn) DataReceived(data []byte) {
 // parkLimit is how much input may wait behind an unfinished response.
 func (c *conn) parkLimit() int { return c.cfg.maxLine + c.cfg.maxHeader + 64<<10 }
 
+// updateReading pauses or resumes reading from the peer: no reading while
+// the output is paused or while more than parkLimit waits unparsed behind
+// an unfinished response. Both transport calls do nothing when reading
+// already is as asked.
+func (c *conn) updateReading() {
+	switch {
+	case c.state >= stateClosed:
+	case c.outPaused || c.state == stateHandler && len(c.in) > c.parkLimit():
+		c.t.PauseReading()
+	default:
+		c.t.ResumeReading()
+	}
+}
+
+// ReadConnectionLost is called when the peer shuts its write side
+// (half-close): no more input will come. The requests already received
+// are served in order and the connection closes after the last response;
+// a request the EOF cut short is answered with 400, as net/http does.
+func (c *conn) ReadConnectionLost() {
+	switch c.state {
+	case stateClosed, stateLost:
+		return
+	case stateClosing, stateClosingLinger:
+		c.state = stateClosing // nothing left to linger for
+		c.flush()
+		return
+	case stateLingering:
+		c.closeNow()
+		return
+	}
+	if c.ending == endNone {
+		c.ending = endEOF
+	}
+	if c.state != stateHandler && !c.outPaused && !c.processing {
+		c.inputEnded()
+		c.flush()
+	}
+}
+
+// Drain is called by the reactor when it begins a graceful stop. An idle
+// connection closes at once. A request being received is served and its
+// response carries "Connection: close"; a response in flight gets it too
+// if its head is not written yet, and the connection closes after it.
+// Requests waiting behind it (pipelined) are not started: the connection
+// closes before reading them, and the client may retry them elsewhere, as
+// RFC 9112 §9.6 allows for requests a closed connection did not answer.
+func (c *conn) Drain() {
+	if c.state >= stateClosing || c.ending == endDrain {
+		return
+	}
+	eof := c.ending == endEOF
+	c.ending = endDrain
+	if c.state == stateHandler ||
+		!eof && (c.state == stateBody || c.state == stateHead && len(c.in) > 0) {
+		return // the current request finishes, then the connection closes
+	}
+	c.closeAfterOutput(len(c.in) > 0)
+	c.flush()
+}
+
 // ConnectionLost releases the connection's buffers. A deferred response
 // keeps its request's buffers until its Finish.
 func (c *conn) ConnectionLost(reason error) {
-	c.lost = true
+	responding := c.responding()
+	c.state = stateLost
 	c.timeoutKind = timeoutNone
 	if c.timerArmed {
 		c.timer.Cancel()
 		c.timerArmed = false
 	}
-	c.producing = false
 	c.ls.putBuf(c.in)
 	c.ls.putBuf(c.out)
 	c.in, c.out = nil, nil
-	if c.state != stateHandler {
+	if !responding {
 		c.requestDone()
 	}
+}
+
+// responding reports whether a response was started and is not finished.
+func (c *conn) responding() bool {
+	return c.w != nil && c.w.c == c && !c.w.finished
 }
 
 // process parses and serves the requests in buf, which starts at the
@@ -158,10 +292,15 @@ func (c *conn) process(buf []byte, owned bool) {
 	c.processing = true
 	pos := 0
 loop:
-	for !c.closing && !c.lost {
+	for c.state < stateHandler {
 		switch c.state {
 		case stateIdle, stateHead:
 			if c.hp == (headParser{}) {
+				if c.outPaused {
+					// The client is not reading: dispatch nothing more
+					// until the transport resumes us.
+					break loop
+				}
 				pos += skipEmptyLines(buf[pos:])
 				// A lone CR may be the start of one more empty line.
 				if rest := len(buf) - pos; rest == 0 || rest == 1 && buf[pos] == '\r' {
@@ -215,12 +354,46 @@ loop:
 				return
 			}
 			pos += end
-		default:
-			break loop
+			if c.state == stateClosing && pos < len(buf) {
+				c.closeAfterOutput(true) // pipelined input nobody will read
+			}
+			if len(c.out) >= outHandOver {
+				c.handOver()
+			}
 		}
 	}
 	c.keep(buf, owned, pos)
 	c.processing = false
+	if c.ending == endEOF && c.state < stateHandler && !c.outPaused {
+		c.inputEnded()
+	}
+}
+
+// inputEnded handles the end of the peer's input once every complete
+// request before it was served: a request cut short gets 400 (net/http
+// does the same; nginx closes without a word, but a client that
+// half-closed is still reading and learns more from a 400), and the
+// connection closes.
+func (c *conn) inputEnded() {
+	cut := c.state == stateBody ||
+		c.state == stateHead && len(c.in) > 0 && !(len(c.in) == 1 && c.in[0] == '\r')
+	if cut {
+		c.fail(statusBadRequest)
+		return
+	}
+	c.closeAfterOutput(false)
+}
+
+// closeAfterOutput makes the connection close once its output is handed
+// over: with a lingering close when input may follow that nobody will
+// read (closing with unread input would reset the connection and could
+// destroy the last response before the client reads it).
+func (c *conn) closeAfterOutput(unread bool) {
+	if unread && c.ending != endEOF {
+		c.state = stateClosingLinger
+	} else {
+		c.state = stateClosing
+	}
 }
 
 // readHead goes on parsing the head at the start of b.
@@ -290,7 +463,7 @@ func (c *conn) keep(buf []byte, owned bool, pos int) {
 		}
 		return
 	}
-	if pos < len(buf) && !c.closing && !c.lost {
+	if pos < len(buf) && c.state < stateClosing {
 		c.in = append(c.ls.getBuf(), buf[pos:]...)
 	}
 }
@@ -351,8 +524,7 @@ func (c *conn) handlerPanic(v any) {
 		w.finished = true
 		w.releaseProducer()
 		if w.committed {
-			c.state = stateClosing
-			c.closing, c.closeIssued = true, true
+			c.state = stateClosed
 			c.t.AbortConnection()
 		} else {
 			c.ls.putBuf(w.body)
@@ -371,12 +543,14 @@ func (c *conn) maxedOut() bool {
 }
 
 // responseDone moves on once a response is finished: to the next request,
-// or to closing.
+// or to closing when it was the last.
 func (c *conn) responseDone(closeAfter bool) {
 	c.requestDone()
-	if closeAfter {
-		c.state = stateClosing
-		c.closing = true
+	if c.state >= stateClosing {
+		return // aborted meanwhile
+	}
+	if closeAfter || c.ending == endDrain {
+		c.closeAfterOutput(len(c.in) > 0)
 	} else {
 		c.state = stateIdle
 		c.setTimeout(timeoutIdle, c.cfg.idleTimeout)
@@ -384,14 +558,16 @@ func (c *conn) responseDone(closeAfter bool) {
 	if c.processing {
 		return // process goes on with the next pipelined request
 	}
-	// A deferred response: serve the requests that waited behind it.
-	if c.readPaused && !c.closing {
-		c.readPaused = false
-		c.t.ResumeReading()
-	}
-	if len(c.in) > 0 && !c.closing {
+	c.resume()
+}
+
+// resume goes on with the input that waited behind a deferred response or
+// while the output was paused, then flushes.
+func (c *conn) resume() {
+	if c.state < stateHandler && !c.outPaused && (len(c.in) > 0 || c.ending == endEOF) {
 		c.process(c.in, true)
 	}
+	c.updateReading()
 	c.flush()
 }
 
@@ -408,9 +584,9 @@ func (c *conn) requestDone() {
 }
 
 // fail answers a request the server refuses with status and closes the
-// connection.
+// connection: with a lingering close, unless the client is gone (408), the
+// server is at fault (500) or the client's input has ended.
 func (c *conn) fail(status int) {
-	c.state = stateClosing
 	b := c.ls.prefix.appendFixed(c.outBuf(), status, true, c.loop.Now())
 	b = append(b, "Content-Type: text/plain; charset=utf-8\r\nContent-Length: "...)
 	text := StatusText(status)
@@ -418,8 +594,7 @@ func (c *conn) fail(status int) {
 	b = append(b, "\r\nConnection: close\r\n\r\n"...)
 	b = append(b, text...)
 	c.out = append(b, '\n')
-	c.closing = true
-	c.lingering = status != statusInternalError && status != statusRequestTimeout
+	c.closeAfterOutput(status != statusInternalError && status != statusRequestTimeout)
 }
 
 // outBuf returns c.out, taking a buffer from the pool if it has none.
@@ -440,31 +615,45 @@ func (c *conn) flushIfOutside() {
 
 // flush hands the output to the transport and, when closing, closes.
 func (c *conn) flush() {
-	if out := c.out; out != nil {
-		// c.out is cleared first: Write may call back into a producer
-		// that writes again.
-		c.out = nil
-		if len(out) > 0 && !c.lost {
-			_, _ = c.t.Write(out)
-		}
-		c.ls.putBuf(out)
-	}
-	if !c.closing || c.closeIssued || c.lost {
+	c.handOver()
+	switch c.state {
+	case stateClosing, stateClosingLinger:
+	default:
 		return
 	}
-	if c.state == stateHandler {
-		return // a response still running closes when finished
-	}
-	c.closeIssued = true
 	c.ls.putBuf(c.in)
 	c.in = nil
-	if c.lingering && c.t.CloseWrite() == nil {
+	if c.state == stateClosingLinger && c.t.CloseWrite() == nil {
 		// Keep reading (and dropping) for a while: closing with unread
-		// input would reset the connection and could destroy the error
+		// input would reset the connection and could destroy the last
 		// response before the client reads it.
+		c.state = stateLingering
+		c.updateReading()
 		c.setTimeout(timeoutLinger, lingerTimeout)
 		return
 	}
+	c.closeNow()
+}
+
+// handOver writes the output gathered so far to the transport. The
+// transport may pause the connection from inside Write (PauseProducing).
+func (c *conn) handOver() {
+	out := c.out
+	if out == nil {
+		return
+	}
+	// c.out is cleared first: Write may call back into a producer that
+	// writes again.
+	c.out = nil
+	if len(out) > 0 && c.state < stateLingering {
+		_, _ = c.t.Write(out)
+	}
+	c.ls.putBuf(out)
+}
+
+// closeNow closes the connection once the transport has sent what it holds.
+func (c *conn) closeNow() {
+	c.state = stateClosed
 	c.timeoutKind = timeoutNone
 	c.t.LoseConnection()
 }
@@ -475,7 +664,7 @@ func (c *conn) flush() {
 // re-arms itself if the deadline moved later meanwhile, so requests in
 // steady state cost no timer-wheel operation.
 func (c *conn) setTimeout(kind uint8, d time.Duration) {
-	if d <= 0 || c.lost {
+	if d <= 0 || c.state >= stateClosed {
 		c.timeoutKind = timeoutNone
 		return
 	}
@@ -502,7 +691,7 @@ func (c *conn) setTimeout(kind uint8, d time.Duration) {
 
 func (c *conn) onTimer() {
 	c.timerArmed = false
-	if c.timeoutKind == timeoutNone || c.lost {
+	if c.timeoutKind == timeoutNone || c.state >= stateClosed {
 		return
 	}
 	if rem := c.deadline.Sub(c.loop.Now()); rem > 0 {
@@ -515,59 +704,71 @@ func (c *conn) onTimer() {
 	c.timeoutKind = timeoutNone
 	switch kind {
 	case timeoutHead:
-		if len(c.in) > 0 && !c.closing {
+		if c.state == stateHead && len(c.in) > 0 {
 			c.fail(statusRequestTimeout)
-			c.lingering = false
 			c.flush()
 			return
 		}
-		c.closing, c.closeIssued = true, true
-		c.t.LoseConnection()
+		c.closeNow()
 	case timeoutBody:
-		if !c.closing {
+		if c.state == stateBody {
 			c.fail(statusRequestTimeout)
-			c.lingering = false
 			c.flush()
 		}
 	case timeoutIdle, timeoutLinger:
-		c.closing, c.closeIssued = true, true
-		c.t.LoseConnection()
+		c.closeNow()
 	case timeoutWrite:
-		c.closing, c.closeIssued = true, true
+		c.state = stateClosed
 		c.t.AbortConnection()
 	}
 }
 
-// PauseProducing is called by the transport when a streamed response
-// fills the output buffer: the handler's producer is paused and the write
-// timeout runs until the client drains it.
+// PauseProducing is called by the transport, from inside Write, when the
+// connection's unsent output rises above its high-water mark: the client
+// is not reading fast enough. No new request is dispatched and reading
+// stops (what was read and not parsed stays in c.in) until
+// ResumeProducing; a streamed response's producer is paused too, and the
+// write timeout runs until the client drains the output.
 func (c *conn) PauseProducing() {
-	c.producerPaused = true
-	c.setTimeout(timeoutWrite, c.cfg.writeTimeout)
-	if c.w == nil {
+	c.outPaused = true
+	if c.state >= stateClosed {
 		return
 	}
-	if p := c.w.producer; p != nil {
-		p.PauseProducing()
+	c.setTimeout(timeoutWrite, c.cfg.writeTimeout)
+	c.t.PauseReading()
+	if c.responding() {
+		if p := c.w.producer; p != nil {
+			p.PauseProducing()
+		}
 	}
 }
 
-// ResumeProducing is called once the output buffer drained.
+// ResumeProducing is called by the transport once the output has drained
+// to its low-water mark: a streamed response goes on, then the requests
+// that waited are served and reading resumes.
 func (c *conn) ResumeProducing() {
-	c.producerPaused = false
+	c.outPaused = false
+	if c.state >= stateClosed {
+		return
+	}
 	if c.timeoutKind == timeoutWrite {
 		c.timeoutKind = timeoutNone
+		if c.state == stateIdle {
+			c.setTimeout(timeoutIdle, c.cfg.idleTimeout)
+		}
 	}
-	if c.w == nil {
-		return
+	if c.responding() {
+		if p := c.w.producer; p != nil {
+			p.ResumeProducing()
+		}
 	}
-	if p := c.w.producer; p != nil {
-		p.ResumeProducing()
+	if !c.outPaused && !c.processing {
+		c.resume()
 	}
 }
 
-// StopProducing is called when the connection is lost while a streamed
-// response is registered: the handler's producer learns it must stop.
+// StopProducing is called when the connection is lost: a streamed
+// response's producer learns it must stop.
 func (c *conn) StopProducing() {
 	if c.w == nil {
 		return

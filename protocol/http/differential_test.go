@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // parsed is one parser's reading of a request.
@@ -156,6 +157,10 @@ func oursStricter(data []byte, ours parsed) string {
 	switch {
 	case ours.status == statusURITooLong || ours.status == statusHeaderTooLarge || ours.status == statusPayloadTooLarge:
 		return "our size limits (net/http's ReadRequest has none)"
+	case bareLFInHead(data):
+		return "bare LF as a line end: refused as by llhttp's strict mode (RFC 9112 §2.2 allows either); net/http accepts it"
+	case strings.ContainsFunc(line, func(r rune) bool { return r >= utf8.RuneSelf }):
+		return "request-target outside ASCII: RFC 3986 URIs are ASCII, refused as by llhttp; net/http accepts raw UTF-8"
 	case bytes.Contains(head, []byte("\n ")) || bytes.Contains(head, []byte("\n\t")):
 		return "obs-fold: RFC 9112 §5.2 lets a server refuse it; net/http unfolds"
 	case strings.Contains(lower, "transfer-encoding") && strings.Contains(line, "HTTP/1.0"):
@@ -178,9 +183,29 @@ func oursStricter(data []byte, ours parsed) string {
 	return ""
 }
 
+// bareLFInHead reports whether a line of the head at the start of data,
+// the empty line ending it included, ends with an LF not preceded by CR.
+func bareLFInHead(data []byte) bool {
+	data = data[skipEmptyLines(data):]
+	for {
+		line, rest, ok := bytes.Cut(data, []byte("\n"))
+		if !ok {
+			return false
+		}
+		if !bytes.HasSuffix(line, []byte("\r")) {
+			return true
+		}
+		if len(line) == 1 {
+			return false // the CRLF ending the head
+		}
+		data = rest
+	}
+}
+
 // laxChunkLines reports whether a chunked body has a line net/http reads
-// more leniently than this package: a chunk size followed by whitespace, a
-// control byte after a ';', or a trailer-like line without CR or folded.
+// more leniently than this package: a chunk size followed by whitespace or
+// by an extension outside RFC 9112's grammar, or a trailer-like line
+// without CR or folded.
 func laxChunkLines(body []byte) bool {
 	for _, l := range bytes.Split(body, []byte("\n")) {
 		l = bytes.TrimSuffix(l, []byte("\r"))
@@ -194,8 +219,8 @@ func laxChunkLines(body []byte) bool {
 		if i > 0 && i < len(l) && (l[i] == ' ' || l[i] == '\t') {
 			return true
 		}
-		if _, ext, ok := bytes.Cut(l, []byte(";")); ok && !validFieldValue(string(ext)) {
-			return true
+		if i > 0 && i < len(l) && l[i] == ';' && !validChunkExt(l[i:]) {
+			return true // net/http ignores extension bytes
 		}
 		if len(l) > 0 && (l[0] == ' ' || l[0] == '\t') {
 			return true
@@ -277,9 +302,25 @@ var differentialSeeds = []string{
 	"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1 \r\nx\r\n0\r\n\r\n",
 }
 
+// llhttpSeeds returns the llhttp corpus cases, as they are and with Host
+// added, as seeds for the fuzz targets.
+func llhttpSeeds(t testing.TB) [][]byte {
+	var seeds [][]byte
+	for _, c := range loadLLHTTPCorpus(t) {
+		seeds = append(seeds, c.raw)
+		if h := c.withHost(); !bytes.Equal(h, c.raw) {
+			seeds = append(seeds, h)
+		}
+	}
+	return seeds
+}
+
 func TestDifferentialSeeds(t *testing.T) {
 	for _, s := range differentialSeeds {
 		checkDifferential(t, []byte(s))
+	}
+	for _, s := range llhttpSeeds(t) {
+		checkDifferential(t, s)
 	}
 }
 
@@ -290,6 +331,9 @@ func TestDifferentialSeeds(t *testing.T) {
 func FuzzDifferential(f *testing.F) {
 	for _, s := range differentialSeeds {
 		f.Add([]byte(s))
+	}
+	for _, s := range llhttpSeeds(f) {
+		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		checkDifferential(t, data)

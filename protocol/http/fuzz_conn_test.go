@@ -35,9 +35,15 @@ var fuzzHandler = HandlerFunc(func(w *ResponseWriter, r *Request) {
 })
 
 // runConn feeds pieces to a new connection, running the loop after each,
-// and returns everything written and whether the connection closed.
-func runConn(pieces [][]byte) (string, bool) {
-	srv, _ := NewServer(fuzzHandler, WithPanicHandler(func(*protocol.PanicError) {}),
+// and returns everything written, whether the connection closed, and the
+// methods of the requests the handler saw (to read the responses by).
+func runConn(pieces [][]byte) (string, bool, []string) {
+	var methods []string
+	record := HandlerFunc(func(w *ResponseWriter, r *Request) {
+		methods = append(methods, r.Method())
+		fuzzHandler(w, r)
+	})
+	srv, _ := NewServer(record, WithPanicHandler(func(*protocol.PanicError) {}),
 		WithMaxRequestLine(256), WithMaxHeaderBytes(512), WithMaxHeaderFields(8), WithMaxBodyBytes(256))
 	p := srv.BuildProtocol(reactortest.ClientAddr)
 	tr := reactortest.Connect(p)
@@ -55,7 +61,7 @@ func runConn(pieces [][]byte) (string, bool) {
 			drain()
 		}
 	}
-	return out.String(), tr.Disconnecting() || tr.WriteClosed() || tr.Aborted()
+	return out.String(), tr.Disconnecting() || tr.WriteClosed() || tr.Aborted(), methods
 }
 
 // split cuts data into pieces whose sizes come from seed.
@@ -82,12 +88,15 @@ func FuzzConnChunking(f *testing.F) {
 	for _, s := range differentialSeeds {
 		f.Add([]byte(s), uint64(1))
 	}
+	for i, s := range llhttpSeeds(f) {
+		f.Add(s, uint64(i))
+	}
 	f.Add([]byte("GET /defer HTTP/1.1\r\nHost: a\r\n\r\nGET /x HTTP/1.1\r\nHost: a\r\n\r\n"), uint64(7))
 	f.Add([]byte("POST /stream HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nab\r\n0\r\n\r\nGET /panic HTTP/1.1\r\nHost: a\r\n\r\n"), uint64(3))
 	f.Add([]byte("POST /defer HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\nhi"), uint64(5))
 	f.Fuzz(func(t *testing.T, data []byte, seed uint64) {
-		whole, closedWhole := runConn([][]byte{data})
-		cut, closedCut := runConn(split(data, seed))
+		whole, closedWhole, methods := runConn([][]byte{data})
+		cut, closedCut, _ := runConn(split(data, seed))
 		// 100 Continue depends on whether the body came with the head.
 		whole = stripContinue(whole)
 		cut = stripContinue(cut)
@@ -96,11 +105,17 @@ func FuzzConnChunking(f *testing.F) {
 				whole, closedWhole, cut, closedCut, data)
 		}
 		br := bufio.NewReader(bytes.NewReader([]byte(whole)))
-		for {
+		for i := 0; ; i++ {
 			if _, err := br.Peek(1); err == io.EOF {
 				break
 			}
-			resp, err := nethttp.ReadResponse(br, nil)
+			// A response to HEAD has no body; the server's own error
+			// responses come after those to the requests it served.
+			req := &nethttp.Request{Method: "GET"}
+			if i < len(methods) {
+				req.Method = methods[i]
+			}
+			resp, err := nethttp.ReadResponse(br, req)
 			if err != nil {
 				t.Fatalf("malformed response: %v\noutput %q", err, whole)
 			}

@@ -9,6 +9,10 @@ package http
 //
 // Requests on one connection are answered in order: while a response is
 // unfinished, the connection's later (pipelined) requests wait, unparsed.
+// A response already started is still finished when the client shuts its
+// write side (half-close) or the reactor stops gracefully (within its
+// shutdown timeout; the worker pool keeps running meanwhile), so a
+// deferred handler needs no special case for either.
 type Handler interface {
 	ServeHTTP(w *ResponseWriter, r *Request)
 }

@@ -106,10 +106,11 @@ func WithReadBodyTimeout(d time.Duration) Option {
 // for d after its last response. 0 disables it.
 func WithIdleTimeout(d time.Duration) Option { return func(c *config) { c.idleTimeout = d } }
 
-// WithWriteTimeout aborts a connection whose client stops reading a
-// streamed response: it runs while the response's producer (see
-// ResponseWriter.RegisterProducer) is paused by flow control. 0 disables
-// it.
+// WithWriteTimeout aborts a connection whose client stops reading: it
+// runs while the connection's unsent output is above the transport's
+// high-water mark (a streamed response's producer, see
+// ResponseWriter.RegisterProducer, is paused meanwhile, and so are
+// pipelined requests). 0 disables it.
 func WithWriteTimeout(d time.Duration) Option { return func(c *config) { c.writeTimeout = d } }
 
 // WithMaxRequestsPerConn closes a connection after n responses (the n-th

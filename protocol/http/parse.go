@@ -31,21 +31,16 @@ const (
 // digits can never overflow an int64.
 const maxContentLength = 1<<62 - 1
 
-// skipEmptyLines returns how many leading empty lines (CRLF or LF) b holds.
+// skipEmptyLines returns how many leading empty lines (CRLF) b holds.
 // RFC 9112 §2.2 asks servers to ignore at least one empty line before a
-// request line, which some clients send after a body. A lone CR that is
-// not yet followed by anything is left for the next read.
+// request line, which some clients send after a body. A bare LF is no line
+// end anywhere in this package, so it is not skipped: the request line
+// parser refuses it. A lone CR that is not yet followed by anything is left
+// for the next read.
 func skipEmptyLines(b []byte) int {
 	n := 0
-	for n < len(b) {
-		switch {
-		case b[n] == '\n':
-			n++
-		case b[n] == '\r' && n+1 < len(b) && b[n+1] == '\n':
-			n += 2
-		default:
-			return n
-		}
+	for n+1 < len(b) && b[n] == '\r' && b[n+1] == '\n' {
+		n += 2
 	}
 	return n
 }
@@ -83,9 +78,12 @@ func (p *headParser) parse(b []byte, r *Request, lim *limits) (n int, status int
 			return 0, 0
 		}
 		lf += p.scanned
-		end := lineLen(b, lf)
+		end, crlf := lineEnd(b, lf)
 		if end > lim.maxLine {
 			return 0, statusURITooLong
+		}
+		if !crlf {
+			return 0, statusBadRequest // a bare LF
 		}
 		if st := parseRequestLine(b[:end], r); st != 0 {
 			return 0, st
@@ -94,26 +92,41 @@ func (p *headParser) parse(b []byte, r *Request, lim *limits) (n int, status int
 	}
 	pos := p.next
 	for {
-		if pos >= p.scanned && pos < len(b) {
-			// A line not searched before: most are complete and plain,
-			// and one pass over them finds their end and checks them.
-			if b[pos] == '\n' {
-				n = pos + 1
-				break
-			}
-			if b[pos] == '\r' && pos+1 < len(b) && b[pos+1] == '\n' {
+		if pos < len(b) {
+			// The first byte of a line decides at once between a field
+			// line (a token character) and the empty line ending the head
+			// (CRLF); anything else is refused as soon as it arrives,
+			// before any size check, so that the answer does not depend on
+			// how the head was cut into reads: whitespace (obs-fold,
+			// RFC 9112 §5.2), a bare LF, a CR not followed by LF.
+			if c := b[pos]; charClass[c]&classToken == 0 {
+				if c != '\r' {
+					return 0, statusBadRequest
+				}
+				if pos+1 == len(b) {
+					p.next, p.scanned = pos, max(pos, p.scanned)
+					return 0, 0
+				}
+				if b[pos+1] != '\n' {
+					return 0, statusBadRequest
+				}
 				n = pos + 2
 				break
 			}
-			if f, ok := scanField(b, pos); ok {
-				if f.lf+1-p.headerStart > lim.maxHeader || len(r.fields) >= lim.maxFields {
-					return 0, statusHeaderTooLarge
+			if pos >= p.scanned {
+				// A line not searched before: most are complete and
+				// plain, and one pass over them finds their end and
+				// checks them.
+				if f, ok := scanField(b, pos); ok {
+					if f.lf+1-p.headerStart > lim.maxHeader || len(r.fields) >= lim.maxFields {
+						return 0, statusHeaderTooLarge
+					}
+					if st := addField(b, pos, f.nameEnd, f.valStart, f.valEnd, r); st != 0 {
+						return 0, st
+					}
+					pos = f.lf + 1
+					continue
 				}
-				if st := addField(b, pos, f.nameEnd, f.valStart, f.valEnd, r); st != 0 {
-					return 0, st
-				}
-				pos = f.lf + 1
-				continue
 			}
 		}
 		lf := bytes.IndexByte(b[max(pos, p.scanned):], '\n')
@@ -125,13 +138,12 @@ func (p *headParser) parse(b []byte, r *Request, lim *limits) (n int, status int
 			return 0, 0
 		}
 		lf += max(pos, p.scanned)
-		end := lineLen(b, lf)
-		if end == pos {
-			n = lf + 1
-			break
-		}
 		if lf+1-p.headerStart > lim.maxHeader || len(r.fields) >= lim.maxFields {
 			return 0, statusHeaderTooLarge
+		}
+		end, crlf := lineEnd(b, lf)
+		if !crlf {
+			return 0, statusBadRequest // a bare LF
 		}
 		if st := parseField(b, pos, end, r); st != 0 {
 			return 0, st
@@ -149,13 +161,17 @@ func (p *headParser) parse(b []byte, r *Request, lim *limits) (n int, status int
 	return n, 0
 }
 
-// lineLen is the length of the line ending with the LF at b[lf], without
-// its terminator (CRLF or a bare LF).
-func lineLen(b []byte, lf int) int {
+// lineEnd returns the end of the line ending with the LF at b[lf], without
+// its terminator, and whether that terminator is CRLF. RFC 9112 §2.2 lets a
+// recipient take a bare LF for a line end; this package never does, as
+// llhttp's strict mode: a peer that reads it otherwise (as the end of a
+// line, or as part of a value) would see other fields, and another
+// request, than the server.
+func lineEnd(b []byte, lf int) (end int, crlf bool) {
 	if lf > 0 && b[lf-1] == '\r' {
-		return lf - 1
+		return lf - 1, true
 	}
-	return lf
+	return lf, false
 }
 
 // parseRequestLine parses `method SP request-target SP HTTP-version`
@@ -231,7 +247,7 @@ func (r *Request) splitTarget(line []byte, start, end, query int) int {
 		r.path = span{int32(start), int32(end)}
 		return 0
 	case r.method == "CONNECT": // authority-form
-		if !validHost(t) {
+		if !validAuthority(t) {
 			return statusBadRequest
 		}
 		r.host = span{int32(start), int32(end)}
@@ -256,9 +272,9 @@ func (r *Request) splitTarget(line []byte, start, end, query int) int {
 	for hostEnd < pathEnd && line[hostEnd] != '/' {
 		hostEnd++
 	}
-	// RFC 9110 §4.2.4: userinfo in an http(s) URI is an error; validHost
-	// refuses the '@'.
-	if hostEnd == hostStart || !validHost(line[hostStart:hostEnd]) {
+	// RFC 9110 §4.2.4: userinfo in an http(s) URI is an error;
+	// validAuthority refuses the '@'.
+	if hostEnd == hostStart || !validAuthority(line[hostStart:hostEnd]) {
 		return statusBadRequest
 	}
 	r.host = span{int32(hostStart), int32(hostEnd)}
@@ -274,6 +290,32 @@ func (r *Request) splitTarget(line []byte, start, end, query int) int {
 func validHost(b []byte) bool {
 	for _, c := range b {
 		if charClass[c]&classHost == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// validAuthority reports whether b is an authority without userinfo, as a
+// request target carries it: uri-host [ ":" port ] (RFC 3986 §3.2), where
+// the host has no ':' unless it is an IP-literal in brackets, and the port
+// is digits. A '%' is refused too: clients send host names in ASCII, and a
+// pct-encoded one (even "%00") would be decoded differently by each reader.
+func validAuthority(b []byte) bool {
+	host, port := b, []byte(nil)
+	if i := bytes.LastIndexByte(b, ':'); i >= 0 && bytes.IndexByte(b[i:], ']') < 0 {
+		host, port = b[:i], b[i+1:]
+	}
+	if len(host) > 1 && host[0] == '[' && host[len(host)-1] == ']' {
+		host = host[1 : len(host)-1] // an IP-literal may hold ':'
+	} else if bytes.IndexByte(host, ':') >= 0 {
+		return false
+	}
+	if bytes.ContainsAny(host, "[]%") || !validHost(host) {
+		return false
+	}
+	for _, c := range port {
+		if c < '0' || c > '9' {
 			return false
 		}
 	}
@@ -344,7 +386,7 @@ type fieldLine struct{ nameEnd, valStart, valEnd, lf int }
 
 // scanField finds and checks the field line starting at b[pos] in one
 // pass, for the common case: complete, with a token name, a colon and a
-// value of VCHAR, obs-text, SP and HTAB, ended by CRLF or LF. It reports
+// value of VCHAR, obs-text, SP and HTAB, ended by CRLF. It reports
 // false for anything else (an incomplete line, a control byte, a bare
 // CR...), and the caller then takes the general path, which finds the
 // line's end first and decides.
@@ -368,16 +410,10 @@ func scanField(b []byte, pos int) (f fieldLine, ok bool) {
 	for i < len(b) && charClass[b[i]]&classValue != 0 {
 		i++
 	}
-	switch {
-	case i >= len(b):
-		return f, false
-	case b[i] == '\n':
-		f.lf = i
-	case b[i] == '\r' && i+1 < len(b) && b[i+1] == '\n':
-		f.lf = i + 1
-	default:
+	if i+1 >= len(b) || b[i] != '\r' || b[i+1] != '\n' {
 		return f, false
 	}
+	f.lf = i + 1
 	f.valEnd = i
 	for f.valEnd > f.valStart && (b[f.valEnd-1] == ' ' || b[f.valEnd-1] == '\t') {
 		f.valEnd--
@@ -539,10 +575,14 @@ func (r *Request) checkFraming() int {
 			return statusBadRequest
 		case f&clSeen != 0:
 			return statusBadRequest // TE with CL: a smuggling pattern
+		case f&teOther != 0:
+			// RFC 9112 §6.1: a coding the server does not understand
+			// gets 501, wherever it is in the list (the §6.3 400 for
+			// "chunked not last" is for codings it knows, as nginx and
+			// Apache httpd answer).
+			return statusNotImplemented
 		case f&teChunkedLast == 0, f&teChunkedTwice != 0:
 			return statusBadRequest // RFC 9112 §6.3: chunked must be last, once
-		case f&teOther != 0:
-			return statusNotImplemented // a coding we do not decode
 		}
 		r.chunked = true
 		r.contentLength = -1

@@ -246,7 +246,7 @@ func (w *ResponseWriter) writable(n int) error {
 	switch {
 	case w.c == nil || w.finished:
 		return ErrResponseFinished
-	case w.c.lost:
+	case w.c.state >= stateClosed:
 		return ErrConnectionLost
 	case !bodyAllowed(w.status):
 		return ErrBodyNotAllowed
@@ -266,7 +266,7 @@ func (w *ResponseWriter) Flush() error {
 	switch {
 	case w.c == nil || w.finished:
 		return ErrResponseFinished
-	case w.c.lost:
+	case w.c.state >= stateClosed:
 		return ErrConnectionLost
 	}
 	if !w.committed {
@@ -299,7 +299,7 @@ func (w *ResponseWriter) Finish() error {
 	}
 	w.finished = true
 	w.releaseProducer()
-	if c.lost {
+	if c.state >= stateClosed {
 		c.requestDone()
 		return ErrConnectionLost
 	}
@@ -323,41 +323,31 @@ func (w *ResponseWriter) Finish() error {
 // p.PauseProducing is called when the client reads too slowly and the
 // connection's output passes its high-water mark, p.ResumeProducing when
 // it has drained, and p.StopProducing if the connection is lost. A
-// handler streaming a large body should write only while not paused. The
+// handler streaming a large body should write only while not paused. When
+// the output is paused already, p.PauseProducing is called at once. The
 // producer is unregistered when the response is finished.
 func (w *ResponseWriter) RegisterProducer(p protocol.Producer) error {
 	c := w.c
 	switch {
 	case c == nil || w.finished:
 		return ErrResponseFinished
-	case c.lost:
+	case c.state >= stateClosed:
 		return ErrConnectionLost
 	}
-	if !c.producing {
-		if err := c.t.RegisterProducer(c, true); err != nil {
-			return err
-		}
-		c.producing = true
-	}
 	w.producer = p
+	if c.outPaused {
+		p.PauseProducing()
+	}
 	return nil
 }
 
 // Paused reports whether the transport's flow control currently asks the
 // response's producer to pause (see RegisterProducer).
-func (w *ResponseWriter) Paused() bool { return w.c != nil && w.c.producerPaused }
+func (w *ResponseWriter) Paused() bool { return w.c != nil && w.c.outPaused }
 
-func (w *ResponseWriter) releaseProducer() {
-	c := w.c
-	w.producer = nil
-	if c.producing {
-		c.producing = false
-		c.producerPaused = false
-		if !c.lost {
-			c.t.UnregisterProducer()
-		}
-	}
-}
+// releaseProducer unregisters the response's producer. The connection
+// itself stays the transport's producer.
+func (w *ResponseWriter) releaseProducer() { w.producer = nil }
 
 // Loop is the loop of the request's connection: its clock and timers, and
 // where a deferred response must be finished.
@@ -369,7 +359,7 @@ func (w *ResponseWriter) Loop() protocol.Loop { return w.c.loop }
 func (w *ResponseWriter) commit(final bool) {
 	c := w.c
 	w.committed = true
-	if c.maxedOut() || !c.req.KeepAlive() {
+	if c.maxedOut() || !c.req.KeepAlive() || c.ending == endDrain {
 		w.closeAfter = true
 	}
 	length := w.declared
