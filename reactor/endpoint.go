@@ -1,6 +1,8 @@
 package reactor
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"math"
@@ -47,6 +49,8 @@ func (e *EndpointError) Is(target error) bool { return target == ErrBadEndpoint 
 //	tcp:port=8080:interface=127.0.0.1:backlog=512
 //	tcp:0:interface=\:\:1                    colons in values are escaped
 //	unix:/run/app.sock:mode=660:backlog=64   mode is octal, as in Twisted
+//	tls:8443:privateKey=key.pem:certKey=cert.pem:interface=127.0.0.1
+//	ssl:8443:privateKey=both.pem              Twisted's name; certKey defaults to privateKey
 //
 // Fields are separated by ':' and a backslash escapes the next character.
 // The first positional argument is the port (tcp) or the path (unix); the
@@ -64,6 +68,9 @@ type ServerEndpoint struct {
 	// the umask makes them).
 	Path string
 	Mode os.FileMode
+	// CertFile and KeyFile are a TLS endpoint's PEM certificate chain
+	// (certKey) and private key (privateKey), read by Listen.
+	CertFile, KeyFile string
 }
 
 // ClientEndpoint is a parsed client endpoint string, in the syntax of
@@ -73,6 +80,7 @@ type ServerEndpoint struct {
 //	tcp:example.internal:443                 host and port positionally
 //	unix:path=/run/app.sock:timeout=2
 //	unix:/run/app.sock
+//	tls:host=example.internal:port=443:trustRoots=ca.pem
 //
 // timeout is in seconds (a decimal fraction is allowed).
 type ClientEndpoint struct {
@@ -85,6 +93,9 @@ type ClientEndpoint struct {
 	Path string
 	// Timeout bounds the connect (0: none of our own).
 	Timeout time.Duration
+	// TrustRoots is a tls endpoint's PEM file of trusted CA certificates
+	// (empty: the system's roots), read by Connect.
+	TrustRoots string
 }
 
 // endpointFields is an endpoint string split into its type, positional
@@ -240,9 +251,24 @@ func ParseServerEndpoint(s string) (*ServerEndpoint, error) {
 	}
 	e := &ServerEndpoint{Type: f.typ}
 	switch f.typ {
-	case "tcp":
-		if err := f.bind([]string{"port"}, "port", "interface", "backlog"); err != nil {
+	case "tcp", "tls", "ssl":
+		allowed := []string{"port", "interface", "backlog"}
+		if f.typ != "tcp" {
+			allowed = append(allowed, "privateKey", "certKey")
+		}
+		if err := f.bind([]string{"port"}, allowed...); err != nil {
 			return nil, err
+		}
+		if f.typ != "tcp" {
+			if e.KeyFile, err = f.path("privateKey"); err != nil {
+				return nil, err
+			}
+			e.CertFile = e.KeyFile
+			if _, ok := f.kw["certKey"]; ok {
+				if e.CertFile, err = f.path("certKey"); err != nil {
+					return nil, err
+				}
+			}
 		}
 		if e.Port, err = f.port(true); err != nil {
 			return nil, err
@@ -271,7 +297,7 @@ func ParseServerEndpoint(s string) (*ServerEndpoint, error) {
 			return nil, f.fail("lockfile", "%q is not 0 or 1", lf)
 		}
 	default:
-		return nil, f.fail("type", "%q is not tcp or unix", f.typ)
+		return nil, f.fail("type", "%q is not tcp, tls, ssl or unix", f.typ)
 	}
 	if e.Backlog, err = f.backlog(); err != nil {
 		return nil, err
@@ -289,9 +315,18 @@ func ParseClientEndpoint(s string) (*ClientEndpoint, error) {
 	}
 	e := &ClientEndpoint{Type: f.typ}
 	switch f.typ {
-	case "tcp":
-		if err := f.bind([]string{"host", "port"}, "host", "port", "timeout"); err != nil {
+	case "tcp", "tls":
+		allowed := []string{"host", "port", "timeout"}
+		if f.typ == "tls" {
+			allowed = append(allowed, "trustRoots")
+		}
+		if err := f.bind([]string{"host", "port"}, allowed...); err != nil {
 			return nil, err
+		}
+		if _, ok := f.kw["trustRoots"]; ok {
+			if e.TrustRoots, err = f.path("trustRoots"); err != nil {
+				return nil, err
+			}
 		}
 		h, ok := f.kw["host"]
 		if !ok || h == "" {
@@ -312,7 +347,7 @@ func ParseClientEndpoint(s string) (*ClientEndpoint, error) {
 			return nil, err
 		}
 	default:
-		return nil, f.fail("type", "%q is not tcp or unix", f.typ)
+		return nil, f.fail("type", "%q is not tcp, tls or unix", f.typ)
 	}
 	if e.Timeout, err = f.timeout(); err != nil {
 		return nil, err
@@ -340,6 +375,9 @@ func (e *ServerEndpoint) String() string {
 		if e.Interface != "" {
 			b.WriteString(":interface=" + escapeEndpoint(e.Interface))
 		}
+		if e.KeyFile != "" {
+			b.WriteString(":privateKey=" + escapeEndpoint(e.KeyFile) + ":certKey=" + escapeEndpoint(e.CertFile))
+		}
 	}
 	if e.Backlog > 0 {
 		b.WriteString(":backlog=" + strconv.Itoa(e.Backlog))
@@ -355,6 +393,9 @@ func (e *ClientEndpoint) String() string {
 		b.WriteString(":path=" + escapeEndpoint(e.Path))
 	} else {
 		b.WriteString(":host=" + escapeEndpoint(e.Host) + ":port=" + strconv.Itoa(e.Port))
+		if e.TrustRoots != "" {
+			b.WriteString(":trustRoots=" + escapeEndpoint(e.TrustRoots))
+		}
 	}
 	if e.Timeout > 0 {
 		b.WriteString(":timeout=" + strconv.FormatFloat(e.Timeout.Seconds(), 'f', -1, 64))
@@ -368,6 +409,16 @@ func (e *ServerEndpoint) Listen(r *Reactor, factory protocol.Factory) (*Listener
 	switch e.Type {
 	case "tcp":
 		return r.ListenTCPWith(net.JoinHostPort(e.Interface, strconv.Itoa(e.Port)), factory, ListenOptions{Backlog: e.Backlog})
+	case "tls", "ssl":
+		cert, err := tls.LoadX509KeyPair(e.CertFile, e.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("listen %s: %w", e, err)
+		}
+		f, err := r.tlsServerFactory(&tls.Config{Certificates: []tls.Certificate{cert}}, factory)
+		if err != nil {
+			return nil, err
+		}
+		return r.ListenTCPWith(net.JoinHostPort(e.Interface, strconv.Itoa(e.Port)), f, ListenOptions{Backlog: e.Backlog})
 	case "unix":
 		backlog := listenBacklog
 		if e.Backlog > 0 {
@@ -396,6 +447,24 @@ func (e *ClientEndpoint) Connect(lp protocol.Loop, factory protocol.Factory) *de
 	switch e.Type {
 	case "tcp":
 		return lp.ConnectTCP(net.JoinHostPort(e.Host, strconv.Itoa(e.Port)), factory, e.Timeout)
+	case "tls":
+		l, ok := lp.(*loop)
+		if !ok {
+			return deferred.FailForCaller[protocol.Protocol](fmt.Errorf("%w: tls endpoints need a reactor loop", ErrConnectFailed))
+		}
+		cfg := &tls.Config{}
+		if e.TrustRoots != "" {
+			// A small local file, read on the caller's goroutine.
+			pem, err := os.ReadFile(e.TrustRoots)
+			if err != nil {
+				return deferred.FailForCaller[protocol.Protocol](fmt.Errorf("%w: trustRoots: %w", ErrConnectFailed, err))
+			}
+			cfg.RootCAs = x509.NewCertPool()
+			if !cfg.RootCAs.AppendCertsFromPEM(pem) {
+				return deferred.FailForCaller[protocol.Protocol](fmt.Errorf("%w: trustRoots %s: no PEM certificate", ErrConnectFailed, e.TrustRoots))
+			}
+		}
+		return l.r.ConnectTLSOn(l, net.JoinHostPort(e.Host, strconv.Itoa(e.Port)), cfg, factory, e.Timeout)
 	case "unix":
 		l, ok := lp.(*loop)
 		if !ok {

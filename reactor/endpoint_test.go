@@ -1,6 +1,7 @@
 package reactor
 
 import (
+	"crypto/x509"
 	"errors"
 	"net"
 	"os"
@@ -27,6 +28,8 @@ func TestParseServerEndpoint(t *testing.T) {
 		{"tcp:backlog=5:port=0", ServerEndpoint{Type: "tcp", Port: 0, Backlog: 5}},
 		{"unix:/run/app.sock:mode=660", ServerEndpoint{Type: "unix", Path: "/run/app.sock", Mode: 0o660}},
 		{"unix:address=/tmp/a\\:b.sock:backlog=64:lockfile=1", ServerEndpoint{Type: "unix", Path: "/tmp/a:b.sock", Backlog: 64}},
+		{"tls:8443:privateKey=key.pem:certKey=cert.pem:interface=127.0.0.1", ServerEndpoint{Type: "tls", Port: 8443, Interface: "127.0.0.1", KeyFile: "key.pem", CertFile: "cert.pem"}},
+		{"ssl:443:privateKey=both.pem", ServerEndpoint{Type: "ssl", Port: 443, KeyFile: "both.pem", CertFile: "both.pem"}},
 	} {
 		got, err := ParseServerEndpoint(tc.in)
 		if err != nil {
@@ -50,6 +53,7 @@ func TestParseClientEndpoint(t *testing.T) {
 		{"tcp:host=\\:\\:1:port=7000:timeout=0.25", ClientEndpoint{Type: "tcp", Host: "::1", Port: 7000, Timeout: 250 * time.Millisecond}},
 		{"unix:path=/run/app.sock:timeout=2", ClientEndpoint{Type: "unix", Path: "/run/app.sock", Timeout: 2 * time.Second}},
 		{"unix:/run/app.sock", ClientEndpoint{Type: "unix", Path: "/run/app.sock"}},
+		{"tls:example.internal:443:trustRoots=/etc/ca.pem", ClientEndpoint{Type: "tls", Host: "example.internal", Port: 443, TrustRoots: "/etc/ca.pem"}},
 	} {
 		got, err := ParseClientEndpoint(tc.in)
 		if err != nil {
@@ -95,6 +99,11 @@ func TestMalformedEndpointsNameTheBadField(t *testing.T) {
 		{"tcp:host=x:port=1:backlog=5", "backlog", true},
 		{"unix:timeout=1", "path", true},
 		{"ssl:host=x:port=1", "type", true},
+		{"tls:443", "privateKey", false},
+		{"tls:443:privateKey=k.pem:certKey=", "certKey", false},
+		{"tcp:443:privateKey=k.pem", "privateKey", false},
+		{"tcp:host=x:port=1:trustRoots=ca.pem", "trustRoots", true},
+		{"tls:host=x:port=1:trustRoots=", "trustRoots", true},
 	} {
 		var err error
 		if tc.client {
@@ -170,7 +179,7 @@ func FuzzParseEndpoint(f *testing.F) {
 		"tcp:8080", "tcp:8080:interface=127.0.0.1:backlog=512", "tcp:port=80:interface=\\:\\:1",
 		"tcp:host=example.internal:port=443:timeout=5", "tcp:example.internal:443",
 		"unix:/run/app.sock:mode=660", "unix:path=/run/app.sock:timeout=2", "unix:a\\=b",
-		"tcp:80:=x", "tcp:\\", "::::", "tcp:host=a=b:port=1", "tcp:1e3", "tcp:host=x:port=1:timeout=1e-9",
+		"tcp:80:=x", "tcp:\\", "::::", "tls:443:privateKey=k\\:1.pem", "tls:h:1:trustRoots=ca.pem", "tcp:host=a=b:port=1", "tcp:1e3", "tcp:host=x:port=1:timeout=1e-9",
 	} {
 		f.Add(s)
 	}
@@ -196,6 +205,47 @@ func FuzzParseEndpoint(f *testing.F) {
 			if err != nil || !reflect.DeepEqual(again, e) {
 				t.Fatalf("%q parsed to %+v, printed %q, reparsed to %+v (%v)", s, e, e.String(), again, err)
 			}
+		}
+	})
+}
+
+// A tls endpoint listens with its key pair and a tls client endpoint,
+// trusting the CA file it names, connects to it by host name.
+func TestTLSEndpointsListenAndConnect(t *testing.T) {
+	eachLoopCount(t, func(t *testing.T, loops int) {
+		pki := getTLSPKI(t)
+		cert := pki.goodCert(t)
+		dir := t.TempDir()
+		keyDER, err := x509.MarshalPKCS8PrivateKey(cert.PrivateKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var chain []byte
+		for _, c := range cert.Certificate {
+			chain = append(chain, tlsPEM("CERTIFICATE", c)...)
+		}
+		for name, data := range map[string][]byte{"key.pem": tlsPEM("PRIVATE KEY", keyDER), "cert.pem": chain, "ca.pem": pki.caPEM} {
+			if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		r := startReactor(t, WithLoops(loops))
+		ln, err := r.ListenEndpoint("tls:0:interface=127.0.0.1:privateKey="+escapeEndpoint(filepath.Join(dir, "key.pem"))+":certKey="+escapeEndpoint(filepath.Join(dir, "cert.pem")), echoFactory())
+		if err != nil {
+			t.Fatal(err)
+		}
+		ce, err := ParseClientEndpoint("tls:host=localhost:port=" + itoa(ln.Addr().(*net.TCPAddr).Port) + ":timeout=10:trustRoots=" + escapeEndpoint(filepath.Join(dir, "ca.pem")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cp := &clientProto{got: make(chan string, 1)}
+		var d *deferred.Deferred[protocol.Protocol]
+		onLoop(t, r, func() { d = ce.Connect(r.Loops()[0], protocolFactory(cp)) })
+		if _, err := await(t, d); err != nil {
+			t.Fatal(err)
+		}
+		if got := <-cp.got; got != "ping" {
+			t.Fatalf("tls endpoint echo: %q", got)
 		}
 	})
 }
