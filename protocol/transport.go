@@ -9,7 +9,19 @@ import (
 // Transport is a connection as its Protocol sees it. Every method must be
 // called from the connection's loop goroutine; from another goroutine use
 // Loop().CallFromThread.
+//
+// A Transport is also a streaming Producer (Twisted's ITransport is an
+// IPushProducer): PauseProducing is PauseReading, ResumeProducing is
+// ResumeReading and StopProducing is LoseConnection, as in Twisted's
+// tcp.Connection. Registering one connection's transport as the streaming
+// producer of another therefore throttles the first by the second's output
+// buffer, which gives a proxy backpressure in both directions with two
+// calls:
+//
+//	front.RegisterProducer(back, true)
+//	back.RegisterProducer(front, true)
 type Transport interface {
+	Producer
 	// Write queues p for sending and returns len(p), nil. It never blocks
 	// and copies p, so p may be reused at once. Everything written during
 	// one callback goes out in one write(2) or writev(2) after the callback
@@ -86,8 +98,13 @@ type Producer interface {
 
 // Loop is the event loop a connection belongs to, as protocol code sees it.
 // Now, CallLater and CallSoon must be called on the loop itself.
+//
+// A Loop is also a Connector, so a protocol connects out through its own
+// Transport's Loop (t.Loop().ConnectTCP) and the new connection lives on
+// the same loop.
 type Loop interface {
 	timer.Scheduler
+	Connector
 	// CallSoon runs fn on this loop after the current batch of I/O events,
 	// in FIFO order with other CallSoon and CallLater(0) calls.
 	CallSoon(fn func())

@@ -194,6 +194,19 @@ func (c *conn) resumeRaw() {
 	c.loop.readIfPending(c)
 }
 
+// PauseProducing is PauseReading: a connection is a streaming producer of
+// the bytes it reads (see protocol.Transport).
+func (c *conn) PauseProducing() { c.PauseReading() }
+
+// ResumeProducing is ResumeReading. It lifts only the pause that
+// PauseProducing or PauseReading made: the reactor's own hold on a
+// connection whose unsent output is above the high-water mark is a
+// separate state and stays until that output drains.
+func (c *conn) ResumeProducing() { c.ResumeReading() }
+
+// StopProducing is LoseConnection, as in Twisted's tcp.Connection.
+func (c *conn) StopProducing() { c.LoseConnection() }
+
 // RegisterProducer registers p; see protocol.Transport.
 func (c *conn) RegisterProducer(p protocol.Producer, streaming bool) error {
 	if c.producer != nil {

@@ -202,7 +202,7 @@ func TestListenTCPIPv6AndBadAddresses(t *testing.T) {
 	} else {
 		t.Logf("no IPv6 loopback here: %v", err)
 	}
-	for _, bad := range []string{"nonsense", "example.com:80", "127.0.0.1:notaport"} {
+	for _, bad := range []string{"nonsense", "no such host!:80", "127.0.0.1:notaport"} {
 		if _, err := r.ListenTCP(bad, echoFactory()); !errors.Is(err, ErrBadAddress) {
 			t.Errorf("ListenTCP(%q): %v, want ErrBadAddress", bad, err)
 		}

@@ -88,6 +88,36 @@
 // socket pair, where the sender's buffer holds each datagram until it is
 // read.
 //
+// # Clients
+//
+// Every loop is a protocol.Connector: a protocol connects out with
+// t.Loop().ConnectTCP, and the new connection lives on the loop of the
+// connection that asked, so a proxy's two legs share a loop and need no
+// locks. ConnectTCP and ListenTCP take host names: a connect looks its name
+// up with the reactor's Resolver (WithResolver, default
+// net.DefaultResolver) on the worker pool, never on a loop, and races the
+// addresses as RFC 8305 (Happy Eyeballs v2) does: address families
+// alternating, the next attempt started as soon as one fails or after an
+// attempt delay (250 ms) without an answer, the first to connect winning;
+// a failed lookup fails with ErrLookupFailed joined with the resolver's
+// *net.DNSError. A listener resolves its name
+// in the calling goroutine and refuses to on a loop (ErrLookupOnLoop).
+//
+// A Transport is a streaming producer (PauseProducing is PauseReading,
+// ResumeProducing ResumeReading, StopProducing LoseConnection, as in
+// Twisted), so registering each leg of a proxy as the other's producer
+// gives backpressure both ways: examples/proxy carries 64 MiB to a slow
+// reader with its RSS growing by about 550 KiB. A protocol's pause and the
+// reactor's own hold on a connection whose output is above the high-water
+// mark are separate states: either keeps the connection unread.
+//
+// Endpoint strings (ParseServerEndpoint, ParseClientEndpoint,
+// ListenEndpoint) follow Twisted's serverFromString and clientFromString;
+// SocketOptions, per listener (ListenTCPWith) and per connect
+// (ConnectTCPWith), set keepalive, buffer sizes, Nagle, IPV6_V6ONLY and
+// the backlog. protocol.ReconnectingClientFactory reconnects with
+// Twisted's backoff.
+//
 // # Lifecycle
 //
 // New creates the loops, Run runs them until Stop, and Stop closes the

@@ -3,6 +3,7 @@ package reactor
 import (
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"runtime"
 	"sync"
@@ -48,6 +49,8 @@ type Listener struct {
 
 	// backoff is per loop: each loop backs off on its own.
 	backoff []time.Duration
+
+	sockopts *SocketOptions // applied to accepted connections; nil: the defaults
 }
 
 // Addr returns the address the listener is bound to (with the real port
@@ -114,8 +117,9 @@ func (ln *Listener) closeFD() {
 }
 
 // ListenTCP listens on a TCP address ("127.0.0.1:7000", "[::1]:0", ":8080")
-// and serves each connection with a Protocol from factory. The host must be
-// an IP literal, "localhost" or empty (all interfaces, IPv4 and IPv6).
+// and serves each connection with a Protocol from factory. The host is an
+// IP literal, "localhost" (127.0.0.1), empty (all interfaces, IPv4 and
+// IPv6) or a host name (see ListenTCPWith).
 // Port 0 picks a free port: see Listener.Addr.
 //
 // The port is ours alone: when another socket listens on it (another
@@ -125,22 +129,49 @@ func (ln *Listener) closeFD() {
 // the same user join the group and share the connections (socket(7)). See
 // listenReusePortGroup for how, and for the one race that remains.
 func (r *Reactor) ListenTCP(address string, factory protocol.Factory) (*Listener, error) {
-	sa, family, err := resolveTCP(address)
+	return r.ListenTCPWith(address, factory, ListenOptions{})
+}
+
+// ListenTCPWith is ListenTCP with a backlog and socket options (see
+// ListenOptions). A host name other than "localhost" (which is 127.0.0.1)
+// is looked up with the reactor's Resolver in the calling goroutine and
+// the first address is bound; since that blocks, a call with a host name
+// on a loop goroutine fails with ErrLookupOnLoop, and a failed lookup with
+// ErrLookupFailed joined with the resolver's error.
+func (r *Reactor) ListenTCPWith(address string, factory protocol.Factory, opts ListenOptions) (*Listener, error) {
+	tg, err := parseTCP(address)
 	if err != nil {
 		return nil, err
 	}
+	if tg.host != "" {
+		ip := netip.AddrFrom4([4]byte{127, 0, 0, 1})
+		if tg.host != "localhost" {
+			if ip, err = r.lookupNow(tg.host); err != nil {
+				return nil, fmt.Errorf("listen %s: %w", address, err)
+			}
+		}
+		if tg.sa, tg.family, err = ipSockaddr(ip, tg.port); err != nil {
+			return nil, fmt.Errorf("%w: %q: %v", ErrBadAddress, address, err)
+		}
+	}
+	sa, family := tg.sa, tg.family
 	if r.state.Load() >= stateStopping {
 		return nil, ErrStopped
 	}
+	so := &opts.Socket
+	backlog := listenBacklog
+	if opts.Backlog > 0 {
+		backlog = opts.Backlog
+	}
 	var fds []int
 	if r.cfg.reusePort && len(r.loops) > 1 {
-		fds, err = listenReusePortGroup(family, sa, len(r.loops))
+		fds, err = listenReusePortGroup(family, sa, len(r.loops), so, backlog)
 	} else {
 		// One socket without SO_REUSEPORT: the kernel refuses to bind it
 		// next to any other listener, and nothing can join it.
 		var fd int
-		if fd, err = tcpListenSocket(family, false); err == nil {
-			if err = bindListen(fd, sa); err != nil {
+		if fd, err = tcpListenSocketWith(family, false, so); err == nil {
+			if err = bindListenBacklog(fd, sa, backlog); err != nil {
 				unix.Close(fd)
 			} else {
 				fds = []int{fd}
@@ -150,7 +181,10 @@ func (r *Reactor) ListenTCP(address string, factory protocol.Factory) (*Listener
 	if err != nil {
 		return nil, fmt.Errorf("listen %s: %w", address, err)
 	}
-	return r.serve(fds, false, "", address, factory)
+	if *so == (SocketOptions{}) {
+		so = nil // the defaults: no setsockopt per accept but TCP_NODELAY
+	}
+	return r.serve(fds, false, "", address, factory, so)
 }
 
 // listenReusePortGroup makes n listening sockets in one SO_REUSEPORT group
@@ -183,8 +217,8 @@ func (r *Reactor) ListenTCP(address string, factory protocol.Factory) (*Listener
 // instant can both fail step 2 (never both succeed). In the moment between
 // an intruder joining and step 2 failing, connections that the kernel put
 // in our queues are reset when we close them.
-func listenReusePortGroup(family int, sa unix.Sockaddr, n int) (fds []int, err error) {
-	probe, err := tcpListenSocket(family, false)
+func listenReusePortGroup(family int, sa unix.Sockaddr, n int, so *SocketOptions, backlog int) (fds []int, err error) {
+	probe, err := tcpListenSocketWith(family, false, so)
 	if err != nil {
 		return nil, err
 	}
@@ -214,28 +248,36 @@ func listenReusePortGroup(family int, sa unix.Sockaddr, n int) (fds []int, err e
 		}
 	}()
 	for range n {
-		fd, err := tcpListenSocket(family, true)
+		fd, err := tcpListenSocketWith(family, true, so)
 		if err != nil {
 			return fds, err
 		}
 		fds = append(fds, fd)
-		if err := bindListen(fd, bound); err != nil {
+		if err := bindListenBacklog(fd, bound, backlog); err != nil {
 			return fds, err
 		}
 	}
 	return fds, checkPortOwned(bound, fds)
 }
 
-// bindListen binds fd to sa and listens.
-func bindListen(fd int, sa unix.Sockaddr) error {
+// bindListen binds fd to sa and listens with the default backlog.
+func bindListen(fd int, sa unix.Sockaddr) error { return bindListenBacklog(fd, sa, listenBacklog) }
+
+// bindListenBacklog binds fd to sa and listens.
+func bindListenBacklog(fd int, sa unix.Sockaddr, backlog int) error {
 	if err := unix.Bind(fd, sa); err != nil {
 		return fmt.Errorf("bind: %w", err)
 	}
-	return unix.Listen(fd, listenBacklog)
+	return unix.Listen(fd, backlog)
 }
 
 // tcpListenSocket makes a socket ready to bind for listening.
 func tcpListenSocket(family int, reusePort bool) (int, error) {
+	return tcpListenSocketWith(family, reusePort, &SocketOptions{})
+}
+
+// tcpListenSocketWith is tcpListenSocket with socket options.
+func tcpListenSocketWith(family int, reusePort bool, so *SocketOptions) (int, error) {
 	fd, err := sysSocket(family, unix.SOCK_STREAM)
 	if err != nil {
 		return -1, fmt.Errorf("socket: %w", err)
@@ -250,15 +292,21 @@ func tcpListenSocket(family int, reusePort bool) (int, error) {
 			return -1, fmt.Errorf("SO_REUSEPORT: %w", err)
 		}
 	}
-	if family == unix.AF_INET6 {
-		// Like Go's net package: "[::]:port" also accepts IPv4.
-		unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, 0)
+	// Like Go's net package, "[::]:port" also accepts IPv4 unless V6Only.
+	if err := so.applyEarly(fd, family); err != nil {
+		unix.Close(fd)
+		return -1, err
 	}
 	return fd, nil
 }
 
 // ListenUnix listens on a Unix-domain stream socket at path.
 func (r *Reactor) ListenUnix(path string, factory protocol.Factory) (*Listener, error) {
+	return r.listenUnix(path, factory, listenBacklog)
+}
+
+// listenUnix is ListenUnix with a backlog.
+func (r *Reactor) listenUnix(path string, factory protocol.Factory, backlog int) (*Listener, error) {
 	if r.state.Load() >= stateStopping {
 		return nil, ErrStopped
 	}
@@ -266,16 +314,16 @@ func (r *Reactor) ListenUnix(path string, factory protocol.Factory) (*Listener, 
 	if err != nil {
 		return nil, fmt.Errorf("listen unix %s: socket: %w", path, err)
 	}
-	if err := bindListen(fd, &unix.SockaddrUnix{Name: path}); err != nil {
+	if err := bindListenBacklog(fd, &unix.SockaddrUnix{Name: path}, backlog); err != nil {
 		unix.Close(fd)
 		return nil, fmt.Errorf("listen %s: %w", path, err)
 	}
-	return r.serve([]int{fd}, true, path, path, factory)
+	return r.serve([]int{fd}, true, path, path, factory, nil)
 }
 
 // serve makes a Listener of listening sockets (one, or one per loop) and
 // hands it to the loops.
-func (r *Reactor) serve(fds []int, isUnix bool, path, address string, factory protocol.Factory) (*Listener, error) {
+func (r *Reactor) serve(fds []int, isUnix bool, path, address string, factory protocol.Factory, so *SocketOptions) (*Listener, error) {
 	closeAll := func() {
 		for _, fd := range fds {
 			unix.Close(fd)
@@ -293,7 +341,7 @@ func (r *Reactor) serve(fds []int, isUnix bool, path, address string, factory pr
 	ln := &Listener{
 		r: r, fd: fds[0], addr: sockaddrToAddr(bound, isUnix), factory: factory,
 		unix: isUnix, path: path, done: make(chan struct{}),
-		backoff: make([]time.Duration, len(r.loops)),
+		backoff: make([]time.Duration, len(r.loops)), sockopts: so,
 	}
 	if len(fds) > 1 {
 		ln.fds = fds
@@ -383,7 +431,7 @@ func (l *loop) accept(ln *Listener) {
 			}
 		}
 		ln.backoff[l.index] = 0
-		l.newConn(nfd, sa, ln.factory, ln.unix)
+		l.newConn(nfd, sa, ln.factory, ln.unix, ln.sockopts)
 	}
 }
 
@@ -410,10 +458,14 @@ func (l *loop) acceptBackoff(ln *Listener, err error) {
 }
 
 // newConn sets up an accepted connection on this loop.
-func (l *loop) newConn(fd int, sa unix.Sockaddr, factory protocol.Factory, isUnix bool) {
+func (l *loop) newConn(fd int, sa unix.Sockaddr, factory protocol.Factory, isUnix bool, so *SocketOptions) {
 	remote := sockaddrToAddr(sa, isUnix)
 	if !isUnix {
-		unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
+		if so == nil {
+			unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
+		} else if err := so.applyConn(fd); err != nil {
+			l.log.Warn().Err(err).Str("peer", remote.String()).Msg("cannot set socket options")
+		}
 	}
 	var proto protocol.Protocol
 	l.guard(nil, func() { proto = factory.BuildProtocol(remote) })

@@ -47,10 +47,11 @@ type loop struct {
 	sleeping    atomic.Bool
 	wakePending atomic.Bool
 
-	now      time.Time      // see Now; refreshed twice per turn
-	shutdown *shutdownState // set once Stop reaches this loop
-	turns    uint64         // loop iterations, for tests and stats
-	gid      atomic.Uint64  // the loop goroutine's id once it runs; see onLoop
+	lookups  map[*dialState]struct{} // connects waiting for a host name lookup
+	now      time.Time               // see Now; refreshed twice per turn
+	shutdown *shutdownState          // set once Stop reaches this loop
+	turns    uint64                  // loop iterations, for tests and stats
+	gid      atomic.Uint64           // the loop goroutine's id once it runs; see onLoop
 	done     chan struct{}
 }
 

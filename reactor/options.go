@@ -1,6 +1,7 @@
 package reactor
 
 import (
+	"net"
 	"os"
 	"runtime"
 	"time"
@@ -25,6 +26,7 @@ type config struct {
 	workers         int
 	workQueue       int
 	signals         bool
+	resolver        Resolver
 	tlsTimeout      time.Duration // 0: defaultTLSHandshakeTimeout; <0: none
 	tlsHandshakes   int           // 0: defaultTLSHandshakes
 }
@@ -43,6 +45,7 @@ func defaultConfig() config {
 		workers:         defaultWorkers,
 		workQueue:       defaultWorkQueue,
 		signals:         true,
+		resolver:        net.DefaultResolver,
 	}
 }
 

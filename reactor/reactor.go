@@ -118,6 +118,12 @@ func (r *Reactor) CallLater(d time.Duration, fn func()) timer.Handle {
 	return r.loops[0].CallLater(d, fn)
 }
 
+// Now is loop 0's clock (see the loops' Now). With CallLater it makes a
+// Reactor a timer.Scheduler, and with ConnectTCP a protocol.Connector, so
+// a protocol.ReconnectingClientFactory can be started on the Reactor
+// itself (from loop 0).
+func (r *Reactor) Now() time.Time { return r.loops[0].Now() }
+
 // CallSoon runs fn on loop 0 after the current batch of I/O events. Call it
 // on loop 0 or before Run.
 func (r *Reactor) CallSoon(fn func()) { r.loops[0].CallSoon(fn) }
@@ -407,6 +413,11 @@ func (l *loop) beginShutdown(deadline time.Time, drained chan struct{}) {
 	}
 	l.shutdown = &shutdownState{deadline: deadline, drained: drained}
 	l.stopAccepting()
+	// Connects still looking their host name up fail now rather than
+	// keep a worker, and so the shutdown, waiting for the resolver.
+	for ds := range l.lookups {
+		l.dialFailed(ds, ErrReactorStopping)
+	}
 	l.closeUDPPorts()
 	l.closeEach(l.drain)
 	l.CallLater(time.Until(deadline), l.abortLeft)

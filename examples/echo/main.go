@@ -4,6 +4,8 @@
 //	go run ./examples/echo            # 127.0.0.1:7000
 //	go run ./examples/echo -addr [::1]:7000 -loops 2 -v
 //	go run ./examples/echo -reuseport=false   # one listening socket shared by the loops
+//	go run ./examples/echo -listen tcp:7000:interface=127.0.0.1:backlog=512
+//	go run ./examples/echo -listen unix:/tmp/echo.sock:mode=660
 //	go run ./examples/echo -udp       # also UDP echo on the same address and port
 //	go run ./examples/echo -tls-cert cert.pem -tls-key key.pem   # TLS on the same -addr
 //	openssl s_client -connect 127.0.0.1:7000 -CAfile cert.pem -servername localhost
@@ -55,6 +57,7 @@ func (e *udpEcho) DatagramReceived(data []byte, addr net.Addr) { e.Transport.Wri
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:7000", "address to listen on")
+	listen := flag.String("listen", "", "endpoint to listen on instead of -addr (tcp:7000:interface=127.0.0.1, unix:/tmp/echo.sock:mode=660)")
 	loops := flag.Int("loops", runtime.GOMAXPROCS(0), "number of event loops (at least 1)")
 	verbose := flag.Bool("v", false, "log connections (debug level)")
 	reusePort := flag.Bool("reuseport", runtime.GOOS == "linux", "one listening socket per loop (SO_REUSEPORT); false: one shared socket")
@@ -88,6 +91,8 @@ func main() {
 		if cert, err = tls.LoadX509KeyPair(*certFile, *keyFile); err == nil {
 			ln, err = r.ListenTLS(*addr, &tls.Config{Certificates: []tls.Certificate{cert}}, factory)
 		}
+	} else if *listen != "" {
+		ln, err = r.ListenEndpoint(*listen, factory)
 	} else {
 		ln, err = r.ListenTCP(*addr, factory)
 	}
@@ -100,8 +105,16 @@ func main() {
 		// The port TCP got (with -addr host:0 the kernel picked it). One
 		// socket per loop, like the TCP listener's: the kernel spreads
 		// the peers over them.
+		tcpAddr, ok := ln.Addr().(*net.TCPAddr)
+		if !ok {
+			fmt.Fprintln(os.Stderr, "echo: -udp needs a TCP listener, not", ln.Addr())
+			os.Exit(2)
+		}
 		host, _, _ := net.SplitHostPort(*addr)
-		tcpPort := ln.Addr().(*net.TCPAddr).Port
+		if *listen != "" {
+			host = tcpAddr.IP.String()
+		}
+		tcpPort := tcpAddr.Port
 		udpPorts, err = r.ListenUDPEach(net.JoinHostPort(host, strconv.Itoa(tcpPort)),
 			func(protocol.Loop) protocol.DatagramProtocol { return &udpEcho{} })
 		if err != nil {

@@ -32,6 +32,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"strings"
 
 	"github.com/rs/zerolog"
 	"golang.org/x/sys/unix"
@@ -42,6 +43,7 @@ import (
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:8080", "address to listen on")
+	listen := flag.String("listen", "", "endpoint to listen on instead of -addr (tcp:8080:interface=127.0.0.1, unix:/tmp/http.sock:mode=660, tls:8443:privateKey=key.pem:certKey=cert.pem)")
 	loops := flag.Int("loops", runtime.GOMAXPROCS(0), "number of event loops (at least 1)")
 	verbose := flag.Bool("v", false, "log connections (debug level)")
 	reusePort := flag.Bool("reuseport", runtime.GOOS == "linux", "one listening socket per loop (SO_REUSEPORT); false: one shared socket")
@@ -70,7 +72,11 @@ func main() {
 		}
 		tlsConfig = cfg
 	}
-	if err := run(*addr, *loops, log, reactor.WithReusePort(*reusePort)); err != nil {
+	where := *addr
+	if *listen != "" {
+		where = *listen
+	}
+	if err := run(where, *loops, log, reactor.WithReusePort(*reusePort)); err != nil {
 		fmt.Fprintln(os.Stderr, "http:", err)
 		os.Exit(1)
 	}
@@ -82,7 +88,7 @@ func run(addr string, loops int, log zerolog.Logger, opts ...reactor.Option) err
 		return err
 	}
 	scheme := "http://"
-	if tlsConfig != nil {
+	if tlsConfig != nil || strings.HasPrefix(addr, "tls:") || strings.HasPrefix(addr, "ssl:") {
 		scheme = "https://"
 	}
 	// Logged once Run has started, so a supervisor that sends SIGTERM as
@@ -112,6 +118,8 @@ func newServer(addr string, loops int, log zerolog.Logger, opts ...reactor.Optio
 	var ln *reactor.Listener
 	if tlsConfig != nil {
 		ln, err = r.ListenTLS(addr, tlsConfig, srv)
+	} else if isEndpoint(addr) {
+		ln, err = r.ListenEndpoint(addr, srv)
 	} else {
 		ln, err = r.ListenTCP(addr, srv)
 	}
@@ -119,6 +127,17 @@ func newServer(addr string, loops int, log zerolog.Logger, opts ...reactor.Optio
 		return nil, nil, err
 	}
 	return r, ln, nil
+}
+
+// isEndpoint reports whether where is an endpoint string (see
+// reactor.ParseServerEndpoint) rather than a host:port address.
+func isEndpoint(where string) bool {
+	for _, p := range []string{"tcp:", "unix:", "tls:", "ssl:"} {
+		if strings.HasPrefix(where, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // isTerminal reports whether f is a terminal, which is when the log is in

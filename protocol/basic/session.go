@@ -56,6 +56,16 @@ func (s *session) ResumeReading() {
 	}
 }
 
+// PauseProducing is PauseReading, so that the session, not only the
+// connection under it, stops delivering when another transport throttles it.
+func (s *session) PauseProducing() { s.PauseReading() }
+
+// ResumeProducing is ResumeReading.
+func (s *session) ResumeProducing() { s.ResumeReading() }
+
+// StopProducing is LoseConnection.
+func (s *session) StopProducing() { s.LoseConnection() }
+
 // Unwrap returns the connection's own transport.
 func (s *session) Unwrap() protocol.Transport { return s.Transport }
 

@@ -13,6 +13,12 @@
 //   - Pair connects a server protocol and a client protocol in memory; bytes
 //     move only when the test calls Pump or Flush, and a close or abort on one
 //     side reaches the other as ConnectionLost with the right reason.
+//   - Loop is also a protocol.Connector, Twisted's MemoryReactor.connectTCP:
+//     a protocol's t.Loop().ConnectTCP is recorded (Loop.PendingConnects),
+//     and the test completes it with an in-memory Pair
+//     (ConnectRequest.Complete) or fails it with an error
+//     (ConnectRequest.Fail); the factory's client hooks run as on a
+//     reactor.
 //
 // Everything here, like a real loop, belongs to one goroutine: the test's.
 // The exception is Loop.CallFromThread, which is safe from any goroutine.

@@ -22,6 +22,8 @@ type Loop struct {
 
 	mu     sync.Mutex
 	thread []func() // CallFromThread calls not yet handed to the clock
+
+	connects []*ConnectRequest // see ConnectTCP
 }
 
 var _ protocol.Loop = (*Loop)(nil)

@@ -45,10 +45,15 @@ type Pair struct {
 // has LocalAddr ServerAddr and RemoteAddr ClientAddr, the client's the
 // reverse.
 func ConnectedPair(server, client protocol.Protocol) *Pair {
-	l := NewLoop()
+	return connectedPairOn(NewLoop(), server, client, ServerAddr)
+}
+
+// connectedPairOn is ConnectedPair on the loop l, with the server at
+// serverAddr.
+func connectedPairOn(l *Loop, server, client protocol.Protocol, serverAddr net.Addr) *Pair {
 	p := &Pair{Loop: l}
-	p.Server = NewTransport(WithLoop(l), WithLocalAddr(ServerAddr), WithRemoteAddr(ClientAddr))
-	p.Client = NewTransport(WithLoop(l), WithLocalAddr(ClientAddr), WithRemoteAddr(ServerAddr))
+	p.Server = NewTransport(WithLoop(l), WithLocalAddr(serverAddr), WithRemoteAddr(ClientAddr))
+	p.Client = NewTransport(WithLoop(l), WithLocalAddr(ClientAddr), WithRemoteAddr(serverAddr))
 	p.Server.proto, p.Server.pair, p.Server.peer = server, p, p.Client
 	p.Client.proto, p.Client.pair, p.Client.peer = client, p, p.Server
 	server.ConnectionMade(p.Server)

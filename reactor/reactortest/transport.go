@@ -56,6 +56,8 @@ type Transport struct {
 	streaming      bool
 	producerPaused bool
 	high, low      int
+
+	afterLost func(reason error) // a fake connect's ClientConnectionLost
 }
 
 var _ protocol.Transport = (*Transport)(nil)
@@ -171,6 +173,16 @@ func (t *Transport) PauseReading() { t.readPaused = true }
 // ResumeReading undoes PauseReading.
 func (t *Transport) ResumeReading() { t.readPaused = false }
 
+// PauseProducing is PauseReading: a transport is a streaming producer (see
+// protocol.Transport).
+func (t *Transport) PauseProducing() { t.PauseReading() }
+
+// ResumeProducing is ResumeReading.
+func (t *Transport) ResumeProducing() { t.ResumeReading() }
+
+// StopProducing is LoseConnection, as in Twisted.
+func (t *Transport) StopProducing() { t.LoseConnection() }
+
 // RegisterProducer registers p. A streaming producer is paused when the
 // output buffer grows above the high-water mark and resumed when Clear or
 // Pump drains it to the low-water mark or below; a pull producer is asked
@@ -277,6 +289,9 @@ func (t *Transport) connectionLost(reason error) {
 	}
 	if t.proto != nil {
 		t.proto.ConnectionLost(reason)
+	}
+	if t.afterLost != nil {
+		t.afterLost(reason)
 	}
 }
 
