@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -21,7 +22,10 @@ const idleSettle = time.Second
 // the server's RSS growth per connection in bytes. With touch, each
 // connection first makes one exchange (a request or a 64-byte echo), which
 // shows whether buffers are handed back once a connection goes quiet.
-func measureIdle(ctx context.Context, s *server, kind protocolKind, n int, touch bool) (float64, error) {
+// With tlsConfig each connection is held after its TLS handshake (and the
+// exchange, with touch); the clients live in this process, not the
+// server's.
+func measureIdle(ctx context.Context, s *server, kind protocolKind, n int, touch bool, tlsConfig *tls.Config) (float64, error) {
 	// The probe's connections may still be open on the server side: wait
 	// until its descriptor count holds still before taking the baseline.
 	fds0, err := steadyFDs(ctx, s)
@@ -32,7 +36,7 @@ func measureIdle(ctx context.Context, s *server, kind protocolKind, n int, touch
 	if err != nil {
 		return 0, err
 	}
-	conns, err := dialIdle(ctx, s.Addr, n, kind, touch)
+	conns, err := dialIdle(ctx, s.Addr, n, kind, touch, tlsConfig)
 	defer func() {
 		for _, c := range conns {
 			abortConn(c)
@@ -106,10 +110,11 @@ func steadyFDs(ctx context.Context, s *server) (int, error) {
 	return last, nil
 }
 
-// dialIdle opens n connections, 64 at a time, and with touch makes one
-// checked exchange on each. It returns the connections it opened even on
-// error, for the caller to close.
-func dialIdle(ctx context.Context, addr string, n int, kind protocolKind, touch bool) ([]net.Conn, error) {
+// dialIdle opens n connections, 64 at a time, with a TLS handshake on each
+// when tlsConfig is set, and with touch makes one checked exchange on
+// each. It returns the connections it opened even on error, for the caller
+// to close.
+func dialIdle(ctx context.Context, addr string, n int, kind protocolKind, touch bool, tlsConfig *tls.Config) ([]net.Conn, error) {
 	conns := make([]net.Conn, n)
 	var (
 		mu       sync.Mutex
@@ -122,6 +127,16 @@ func dialIdle(ctx context.Context, addr string, n int, kind protocolKind, touch 
 		wg.Go(func() {
 			for i := range next {
 				c, err := d.DialContext(ctx, "tcp", addr)
+				if err == nil && tlsConfig != nil {
+					tc := tls.Client(c, tlsConfig)
+					_ = c.SetDeadline(time.Now().Add(probeTimeout))
+					if err = tc.HandshakeContext(ctx); err != nil {
+						abortConn(c)
+					} else {
+						_ = c.SetDeadline(time.Time{})
+						c = tc
+					}
+				}
 				if err == nil && touch {
 					conns[i] = c
 					_ = c.SetDeadline(time.Now().Add(probeTimeout))
@@ -171,6 +186,9 @@ func dialIdle(ctx context.Context, addr string, n int, kind protocolKind, touch 
 // abortConn closes c with a reset, so thousands of idle connections per
 // run leave no TIME_WAIT entries to exhaust the ephemeral ports.
 func abortConn(c net.Conn) {
+	if tc, ok := c.(*tls.Conn); ok {
+		c = tc.NetConn() // no close_notify: a reset, as for plain TCP
+	}
 	if tc, ok := c.(*net.TCPConn); ok {
 		_ = tc.SetLinger(0)
 	}

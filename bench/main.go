@@ -8,6 +8,9 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == "loadgen" {
 		os.Exit(loadgenMain(os.Args[2:], os.Stdout, os.Stderr))
 	}
+	if len(os.Args) > 1 && os.Args[1] == "tlsload" {
+		os.Exit(tlsloadMain(os.Args[2:], os.Stdout, os.Stderr))
+	}
 	os.Exit(harnessMain(os.Args[1:], os.Stdout, os.Stderr))
 }
 
