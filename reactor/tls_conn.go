@@ -260,6 +260,9 @@ func (t *tlsLayer) granted() {
 // begin runs the handshake on its own goroutine; the slot is held.
 func (t *tlsLayer) begin() {
 	t.state = tlsHandshaking
+	if t.server {
+		t.b.reframeHello()
+	}
 	go t.handshake()
 }
 
@@ -674,6 +677,71 @@ type bio struct {
 	blocking bool
 	wrote    bool   // crypto/tls has written something
 	drained  func() // called (once) when Read has taken the input below half of handshakeInputMax
+	// Re-framing of a server's first record (see reframeHello): hello is
+	// its header, helloLeft the payload bytes not yet framed, fragLeft
+	// those left of the fragment being read, hdrLeft its header bytes
+	// not yet read.
+	hello               [5]byte
+	helloLeft, fragLeft int
+	hdrLeft             int
+}
+
+// helloFragment is the largest fragment reframeHello cuts the first
+// record into: with its header it fits the 576 bytes crypto/tls first
+// allocates for its record buffer (bytes.Buffer.Grow of a header plus
+// bytes.MinRead, rounded up to Go's size class), so that buffer never
+// grows for the ClientHello.
+const helloFragment = 512
+
+// reframeHello cuts a server's first record, a ClientHello of more than
+// helloFragment bytes (about 1.8 KB from clients that send an ML-KEM key
+// share), into records of at most helloFragment bytes, which Read hands
+// out one at a time. crypto/tls keeps its record buffer's capacity for the
+// life of the connection, and that buffer must hold a whole record: fed
+// the ClientHello as it came, it keeps 2.7 KB per connection; fed the
+// fragments, 576 bytes. RFC 8446 section 5.1 lets a handshake message be
+// fragmented across records (the transcript covers the messages, not the
+// records), and crypto/tls reassembles them; only plaintext records can
+// be re-framed, and the first is always one. Anything that is not a whole
+// handshake record is left alone for crypto/tls to judge. On the loop,
+// before the handshake goroutine starts.
+func (b *bio) reframeHello() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	in := b.buf[b.off:]
+	if len(in) < 5 || in[0] != 22 {
+		return
+	}
+	n := int(in[3])<<8 | int(in[4])
+	if n <= helloFragment || n > 16384 || len(in) < 5+n {
+		return
+	}
+	copy(b.hello[:], in[:5])
+	b.off += 5
+	b.helloLeft = n
+}
+
+// readHello is Read while reframeHello's fragments last: it returns at
+// most one fragment, its synthesised header first. Under mu.
+func (b *bio) readHello(p []byte) int {
+	if b.hdrLeft == 0 && b.fragLeft == 0 {
+		n := min(b.helloLeft, helloFragment)
+		b.helloLeft -= n
+		b.fragLeft, b.hdrLeft = n, 5
+		b.hello[3], b.hello[4] = byte(n>>8), byte(n)
+	}
+	w := 0
+	if b.hdrLeft > 0 {
+		w = copy(p, b.hello[5-b.hdrLeft:])
+		b.hdrLeft -= w
+	}
+	if b.hdrLeft == 0 {
+		k := copy(p[w:min(len(p), w+b.fragLeft)], b.buf[b.off:])
+		b.off += k
+		b.fragLeft -= k
+		w += k
+	}
+	return w
 }
 
 // watchDrain arranges for fn to be called from Read once the buffered
@@ -777,6 +845,12 @@ func (b *bio) wroteAny() bool {
 func (b *bio) Read(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.helloLeft > 0 || b.fragLeft > 0 || b.hdrLeft > 0 {
+		if len(p) == 0 {
+			return 0, nil
+		}
+		return b.readHello(p), nil
+	}
 	for {
 		if len(b.borrowed) > 0 {
 			n := copy(p, b.borrowed)
