@@ -41,7 +41,7 @@ const (
 type tlsLayer struct {
 	c         *conn
 	tc        *tls.Conn
-	b         *bio
+	b         bio // in the layer: one allocation less per connection
 	config    *tls.Config
 	server    bool
 	factory   protocol.Factory  // builds user after the handshake; nil for StartTLS
@@ -116,12 +116,11 @@ func (t *tlsLayer) ConnectionMade(tr protocol.Transport) {
 func (t *tlsLayer) attach(c *conn) {
 	t.c = c
 	c.tls = t
-	t.b = &bio{c: c, blocking: true}
-	t.b.cond.L = &t.b.mu
+	t.b.init(c)
 	if t.server {
-		t.tc = tls.Server(t.b, t.config)
+		t.tc = tls.Server(&t.b, t.config)
 	} else {
-		t.tc = tls.Client(t.b, t.config)
+		t.tc = tls.Client(&t.b, t.config)
 	}
 	timeout := c.loop.r.cfg.tlsTimeout
 	if timeout == 0 {
@@ -202,9 +201,7 @@ func (t *tlsLayer) ConnectionLost(reason error) {
 	prev := t.state
 	t.state = tlsClosed
 	t.timer.Cancel()
-	if t.b != nil {
-		t.b.setErr(net.ErrClosed)
-	}
+	t.b.setErr(net.ErrClosed)
 	t.pending = nil
 	if t.lostErr != nil {
 		reason = t.lostErr
@@ -287,7 +284,7 @@ func (t *tlsLayer) runHandshake() (err error) {
 
 // handshakeDone runs on the loop after the handshake goroutine.
 func (t *tlsLayer) handshakeDone(err error) {
-	t.b.setBlocking(false)
+	t.b.handshakeOver()
 	if t.state != tlsHandshaking {
 		return // closed or timed out meanwhile
 	}
@@ -668,22 +665,44 @@ type bio struct {
 	c *conn
 
 	mu       sync.Mutex
-	cond     sync.Cond
 	buf      []byte // owned unread ciphertext is buf[off:]
 	off      int
 	borrowed []byte // ciphertext read by the loop, valid during DataReceived
 	err      error  // returned once the input is drained: the socket's EOF or close
 	errGiven bool   // err was returned to crypto/tls
 	blocking bool
-	wrote    bool   // crypto/tls has written something
-	drained  func() // called (once) when Read has taken the input below half of handshakeInputMax
+	wrote    bool          // crypto/tls has written something
+	hs       *bioHandshake // what only the handshake needs; nil once it is over
+}
+
+// bioHandshake is the part of a bio that only the handshake uses, dropped
+// once it is over, so an idle connection does not hold it.
+type bioHandshake struct {
+	cond    sync.Cond // Read waits on it while blocking; L is the bio's mu
+	drained func()    // called (once) when Read has taken the input below half of handshakeInputMax
 	// Re-framing of a server's first record (see reframeHello): hello is
 	// its header, helloLeft the payload bytes not yet framed, fragLeft
 	// those left of the fragment being read, hdrLeft its header bytes
 	// not yet read.
-	hello               [5]byte
-	helloLeft, fragLeft int
-	hdrLeft             int
+	hello                        [5]byte
+	helloLeft, fragLeft, hdrLeft int
+}
+
+// init readies b, blocking, for a handshake on c.
+func (b *bio) init(c *conn) {
+	b.c = c
+	b.blocking = true
+	b.hs = &bioHandshake{}
+	b.hs.cond.L = &b.mu
+}
+
+// handshakeOver makes b non-blocking and drops its handshake state; the
+// handshake goroutine has returned.
+func (b *bio) handshakeOver() {
+	b.mu.Lock()
+	b.blocking = false
+	b.hs = nil
+	b.mu.Unlock()
 }
 
 // helloFragment is the largest fragment reframeHello cuts the first
@@ -716,39 +735,49 @@ func (b *bio) reframeHello() {
 	if n <= helloFragment || n > 16384 || len(in) < 5+n {
 		return
 	}
-	copy(b.hello[:], in[:5])
+	copy(b.hs.hello[:], in[:5])
 	b.off += 5
-	b.helloLeft = n
+	b.hs.helloLeft = n
 }
 
 // readHello is Read while reframeHello's fragments last: it returns at
 // most one fragment, its synthesised header first. Under mu.
 func (b *bio) readHello(p []byte) int {
-	if b.hdrLeft == 0 && b.fragLeft == 0 {
-		n := min(b.helloLeft, helloFragment)
-		b.helloLeft -= n
-		b.fragLeft, b.hdrLeft = n, 5
-		b.hello[3], b.hello[4] = byte(n>>8), byte(n)
+	h := b.hs
+	if h.hdrLeft == 0 && h.fragLeft == 0 {
+		n := min(h.helloLeft, helloFragment)
+		h.helloLeft -= n
+		h.fragLeft, h.hdrLeft = n, 5
+		h.hello[3], h.hello[4] = byte(n>>8), byte(n)
 	}
 	w := 0
-	if b.hdrLeft > 0 {
-		w = copy(p, b.hello[5-b.hdrLeft:])
-		b.hdrLeft -= w
+	if h.hdrLeft > 0 {
+		w = copy(p, h.hello[5-h.hdrLeft:])
+		h.hdrLeft -= w
 	}
-	if b.hdrLeft == 0 {
-		k := copy(p[w:min(len(p), w+b.fragLeft)], b.buf[b.off:])
+	if h.hdrLeft == 0 {
+		k := copy(p[w:min(len(p), w+h.fragLeft)], b.buf[b.off:])
 		b.off += k
-		b.fragLeft -= k
+		h.fragLeft -= k
 		w += k
 	}
 	return w
+}
+
+// reframing reports whether Read is handing out reframeHello's
+// fragments. Under mu.
+func (b *bio) reframing() bool {
+	h := b.hs
+	return h != nil && (h.helloLeft > 0 || h.fragLeft > 0 || h.hdrLeft > 0)
 }
 
 // watchDrain arranges for fn to be called from Read once the buffered
 // input falls below half of handshakeInputMax.
 func (b *bio) watchDrain(fn func()) {
 	b.mu.Lock()
-	b.drained = fn
+	if b.hs != nil {
+		b.hs.drained = fn
+	}
 	b.mu.Unlock()
 }
 
@@ -763,7 +792,9 @@ func (b *bio) push(p []byte) int {
 		b.buf, b.off = b.buf[:0], 0
 	}
 	b.buf = append(b.buf, p...)
-	b.cond.Signal()
+	if b.hs != nil {
+		b.hs.cond.Signal()
+	}
 	return len(b.buf) - b.off
 }
 
@@ -819,13 +850,9 @@ func (b *bio) setErr(err error) {
 	if b.err == nil || b.err == io.EOF && err != io.EOF {
 		b.err = err
 	}
-	b.cond.Broadcast()
-	b.mu.Unlock()
-}
-
-func (b *bio) setBlocking(on bool) {
-	b.mu.Lock()
-	b.blocking = on
+	if b.hs != nil {
+		b.hs.cond.Broadcast()
+	}
 	b.mu.Unlock()
 }
 
@@ -845,7 +872,7 @@ func (b *bio) wroteAny() bool {
 func (b *bio) Read(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.helloLeft > 0 || b.fragLeft > 0 || b.hdrLeft > 0 {
+	if b.reframing() {
 		if len(p) == 0 {
 			return 0, nil
 		}
@@ -860,9 +887,9 @@ func (b *bio) Read(p []byte) (int, error) {
 		if b.off < len(b.buf) {
 			n := copy(p, b.buf[b.off:])
 			b.off += n
-			if b.drained != nil && len(b.buf)-b.off < handshakeInputMax/2 {
-				b.drained()
-				b.drained = nil
+			if h := b.hs; h != nil && h.drained != nil && len(b.buf)-b.off < handshakeInputMax/2 {
+				h.drained()
+				h.drained = nil
 			}
 			return n, nil
 		}
@@ -873,7 +900,7 @@ func (b *bio) Read(p []byte) (int, error) {
 		if !b.blocking {
 			return 0, errWouldBlock
 		}
-		b.cond.Wait()
+		b.hs.cond.Wait()
 	}
 }
 

@@ -18,8 +18,9 @@ func TestBioReframesALargeClientHello(t *testing.T) {
 		}
 		rec := append([]byte{22, 3, 1, byte(size >> 8), byte(size)}, payload...)
 		after := []byte{20, 3, 3, 0, 1, 1}
-		b := &bio{buf: append(append([]byte(nil), rec...), after...)}
-		b.cond.L = &b.mu
+		b := &bio{}
+		b.init(nil)
+		b.buf = append(append([]byte(nil), rec...), after...)
 		b.setErr(io.EOF)
 		b.reframeHello()
 		// Read in every size crypto/tls might ask for, the header split too.
@@ -67,8 +68,9 @@ func TestBioLeavesOtherFirstRecordsAlone(t *testing.T) {
 		append([]byte{22, 3, 1, 3, 0}, make([]byte, 700)...),
 		[]byte("GET / HTTP/1.1\r\n\r\n"),
 	} {
-		b := &bio{buf: append([]byte(nil), in...)}
-		b.cond.L = &b.mu
+		b := &bio{}
+		b.init(nil)
+		b.buf = append([]byte(nil), in...)
 		b.reframeHello()
 		b.setErr(io.EOF)
 		got, err := io.ReadAll(b)
