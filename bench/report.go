@@ -224,7 +224,10 @@ func writeRows(b *strings.Builder, cfg runConfig, l load, targets []target, res 
 
 func busyRow(l load, s, base summary, _ bool) string {
 	unit := "msg/s"
-	if l.Kind == kindHTTP {
+	switch {
+	case l.Handshake:
+		unit = "conn/s"
+	case l.Kind == kindHTTP:
 		unit = "req/s"
 	}
 	tp := fmtRate(s.Throughput, unit)
