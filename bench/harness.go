@@ -232,8 +232,8 @@ func describe(l load, s sample) string {
 	case l.Idle:
 		return fmt.Sprintf("%.0f B per idle connection", s.BytesPerConn)
 	case l.Handshake:
-		return fmt.Sprintf("%s, %s server CPU/conn (server busy %.0f%%), p99 %s", fmtRate(s.Throughput, "conn/s"),
-			fmtNanos(float64(s.CPUPerOp)), 100*s.Throughput*s.CPUPerOp.Seconds(), fmtNanos(float64(s.P99)))
+		return fmt.Sprintf("%s, %s server CPU/conn (server busy %.0f%%, load generator %.0f%%), p99 %s", fmtRate(s.Throughput, "conn/s"),
+			fmtNanos(float64(s.CPUPerOp)), 100*s.Throughput*s.CPUPerOp.Seconds(), 100*s.LoadBusy, fmtNanos(float64(s.P99)))
 	case l.Kind == kindHTTP:
 		return fmt.Sprintf("%s, %s server CPU/req, p99 %s", fmtRate(s.Throughput, "req/s"),
 			fmtNanos(float64(s.CPUPerOp)), fmtNanos(float64(s.P99)))
@@ -393,5 +393,6 @@ func (e *env) measureHandshakes(ctx context.Context, srv *server, pin []string) 
 		Throughput: r.PerSec,
 		CPUPerOp:   (cpu1 - cpu0) / time.Duration(r.Conns),
 		P99:        time.Duration(r.P99Ns),
+		LoadBusy:   float64(r.CPUNs) / float64(r.ElapsedNs),
 	}, nil
 }

@@ -16,6 +16,7 @@ type sample struct {
 	P99          time.Duration // 99th percentile latency
 	BytesPerConn float64       // idle load: server RSS growth per connection
 	Errors       int64         // wrk socket errors, reported, not fatal
+	LoadBusy     float64       // https-handshake: the load generator's CPU / wall time, for the progress line
 }
 
 // cell holds every round of one (config, load, target).

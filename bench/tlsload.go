@@ -34,7 +34,10 @@ type handshakeReport struct {
 	PerSec    float64 `json:"per_s"`
 	P99Ns     int64   `json:"p99_ns"`
 	Resumed   uint64  `json:"resumed"` // handshakes that resumed a session: must be 0
-	Error     string  `json:"error,omitempty"`
+	// CPUNs is the load generator's own CPU time (user+system) over the
+	// run: near ElapsedNs, it was the bottleneck.
+	CPUNs int64  `json:"cpu_ns"`
+	Error string `json:"error,omitempty"`
 }
 
 // handshakeLoad is one run of the tlsload subcommand, as a child process
@@ -98,8 +101,8 @@ func tlsloadMain(args []string, stdout, stderr io.Writer) int {
 	if *asJSON {
 		_ = json.NewEncoder(stdout).Encode(rep)
 	} else if rep.Error == "" {
-		fmt.Fprintf(stdout, "%d conns in flight, %v: %.0f handshakes+requests/s, p99 %v\n",
-			*conns, time.Duration(rep.ElapsedNs), rep.PerSec, time.Duration(rep.P99Ns))
+		fmt.Fprintf(stdout, "%d conns in flight, %v: %.0f handshakes+requests/s, p99 %v, load generator CPU %.0f%%\n",
+			*conns, time.Duration(rep.ElapsedNs), rep.PerSec, time.Duration(rep.P99Ns), 100*float64(rep.CPUNs)/float64(rep.ElapsedNs))
 	}
 	if rep.Error != "" {
 		fmt.Fprintln(stderr, "bench tlsload:", rep.Error)
@@ -119,6 +122,7 @@ func runHandshakes(ctx context.Context, addr string, cfg *tls.Config, conns int,
 		hist          loadgen.Histogram
 		wg            sync.WaitGroup
 	)
+	cpu0 := selfCPU()
 	start := time.Now()
 	end := start.Add(d)
 	for range conns {
@@ -150,7 +154,8 @@ func runHandshakes(ctx context.Context, addr string, cfg *tls.Config, conns int,
 	wg.Wait()
 	elapsed := min(time.Since(start), d)
 	rep := handshakeReport{Conns: done.Load(), ElapsedNs: int64(elapsed), Resumed: resumed.Load(),
-		PerSec: float64(done.Load()) / elapsed.Seconds(), P99Ns: int64(hist.Quantile(0.99))}
+		PerSec: float64(done.Load()) / elapsed.Seconds(), P99Ns: int64(hist.Quantile(0.99)),
+		CPUNs: int64(selfCPU() - cpu0)}
 	switch {
 	case firstErr != nil:
 		rep.Error = firstErr.Error()
@@ -192,4 +197,13 @@ func oneHandshakeRequest(ctx context.Context, addr string, cfg *tls.Config) (boo
 		return false, fmt.Errorf("%w: %s %q", errProbe, resp.Status, body)
 	}
 	return c.ConnectionState().DidResume, nil
+}
+
+// selfCPU is this process's CPU time so far (user+system), 0 if unknown.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
