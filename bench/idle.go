@@ -14,6 +14,10 @@ import (
 // connection within the allowed time.
 var errIdleNotAccepted = errors.New("server did not accept every idle connection")
 
+// errIdleClosed reports a server that closed idle connections before the
+// measurement was done.
+var errIdleClosed = errors.New("server closed idle connections while they were measured")
+
 // idleSettle is how long the server is left alone with its idle
 // connections before its RSS is read, so lazily freed memory settles.
 const idleSettle = time.Second
@@ -36,7 +40,9 @@ func measureIdle(ctx context.Context, s *server, kind protocolKind, n int, touch
 	if err != nil {
 		return 0, err
 	}
+	dial0 := time.Now()
 	conns, err := dialIdle(ctx, s.Addr, n, kind, touch, tlsConfig)
+	dialTime := time.Since(dial0)
 	defer func() {
 		for _, c := range conns {
 			abortConn(c)
@@ -63,7 +69,8 @@ func measureIdle(ctx context.Context, s *server, kind protocolKind, n int, touch
 		if fds != last {
 			last, lastChange = fds, time.Now()
 		} else if time.Since(lastChange) > idleStuck {
-			return 0, fmt.Errorf("%w: %d of %d, no progress for %v", errIdleNotAccepted, fds-fds0, n, idleStuck)
+			return 0, fmt.Errorf("%w: %d of %d, no progress for %v (dialing took %v; a read timeout?); server output: %s",
+				errIdleNotAccepted, fds-fds0, n, idleStuck, dialTime.Round(time.Millisecond), tail(s.out.String(), 400))
 		}
 		if err := sleepCtx(ctx, 50*time.Millisecond); err != nil {
 			return 0, err
@@ -75,6 +82,16 @@ func measureIdle(ctx context.Context, s *server, kind protocolKind, n int, touch
 	rss, err := processRSS(s.Pid)
 	if err != nil {
 		return 0, err
+	}
+	// A server that closed some meanwhile (Mustaine's HTTP server closes
+	// a connection that has sent no request for its read-header timeout,
+	// 10 s, which slow TLS dialing can reach) would be credited with
+	// memory it no longer holds.
+	if fds, err := processFDs(s.Pid); err != nil {
+		return 0, err
+	} else if fds < fds0+n {
+		return 0, fmt.Errorf("%w: %d of %d were closed before the RSS was read (dialing took %v; a read timeout?)",
+			errIdleClosed, fds0+n-fds, n, dialTime.Round(time.Millisecond))
 	}
 	return float64(rss-base) / float64(n), nil
 }

@@ -79,16 +79,20 @@ func (l load) appliesTo(t target) bool {
 // allLoads lists every load, in the order of the tables. Connection counts
 // and depths that have flags are filled in from them.
 func allLoads(o *options) []load {
+	touched := ""
+	if o.IdleTouch {
+		touched = ", each after one exchange"
+	}
 	return []load{
 		{Name: "plaintext", Title: "HTTP plaintext, wrk -c " + itoa(o.WrkConns), Kind: kindHTTP, WrkDepth: 1},
 		{Name: "pipelined", Title: "HTTP pipelined " + itoa(o.Depth) + ", wrk -c " + itoa(o.WrkConns), Kind: kindHTTP, WrkDepth: o.Depth},
 		{Name: "echo64", Title: "echo 64 conns × 64 B", Kind: kindEcho, EchoConns: 64, EchoSize: 64},
 		{Name: "echo4k", Title: "echo 1 conn × 4 KiB", Kind: kindEcho, EchoConns: 1, EchoSize: 4096},
-		{Name: "idle-http", Title: itoa(o.IdleConns) + " idle HTTP conns", Kind: kindHTTP, Idle: true},
-		{Name: "idle-echo", Title: itoa(o.IdleConns) + " idle echo conns", Kind: kindEcho, Idle: true},
+		{Name: "idle-http", Title: itoa(o.IdleConns) + " idle HTTP conns" + touched, Kind: kindHTTP, Idle: true},
+		{Name: "idle-echo", Title: itoa(o.IdleConns) + " idle echo conns" + touched, Kind: kindEcho, Idle: true},
 		{Name: "https", Title: "HTTPS keep-alive, wrk -c " + itoa(o.WrkConns), Kind: kindHTTP, WrkDepth: 1, TLS: true},
 		{Name: "https-handshake", Title: "HTTPS new conn per request (" + o.KeyShare + "), " + itoa(o.WrkConns) + " conns",
 			Kind: kindHTTP, Handshake: true, TLS: true},
-		{Name: "idle-https", Title: itoa(o.IdleConns) + " idle HTTPS conns (" + o.KeyShare + ")", Kind: kindHTTP, Idle: true, TLS: true},
+		{Name: "idle-https", Title: itoa(o.IdleConns) + " idle HTTPS conns (" + o.KeyShare + ")" + touched, Kind: kindHTTP, Idle: true, TLS: true},
 	}
 }
