@@ -10,6 +10,8 @@
 //	go run ./bench [flags]                 # the measurement (see -h)
 //	go run ./bench loadgen [flags]         # the echo load generator alone
 //	go run ./bench tlsload [flags]         # the TLS handshake load generator alone
+//	go run ./bench udp [flags]             # UDP echo: Mustaine vs gnet vs net.UDPConn
+//	go run ./bench udpload [flags]         # the UDP load generator alone
 //
 // Each measurement starts a fresh server process, reads the server's CPU
 // time from /proc/<pid>/stat before and after the load, and kills the

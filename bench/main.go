@@ -5,11 +5,19 @@ import (
 )
 
 func main() {
-	if len(os.Args) > 1 && os.Args[1] == "loadgen" {
-		os.Exit(loadgenMain(os.Args[2:], os.Stdout, os.Stderr))
-	}
-	if len(os.Args) > 1 && os.Args[1] == "tlsload" {
-		os.Exit(tlsloadMain(os.Args[2:], os.Stdout, os.Stderr))
+	if len(os.Args) > 1 {
+		switch os.Args[1] {
+		case "loadgen":
+			os.Exit(loadgenMain(os.Args[2:], os.Stdout, os.Stderr))
+		case "udp":
+			os.Exit(udpMain(os.Args[2:], os.Stdout, os.Stderr))
+		case "udpload":
+			os.Exit(udpLoadMain(os.Args[2:], os.Stdout, os.Stderr))
+		case "httpload":
+			os.Exit(httploadMain(os.Args[2:], os.Stdout, os.Stderr))
+		case "tlsload":
+			os.Exit(tlsloadMain(os.Args[2:], os.Stdout, os.Stderr))
+		}
 	}
 	os.Exit(harnessMain(os.Args[1:], os.Stdout, os.Stderr))
 }

@@ -1,6 +1,7 @@
 // Package protocol holds the interfaces Mustaine users implement and call —
-// Protocol, Factory, Transport, Producer and Loop — and the ready protocols
-// built on them. It knows nothing of epoll or kqueue: the reactor package
+// Protocol, Factory, Transport, Producer and Loop, and for UDP
+// DatagramProtocol and DatagramTransport — and the ready protocols built on
+// them. It knows nothing of epoll or kqueue: the reactor package
 // drives these interfaces with real sockets, and reactor/reactortest drives
 // them in memory for tests.
 //

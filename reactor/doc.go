@@ -63,6 +63,31 @@
 // all output, then EOF. It costs one ioctl per close, and ConnectionLost
 // comes one round trip later, when the peer's FIN arrives.
 //
+// # UDP
+//
+// ListenUDP serves a UDP port with one protocol.DatagramProtocol on one
+// loop (as Twisted's listenUDP; ListenUDPOn picks the loop). On Linux a
+// readable port is read with recvmmsg(2), up to 32 datagrams per call, into
+// a receive area the loop makes once (32 slots of 64 KiB, so no datagram is
+// ever truncated; only the pages datagrams touch become resident), and
+// everything the protocol wrote while handling the batch goes out with one
+// sendmmsg(2). Peer addresses are handed out from a per-port table of
+// *net.UDPAddr, so a steady exchange with known peers allocates nothing per
+// datagram (TestUDPSteadyStateEchoAllocatesNothingPerDatagram). The BSDs
+// use recvfrom(2) and sendto(2), a call per datagram.
+//
+// A write never blocks and memory stays bounded: only datagrams the kernel
+// refused with EAGAIN are kept, up to WithUDPQueueLimit (256 KiB, 1,024
+// datagrams by default), and a write beyond that returns an error matching
+// protocol.ErrDatagramDropped and is counted in UDPPort.Stats. A datagram
+// too long for UDP returns protocol.ErrMessageTooLong at once; one the
+// kernel refuses for another reason when it is sent is dropped alone and
+// counted. On loopback the kernel never answers EAGAIN (the loopback
+// device frees the send buffer at once; a receiver that cannot keep up
+// drops datagrams instead), so the bound is tested through a Unix datagram
+// socket pair, where the sender's buffer holds each datagram until it is
+// read.
+//
 // # Lifecycle
 //
 // New creates the loops, Run runs them until Stop, and Stop closes the

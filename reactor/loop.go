@@ -34,6 +34,7 @@ type loop struct {
 	conns     []*conn // by fd
 	listeners map[int]*Listener
 	nconns    int
+	udp       loopUDP // UDP ports, see udp.go
 
 	current   *conn    // the connection whose I/O callback is running
 	dirty     []*conn  // connections with output or a close to carry out
@@ -143,6 +144,7 @@ func (l *loop) run() {
 		l.runQueued()
 		l.runTimers()
 		l.flushDirty()
+		l.flushUDP()
 		if l.shutdown != nil && l.finishShutdown() {
 			return
 		}
@@ -198,6 +200,12 @@ func (l *loop) dispatchIO(n int) {
 		if fd < len(l.conns) {
 			if c := l.conns[fd]; c != nil {
 				l.connEvent(c, ev.flags)
+				continue
+			}
+		}
+		if fd < len(l.udp.ports) {
+			if p := l.udp.ports[fd]; p != nil {
+				l.udpEvent(p, ev.flags)
 				continue
 			}
 		}

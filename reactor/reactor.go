@@ -198,10 +198,11 @@ func (r *Reactor) Run() error {
 //     refused with ErrReactorStopping from now on);
 //  2. the Before Shutdown triggers run, and the reactor waits for the
 //     Deferreds they returned (pool jobs may still be queued meanwhile);
-//  3. every connection is asked to finish: Drain when its protocol is a
-//     protocol.Drainer (an HTTP connection answers the request in flight,
-//     then closes), otherwise LoseConnection, so its queued output is
-//     flushed before it closes. Meanwhile the worker pool keeps running,
+//  3. UDP ports are closed (one last send of their queues, then
+//     StopProtocol), and every connection is asked to finish: Drain when
+//     its protocol is a protocol.Drainer (an HTTP connection answers the
+//     request in flight, then closes), otherwise LoseConnection, so its
+//     queued output is flushed before it closes. Meanwhile the worker pool keeps running,
 //     queued jobs included, because a draining connection may be waiting
 //     for one of them (an HTTP response answered from the pool). At the
 //     deadline what is left is aborted, and each such connection is logged
@@ -406,6 +407,7 @@ func (l *loop) beginShutdown(deadline time.Time, drained chan struct{}) {
 	}
 	l.shutdown = &shutdownState{deadline: deadline, drained: drained}
 	l.stopAccepting()
+	l.closeUDPPorts()
 	l.closeEach(l.drain)
 	l.CallLater(time.Until(deadline), l.abortLeft)
 }

@@ -4,6 +4,7 @@
 //	go run ./examples/echo            # 127.0.0.1:7000
 //	go run ./examples/echo -addr [::1]:7000 -loops 2 -v
 //	go run ./examples/echo -reuseport=false   # one listening socket shared by the loops
+//	go run ./examples/echo -udp       # also UDP echo on the same address and port
 //	go run ./examples/echo -tls-cert cert.pem -tls-key key.pem   # TLS on the same -addr
 //	openssl s_client -connect 127.0.0.1:7000 -CAfile cert.pem -servername localhost
 //
@@ -19,6 +20,7 @@ import (
 	"net"
 	"os"
 	"runtime"
+	"strconv"
 
 	"github.com/rs/zerolog"
 	"golang.org/x/sys/unix"
@@ -45,11 +47,18 @@ func (e *echo) DataReceived(data []byte) { e.Transport.Write(data) }
 
 func (e *echo) ReadConnectionLost() { e.Transport.LoseConnection() }
 
+// udpEcho sends every datagram back to where it came from. data is only
+// valid during the call, and WriteTo copies it, as Write does for TCP.
+type udpEcho struct{ protocol.DatagramBase }
+
+func (e *udpEcho) DatagramReceived(data []byte, addr net.Addr) { e.Transport.WriteTo(data, addr) }
+
 func main() {
 	addr := flag.String("addr", "127.0.0.1:7000", "address to listen on")
 	loops := flag.Int("loops", runtime.GOMAXPROCS(0), "number of event loops (at least 1)")
 	verbose := flag.Bool("v", false, "log connections (debug level)")
 	reusePort := flag.Bool("reuseport", runtime.GOOS == "linux", "one listening socket per loop (SO_REUSEPORT); false: one shared socket")
+	udp := flag.Bool("udp", false, "also serve UDP echo on the TCP listener's address and port")
 	certFile := flag.String("tls-cert", "", "serve TLS with this PEM certificate (with -tls-key)")
 	keyFile := flag.String("tls-key", "", "PEM private key for -tls-cert")
 	flag.Parse()
@@ -86,10 +95,28 @@ func main() {
 		fmt.Fprintln(os.Stderr, "echo:", err)
 		os.Exit(1)
 	}
+	var udpPorts []*reactor.UDPPort
+	if *udp {
+		// The port TCP got (with -addr host:0 the kernel picked it). One
+		// socket per loop, like the TCP listener's: the kernel spreads
+		// the peers over them.
+		host, _, _ := net.SplitHostPort(*addr)
+		tcpPort := ln.Addr().(*net.TCPAddr).Port
+		udpPorts, err = r.ListenUDPEach(net.JoinHostPort(host, strconv.Itoa(tcpPort)),
+			func(protocol.Loop) protocol.DatagramProtocol { return &udpEcho{} })
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "echo:", err)
+			os.Exit(1)
+		}
+	}
 	// Logged once Run has started, so a supervisor that sends SIGTERM as
 	// soon as it sees this line gets a graceful stop.
 	r.CallWhenRunning(func() {
-		log.Info().Str("addr", ln.Addr().String()).Int("loops", *loops).Msg("echo server listening")
+		e := log.Info().Str("addr", ln.Addr().String()).Int("loops", *loops)
+		if udpPorts != nil {
+			e = e.Str("udp", udpPorts[0].LocalAddr().String())
+		}
+		e.Msg("echo server listening")
 	})
 	if err := r.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "echo:", err)

@@ -8,66 +8,57 @@ import (
 	"github.com/mustaine/mustaine/reactor"
 )
 
-// app routes requests. It runs on the connection's loop: nothing here may
-// block, so /sleep hands its wait to the worker pool.
-type app struct{}
+// newApp routes requests with the router (net/http.ServeMux's patterns).
+// Every handler runs on the connection's loop: nothing here may block, so
+// /sleep and /users/{id} hand their waiting to the worker pool, and
+// /upload hashes on the pool while the body keeps coming.
+func newApp() http.Handler {
+	rt := http.NewRouter()
+	must(rt.HandleFunc("GET /{$}", hello))
+	must(rt.HandleFunc("GET /json", jsonHello))
+	must(rt.HandleFunc("GET /sleep", sleep))
+	must(rt.HandleFunc("GET /stream", stream))
+	must(rt.HandleFunc("POST /echo", echo))
+	must(rt.HandleFunc("GET /users/{id}", getUser))
+	must(rt.Handle("POST /upload", http.StreamingBody(http.HandlerFunc(upload))))
+	rt.NotFound(http.HandlerFunc(notFound))
+	return rt
+}
 
-func newApp() http.Handler { return app{} }
+// must stops the program on a route that does not register: a typo or a
+// conflict between two patterns is a bug to see at once.
+func must(err error) {
+	if err != nil {
+		panic(err)
+	}
+}
 
 var (
 	helloBody = []byte("Hello, World!")
 	jsonBody  = []byte(`{"message":"Hello, World!"}`)
 )
 
-func (app) ServeHTTP(w *http.ResponseWriter, r *http.Request) {
-	// Switching on the converted bytes does not allocate.
-	switch string(r.PathBytes()) {
-	case "/":
-		if !allow(w, r, "GET") {
-			return
-		}
-		w.SetHeader("Content-Type", "text/plain")
-		w.Write(helloBody)
-	case "/json":
-		if !allow(w, r, "GET") {
-			return
-		}
-		w.SetHeader("Content-Type", "application/json")
-		w.Write(jsonBody)
-	case "/sleep":
-		if allow(w, r, "GET") {
-			sleep(w, r)
-		}
-	case "/stream":
-		if allow(w, r, "GET") {
-			stream(w, r)
-		}
-	case "/echo":
-		if !allow(w, r, "POST") {
-			return
-		}
-		if ct := r.Header("Content-Type"); ct != "" {
-			w.SetHeader("Content-Type", ct)
-		}
-		w.Write(r.Body())
-	default:
-		w.SetStatus(404)
-		w.SetHeader("Content-Type", "text/plain")
-		w.WriteString("404 page not found\n")
-	}
+func hello(w *http.ResponseWriter, r *http.Request) {
+	w.SetHeader("Content-Type", "text/plain")
+	w.Write(helloBody)
 }
 
-// allow answers 405 unless the method is want (HEAD counts as GET).
-func allow(w *http.ResponseWriter, r *http.Request, want string) bool {
-	m := r.Method()
-	if m == want || (want == "GET" && m == "HEAD") {
-		return true
+func jsonHello(w *http.ResponseWriter, r *http.Request) {
+	w.SetHeader("Content-Type", "application/json")
+	w.Write(jsonBody)
+}
+
+func echo(w *http.ResponseWriter, r *http.Request) {
+	if ct := r.Header("Content-Type"); ct != "" {
+		w.SetHeader("Content-Type", ct)
 	}
-	w.SetStatus(405)
-	w.SetHeader("Allow", want)
+	w.Write(r.Body())
+}
+
+func notFound(w *http.ResponseWriter, r *http.Request) {
+	w.SetStatus(404)
 	w.SetHeader("Content-Type", "text/plain")
-	w.WriteString("405 method not allowed\n")
-	return false
+	w.WriteString("404 page not found\n")
 }
 
 // badRequest answers 400 with a reason.

@@ -21,7 +21,9 @@
 //	GET  /sleep?ms=N  sleeps N ms (0–10000) on the worker pool, not the loop
 //	GET  /stream?n=N  N lines (1–100000, default 16) in a chunked body
 //	POST /echo        the request body back
-//	anything else     404
+//	GET  /users/{id}  a user as JSON, looked up on the worker pool (ids 1–1000)
+//	POST /upload      streams the body (any size) and answers its length and SHA-256
+//	anything else     404; errors the server makes itself are JSON problem details
 package main
 
 import (
@@ -103,7 +105,7 @@ func newServer(addr string, loops int, log zerolog.Logger, opts ...reactor.Optio
 	if err != nil {
 		return nil, nil, err
 	}
-	srv, err := http.NewServer(newApp(), http.WithServerName("Mustaine"))
+	srv, err := http.NewServer(newApp(), http.WithServerName("Mustaine"), http.WithErrorHandler(jsonErrors))
 	if err != nil {
 		return nil, nil, err
 	}

@@ -1,6 +1,8 @@
 package http
 
 import (
+	"context"
+	"io"
 	"runtime/debug"
 	"time"
 
@@ -134,6 +136,12 @@ type conn struct {
 	rawPos       int // chunked: raw bytes consumed, from the request's start
 	dec          chunkedDecoder
 	requests     int
+	reported     bool  // the response hook ran for the current response
+	panicErr     error // the panic a 500 answers, during fail
+	streamReq    bool  // the head just parsed is for a handler that streams its body
+	bs           bodyStream
+	feedFn       func()
+	started      time.Time // the current request's dispatch, with a response hook
 
 	timer       timer.Handle
 	timerArmed  bool
@@ -159,6 +167,7 @@ func (c *conn) ConnectionMade(t protocol.Transport) {
 	c.loop = t.Loop()
 	c.ls = c.srv.loopState(c.loop)
 	c.fire = c.onTimer
+	c.feedFn = c.feed
 	_ = t.RegisterProducer(c, true)
 	c.setTimeout(timeoutIdle, c.cfg.readHeaderTimeout)
 }
@@ -175,6 +184,12 @@ func (c *conn) DataReceived(data []byte) {
 		ex := new(exchange)
 		c.req, c.w = &ex.req, &ex.w
 		c.req.remote = c.t.RemoteAddr()
+		c.req.c = c
+	}
+	if c.state == stateHandler && c.bodyPending() {
+		c.streamData(data)
+		c.flush()
+		return
 	}
 	waiting := c.state == stateHandler || c.outPaused
 	if c.state == stateIdle && !waiting {
@@ -209,7 +224,15 @@ func (c *conn) parkLimit() int { return c.cfg.maxLine + c.cfg.maxHeader + 64<<10
 func (c *conn) updateReading() {
 	switch {
 	case c.state >= stateClosed:
-	case c.outPaused || c.state == stateHandler && len(c.in) > c.parkLimit():
+	case c.outPaused:
+		c.t.PauseReading()
+	case c.state == stateHandler && c.bodyPending():
+		if c.bs.consumer == nil || c.bs.paused {
+			c.t.PauseReading()
+		} else {
+			c.t.ResumeReading()
+		}
+	case c.state == stateHandler && len(c.in) > c.parkLimit():
 		c.t.PauseReading()
 	default:
 		c.t.ResumeReading()
@@ -235,6 +258,10 @@ func (c *conn) ReadConnectionLost() {
 	if c.ending == endNone {
 		c.ending = endEOF
 	}
+	if c.responding() {
+		c.req.cancelContext(ErrClientGone)
+		c.endBody(io.ErrUnexpectedEOF)
+	}
 	if c.state != stateHandler && !c.outPaused && !c.processing {
 		c.inputEnded()
 		c.flush()
@@ -254,6 +281,9 @@ func (c *conn) Drain() {
 	}
 	eof := c.ending == endEOF
 	c.ending = endDrain
+	if c.responding() {
+		c.req.cancelContext(ErrServerShutdown)
+	}
 	if c.state == stateHandler ||
 		!eof && (c.state == stateBody || c.state == stateHead && len(c.in) > 0) {
 		return // the current request finishes, then the connection closes
@@ -266,6 +296,12 @@ func (c *conn) Drain() {
 // keeps its request's buffers until its Finish.
 func (c *conn) ConnectionLost(reason error) {
 	responding := c.responding()
+	if c.req != nil {
+		c.req.cancelContext(ErrClientGone)
+	}
+	if responding {
+		c.report(c.w.status, c.w.written, c.req.gone, false)
+	}
 	c.state = stateLost
 	c.timeoutKind = timeoutNone
 	if c.timerArmed {
@@ -275,6 +311,7 @@ func (c *conn) ConnectionLost(reason error) {
 	c.ls.putBuf(c.in)
 	c.ls.putBuf(c.out)
 	c.in, c.out = nil, nil
+	c.endBody(ErrClientGone)
 	if !responding {
 		c.requestDone()
 	}
@@ -325,6 +362,18 @@ loop:
 			c.headLen, c.rawPos = n, n
 			c.continueSent = false
 			c.dec = chunkedDecoder{}
+			if c.streamReq {
+				// The handler streams the body: it runs now.
+				c.streamReq = false
+				c.startStream(buf, owned, pos)
+				if c.state == stateHandler {
+					c.processing = false
+					return
+				}
+				buf, owned, pos = c.in, true, 0
+				c.in = nil
+				continue
+			}
 			c.state = stateBody
 		case stateBody:
 			end, st := c.readBody(buf[pos:])
@@ -402,9 +451,18 @@ func (c *conn) readHead(b []byte) (int, int) {
 		c.req.reset()
 	}
 	n, st := c.hp.parse(b, c.req, &c.cfg.limits)
+	if st == statusPayloadTooLarge && c.req.head != nil && c.req.contentLength > c.cfg.maxBody &&
+		c.hp == (headParser{}) && c.wantsStream() {
+		// The head is whole: only its length is over the in-memory
+		// limit, which a streamed body does not have.
+		c.streamReq = true
+		return len(c.req.head), 0
+	}
 	if st != 0 {
 		c.hp = headParser{}
+		return n, st
 	}
+	c.streamReq = n > 0 && (c.req.contentLength > 0 || c.req.chunked) && c.wantsStream()
 	return n, st
 }
 
@@ -497,6 +555,10 @@ func (c *conn) dispatch() {
 	c.requests++
 	c.timeoutKind = timeoutNone
 	c.state = stateHandler
+	c.reported = false
+	if c.cfg.onResponse != nil {
+		c.started = c.loop.Now()
+	}
 	w := c.w
 	w.start(c)
 	c.serve()
@@ -521,19 +583,23 @@ func (c *conn) handlerPanic(v any) {
 	pe := &protocol.PanicError{Value: v, Stack: debug.Stack()}
 	w := c.w
 	if !w.finished {
+
 		w.finished = true
 		w.releaseProducer()
 		if w.committed {
+			c.report(w.status, w.written, pe, false)
 			c.state = stateClosed
 			c.t.AbortConnection()
 		} else {
 			c.ls.putBuf(w.body)
 			w.body = nil
+			c.panicErr = pe
 			c.fail(statusInternalError)
+			c.panicErr = nil
 		}
 		c.requestDone()
 	}
-	c.cfg.onPanic(pe)
+	c.panicked(pe)
 }
 
 // maxedOut reports whether this request is the last the connection may
@@ -577,9 +643,15 @@ func (c *conn) requestDone() {
 	c.held = nil
 	c.ls.putBuf(c.body)
 	c.body = nil
+	if c.bs.active {
+		c.bs = bodyStream{}
+	}
 	if c.req != nil {
 		c.req.body = nil
 		c.req.head = nil
+		if c.req.ctx != nil {
+			c.req.cancelContext(context.Canceled)
+		}
 	}
 }
 
@@ -587,13 +659,32 @@ func (c *conn) requestDone() {
 // connection: with a lingering close, unless the client is gone (408), the
 // server is at fault (500) or the client's input has ended.
 func (c *conn) fail(status int) {
+	if c.state != stateHandler {
+		// Not a handler's panic: a response of its own, with no duration.
+		c.reported = false
+		c.started = time.Time{}
+	}
 	b := c.ls.prefix.appendFixed(c.outBuf(), status, true, c.loop.Now())
-	b = append(b, "Content-Type: text/plain; charset=utf-8\r\nContent-Length: "...)
-	text := StatusText(status)
-	b = appendUint(b, uint64(len(text)+1))
-	b = append(b, "\r\nConnection: close\r\n\r\n"...)
-	b = append(b, text...)
-	c.out = append(b, '\n')
+	var n int
+	if headers, body, ok := c.errorBody(status); ok {
+		for i := range headers {
+			b = appendField(b, headers[i].name, headers[i].value)
+		}
+		b = append(b, "Content-Length: "...)
+		b = appendUint(b, uint64(len(body)))
+		b = append(b, "\r\nConnection: close\r\n\r\n"...)
+		c.out = append(b, body...)
+		n = len(body)
+	} else {
+		b = append(b, "Content-Type: text/plain; charset=utf-8\r\nContent-Length: "...)
+		text := StatusText(status)
+		b = appendUint(b, uint64(len(text)+1))
+		b = append(b, "\r\nConnection: close\r\n\r\n"...)
+		b = append(b, text...)
+		c.out = append(b, '\n')
+		n = len(text) + 1
+	}
+	c.report(status, int64(n), c.panicErr, c.panicErr == nil)
 	c.closeAfterOutput(status != statusInternalError && status != statusRequestTimeout)
 }
 
@@ -711,6 +802,10 @@ func (c *conn) onTimer() {
 		}
 		c.closeNow()
 	case timeoutBody:
+		if c.state == stateHandler && c.bodyPending() {
+			c.bodyTimedOut()
+			return
+		}
 		if c.state == stateBody {
 			c.fail(statusRequestTimeout)
 			c.flush()
@@ -718,6 +813,9 @@ func (c *conn) onTimer() {
 	case timeoutIdle, timeoutLinger:
 		c.closeNow()
 	case timeoutWrite:
+		if c.responding() {
+			c.req.cancelContext(ErrTimeout)
+		}
 		c.state = stateClosed
 		c.t.AbortConnection()
 	}

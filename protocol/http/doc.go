@@ -8,6 +8,50 @@
 //		w.WriteString("Hello, World!")
 //	}))
 //
+// The package also has an HTTP/1.1 client, Client (Twisted's Agent): it
+// runs on one loop, returns Deferreds of ClientResponse, pools keep-alive
+// connections per host, and parses responses with the same field and
+// framing rules as the server; see Client.
+//
+// # Routing
+//
+// A Router dispatches requests with the patterns and precedence of Go
+// 1.22's net/http.ServeMux ("GET /users/{id}", "/static/{path...}",
+// "/{$}", host patterns), refuses conflicting patterns at registration,
+// answers 405 with Allow and redirects as ServeMux does; r.PathValue reads
+// wildcards. Middleware is func(Handler) Handler (Router.Use, Chain).
+// Routing a request, path values included, allocates nothing.
+//
+// # Request context, decoded access
+//
+// r.Context() is made on first use and is cancelled when the client goes
+// (ErrClientGone), a connection timeout expires (ErrTimeout), the server
+// drains (ErrServerShutdown), or the response is finished; pass it to
+// reactor.DeferToThreadContext so pool work whose client left can stop.
+// r.Query, r.URL and r.Cookie decode on demand; the Bytes accessors stay
+// zero-copy.
+//
+// # Streaming request bodies
+//
+// A handler marked with StreamingBody runs as soon as the head is parsed
+// and reads the body with r.ReadBody as it arrives, pausing it
+// (r.PauseBody, r.ResumeBody) while its consumer is busy: reading from the
+// client stops meanwhile, so an upload of any size takes one read's worth
+// of memory. 100 Continue is sent only when the handler asks for the body.
+// Other handlers get the whole body in r.Body(), bounded by
+// WithMaxBodyBytes.
+//
+// # Hooks
+//
+// WithErrorHandler lets the application write the body of every response
+// the server generates itself (400, 408, 413, 414, 417, 431, 501, 505, and
+// 500 after a panic), for instance as JSON problem details.
+// WithResponseHook is called once per finished response (status, bytes,
+// duration, error), deferred, streamed and lost ones included. Panics are
+// logged through the reactor's logger unless WithPanicHandler says
+// otherwise. Package nethttpbridge serves a standard net/http.Handler on the
+// worker pool.
+//
 // # Answering later
 //
 // A handler must not block the loop. To answer from work done elsewhere

@@ -33,6 +33,8 @@ type config struct {
 	maxRequests       int
 	serverName        string
 	onPanic           func(*protocol.PanicError)
+	onError           func(*ErrorResponse)
+	onResponse        func(*Request, ResponseInfo)
 }
 
 func defaultConfig() config {
@@ -84,7 +86,8 @@ func WithMaxHeaderFields(n int) Option { return func(c *config) { c.maxFields = 
 
 // WithMaxBodyBytes bounds a request body (after chunked decoding); larger
 // bodies get 413 Content Too Large. The server buffers bodies whole, so
-// this is also the memory a request may take. 0 refuses every body.
+// this is also the memory a request may take. 0 refuses every body. It does
+// not apply to bodies streamed to a StreamingBody handler.
 func WithMaxBodyBytes(n int64) Option { return func(c *config) { c.maxBody = n } }
 
 // WithReadHeaderTimeout bounds the time from a request's first byte to the
@@ -124,7 +127,9 @@ func WithServerName(name string) Option { return func(c *config) { c.serverName 
 // WithPanicHandler is called, on the loop, with every panic recovered
 // from a handler, after the client was answered with 500 (or the
 // connection aborted, when the response had already begun). By default
-// the panic and its stack are written to standard error.
+// the panic and its stack are logged at error level through the reactor's
+// logger (reactor.WithLogger), with the peer's address; standard error is
+// used on a loop that has no logger.
 func WithPanicHandler(fn func(*protocol.PanicError)) Option {
 	return func(c *config) { c.onPanic = fn }
 }

@@ -1,6 +1,9 @@
 package http
 
-import "net"
+import (
+	"net"
+	"net/url"
+)
 
 // span is a byte range of a request's head, as offsets from its start.
 // Offsets rather than slices let the connection move the head to another
@@ -43,13 +46,28 @@ type Request struct {
 	flags         uint16
 
 	remote net.Addr
+	c      *conn
+
+	// Routing (router.go): set by the Router that matched the request.
+	router    *Router
+	matched   *route
+	redirect  string
+	pv        [inlinePathValues]pathValue
+	pvMore    []pathValue
+	pvDecoded []string
+	npv       uint8
+	routeKind uint8
+
+	url  *url.URL // URL, parsed on first use
+	ctx  *reqContext
+	gone error // why the request's context is cancelled, once it is
 }
 
 // reset clears the request for reuse, keeping the fields slice's memory.
 func (r *Request) reset() {
 	fields := r.fields[:0]
-	remote := r.remote
-	*r = Request{fields: fields, remote: remote}
+	remote, c := r.remote, r.c
+	*r = Request{fields: fields, remote: remote, c: c}
 }
 
 // Method is the request method, such as "GET". The standard methods are
@@ -189,4 +207,109 @@ func (r *Request) KeepAlive() bool {
 		return r.connKeepAlive && !r.connClose
 	}
 	return !r.connClose
+}
+
+// Query returns the first value of the query parameter called name,
+// percent-decoded as url.ParseQuery does ("+" is a space), or "" when
+// there is none. A value that does not decode is returned raw. Use
+// QueryBytes for the raw value without allocating.
+func (r *Request) Query(name string) string {
+	v, _ := r.LookupQuery(name)
+	return v
+}
+
+// LookupQuery is Query that also reports whether the parameter is
+// present. Parameter names are compared after decoding.
+func (r *Request) LookupQuery(name string) (string, bool) {
+	q := r.RawQueryBytes()
+	for len(q) > 0 {
+		var pair []byte
+		pair, q = cutByte(q, '&')
+		if len(pair) == 0 {
+			continue
+		}
+		key, value := cutByte(pair, '=')
+		if string(key) == name || needsQueryUnescape(key) && queryUnescape(key) == name {
+			return queryUnescape(value), true
+		}
+	}
+	return "", false
+}
+
+func needsQueryUnescape(b []byte) bool {
+	for _, c := range b {
+		if c == '%' || c == '+' {
+			return true
+		}
+	}
+	return false
+}
+
+func queryUnescape(b []byte) string {
+	s := string(b)
+	if !needsQueryUnescape(b) {
+		return s
+	}
+	if u, err := url.QueryUnescape(s); err == nil {
+		return u
+	}
+	return s
+}
+
+// URL returns the request-target parsed by net/url, on first use, and
+// cached until the response is finished (the same *url.URL is returned
+// for every call). For an origin-form target ("/path?q") Host and Scheme
+// are empty, as in net/http's server requests; use Host for the
+// authority. It fails only for a target net/url cannot parse.
+func (r *Request) URL() (*url.URL, error) {
+	if r.url != nil {
+		return r.url, nil
+	}
+	target := r.Target()
+	if r.method == "CONNECT" && len(target) > 0 && target[0] != '/' {
+		r.url = &url.URL{Host: target}
+		return r.url, nil
+	}
+	u, err := url.ParseRequestURI(target)
+	if err != nil {
+		return nil, err
+	}
+	r.url = u
+	return u, nil
+}
+
+// CookieBytes returns the raw value of the first cookie called name in
+// the request's Cookie fields (RFC 6265 §5.4: "name=value" pairs
+// separated by "; "), with surrounding double quotes removed, and whether
+// there is one. It does not allocate.
+func (r *Request) CookieBytes(name string) ([]byte, bool) {
+	for i := range r.fields {
+		f := &r.fields[i]
+		if !equalFold(f.name.of(r.head), "cookie") {
+			continue
+		}
+		v := f.value.of(r.head)
+		for len(v) > 0 {
+			var part []byte
+			part, v = cutByte(v, ';')
+			part = trimOWS(part)
+			k, val := cutByte(part, '=')
+			if string(trimOWS(k)) != name || len(part) == len(k) {
+				continue
+			}
+			val = trimOWS(val)
+			if len(val) >= 2 && val[0] == '"' && val[len(val)-1] == '"' {
+				val = val[1 : len(val)-1]
+			}
+			return val, true
+		}
+	}
+	return nil, false
+}
+
+// Cookie returns the value of the first cookie called name, as
+// CookieBytes, copied.
+func (r *Request) Cookie(name string) (string, bool) {
+	v, ok := r.CookieBytes(name)
+	return string(v), ok
 }

@@ -300,8 +300,21 @@ func (w *ResponseWriter) Finish() error {
 	w.finished = true
 	w.releaseProducer()
 	if c.state >= stateClosed {
+		err := c.req.gone
+		if err == nil {
+			err = ErrClientGone
+		}
+		c.report(w.status, w.written, err, false)
 		c.requestDone()
 		return ErrConnectionLost
+	}
+	if c.bodyPending() {
+		// The body was not read to its end: only closing can skip it.
+		w.closeAfter = true
+		c.endBody(ErrResponseFinished)
+	}
+	if c.cfg.onResponse != nil {
+		c.report(w.status, w.written, nil, false)
 	}
 	if !w.committed {
 		w.commit(true)
@@ -359,7 +372,7 @@ func (w *ResponseWriter) Loop() protocol.Loop { return w.c.loop }
 func (w *ResponseWriter) commit(final bool) {
 	c := w.c
 	w.committed = true
-	if c.maxedOut() || !c.req.KeepAlive() || c.ending == endDrain {
+	if c.maxedOut() || !c.req.KeepAlive() || c.ending == endDrain || c.bodyPending() {
 		w.closeAfter = true
 	}
 	length := w.declared

@@ -1,9 +1,7 @@
 package http
 
 import (
-	"fmt"
 	"net"
-	"os"
 	"sync"
 
 	"github.com/mustaine/mustaine/protocol"
@@ -37,9 +35,6 @@ func NewServer(h Handler, opts ...Option) (*Server, error) {
 	if !cfg.valid() {
 		return nil, ErrInvalidOption
 	}
-	if cfg.onPanic == nil {
-		cfg.onPanic = printPanic
-	}
 	return &Server{handler: h, cfg: cfg, loops: make(map[protocol.Loop]*loopState)}, nil
 }
 
@@ -59,10 +54,6 @@ func (s *Server) loopState(l protocol.Loop) *loopState {
 		s.loops[l] = ls
 	}
 	return ls
-}
-
-func printPanic(p *protocol.PanicError) {
-	fmt.Fprintf(os.Stderr, "mustaine/http: handler panic: %v\n%s", p.Value, p.Stack)
 }
 
 // loopState is what the connections of one loop share. Only that loop
