@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -22,8 +23,10 @@ const stopGrace = 3 * time.Second
 // env is what every measurement shares.
 type env struct {
 	o      *options
-	self   string // this executable, for the loadgen subcommand
+	self   string // this executable, for the loadgen and tlsload subcommands
 	script string // the wrk pipelining script
+	cert   tlsFiles
+	client *tls.Config // the Go TLS clients' config (probe, idle-https)
 }
 
 // harnessMain runs the whole measurement and returns the exit status.
@@ -79,6 +82,14 @@ func harnessMain(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "bench:", err)
 		return exitUsage
 	}
+	if e.cert, err = writeTLSCert(tmp); err != nil {
+		fmt.Fprintln(stderr, "bench:", err)
+		return exitUsage
+	}
+	if e.client, err = benchClientTLS(o.KeyShare); err != nil {
+		fmt.Fprintln(stderr, "bench:", err)
+		return exitUsage
+	}
 
 	fmt.Fprintf(stderr, "bench: building %d servers in %s\n", len(targets), tmp)
 	bins := buildTargets(ctx, root, tmp, targets, stderr)
@@ -91,7 +102,7 @@ func harnessMain(args []string, stdout, stderr io.Writer) int {
 		b := bins[t.binary()]
 		for _, cfg := range configs {
 			for _, l := range loads {
-				if l.Kind != t.Kind {
+				if !l.appliesTo(t) {
 					continue
 				}
 				c := res.at(cellKey{cfg.Name, l.Name, t.Name})
@@ -176,7 +187,7 @@ func checkTools(o *options, loads []load) error {
 func targetsFor(targets []target, l load) []target {
 	var out []target
 	for _, t := range targets {
-		if t.Kind == l.Kind {
+		if l.appliesTo(t) {
 			out = append(out, t)
 		}
 	}
@@ -202,9 +213,12 @@ func estimate(o *options, configs []runConfig, loads []load, targets []target, b
 			if bins[t.binary()].Path == "" {
 				continue
 			}
-			if l.Idle {
+			switch {
+			case l.Idle && l.TLS:
+				per += 3*time.Second + time.Duration(o.IdleConns)*300*time.Microsecond // the handshakes
+			case l.Idle:
 				per += 3 * time.Second
-			} else {
+			default:
 				per += o.Warmup + o.Duration + time.Second
 			}
 		}
@@ -217,6 +231,9 @@ func describe(l load, s sample) string {
 	switch {
 	case l.Idle:
 		return fmt.Sprintf("%.0f B per idle connection", s.BytesPerConn)
+	case l.Handshake:
+		return fmt.Sprintf("%s, %s server CPU/conn (server busy %.0f%%, load generator %.0f%%), p99 %s", fmtRate(s.Throughput, "conn/s"),
+			fmtNanos(float64(s.CPUPerOp)), 100*s.Throughput*s.CPUPerOp.Seconds(), 100*s.LoadBusy, fmtNanos(float64(s.P99)))
 	case l.Kind == kindHTTP:
 		return fmt.Sprintf("%s, %s server CPU/req, p99 %s", fmtRate(s.Throughput, "req/s"),
 			fmtNanos(float64(s.CPUPerOp)), fmtNanos(float64(s.P99)))
@@ -237,7 +254,13 @@ func (e *env) measure(ctx context.Context, cfg runConfig, l load, t target, bin 
 		pinServer = []string{"taskset", "-c", strconv.Itoa(e.o.ServerCPU)}
 		pinLoad = []string{"taskset", "-c", strconv.Itoa(e.o.LoadCPU)}
 	}
-	srv, err := startServer(bin, pinServer, addr, cfg.Loops)
+	var extra []string
+	var client *tls.Config
+	if l.TLS {
+		extra = []string{"-tls-cert", e.cert.Cert, "-tls-key", e.cert.Key}
+		client = e.client
+	}
+	srv, err := startServer(bin, pinServer, addr, cfg.Loops, extra...)
 	if err != nil {
 		return sample{}, err
 	}
@@ -245,14 +268,16 @@ func (e *env) measure(ctx context.Context, cfg runConfig, l load, t target, bin 
 	if err := srv.waitListening(ctx, 10*time.Second); err != nil {
 		return sample{}, err
 	}
-	if err := probe(t.Kind, addr); err != nil {
+	if err := probe(t.Kind, addr, client); err != nil {
 		return sample{}, err
 	}
 
 	var s sample
 	switch {
 	case l.Idle:
-		s.BytesPerConn, err = measureIdle(ctx, srv, t.Kind, e.o.IdleConns, e.o.IdleTouch)
+		s.BytesPerConn, err = measureIdle(ctx, srv, t.Kind, e.o.IdleConns, e.o.IdleTouch, client)
+	case l.Handshake:
+		s, err = e.measureHandshakes(ctx, srv, pinLoad)
 	case l.WrkDepth > 0:
 		s, err = e.measureWrk(ctx, cfg, l, srv, pinLoad)
 	default:
@@ -273,6 +298,9 @@ func (e *env) measureWrk(ctx context.Context, cfg runConfig, l load, srv *server
 		threads = runtime.NumCPU()
 	}
 	url := "http://" + srv.Addr + "/"
+	if l.TLS {
+		url = "https://" + srv.Addr + "/"
+	}
 	if e.o.Warmup > 0 {
 		if _, err := runWrk(ctx, pin, wrkArgs(url, threads, e.o.WrkConns, e.o.Warmup, e.script, l.WrkDepth), e.o.Warmup); err != nil {
 			return sample{}, fmt.Errorf("warm-up: %w", err)
@@ -334,5 +362,37 @@ func (e *env) measureEcho(ctx context.Context, l load, srv *server, pin []string
 		MBps:       r.MBPerS,
 		CPUPerOp:   (cpu1 - cpu0) / time.Duration(r.Messages),
 		P99:        time.Duration(r.P99Ns),
+	}, nil
+}
+
+func (e *env) measureHandshakes(ctx context.Context, srv *server, pin []string) (sample, error) {
+	hl := handshakeLoad{Self: e.self, Pin: pin, Addr: srv.Addr, Conns: e.o.WrkConns, KeyShare: e.o.KeyShare}
+	if e.o.Warmup > 0 {
+		hl.Duration = e.o.Warmup
+		if _, err := hl.run(ctx); err != nil {
+			return sample{}, fmt.Errorf("warm-up: %w", err)
+		}
+	}
+	cpu0, err := processCPU(srv.Pid)
+	if err != nil {
+		return sample{}, err
+	}
+	hl.Duration = e.o.Duration
+	r, err := hl.run(ctx)
+	if err != nil {
+		return sample{}, err
+	}
+	cpu1, err := processCPU(srv.Pid)
+	if err != nil {
+		return sample{}, err
+	}
+	if r.Conns == 0 {
+		return sample{}, errors.New("no TLS connection completed")
+	}
+	return sample{
+		Throughput: r.PerSec,
+		CPUPerOp:   (cpu1 - cpu0) / time.Duration(r.Conns),
+		P99:        time.Duration(r.P99Ns),
+		LoadBusy:   float64(r.CPUNs) / float64(r.ElapsedNs),
 	}, nil
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -13,6 +14,10 @@ import (
 // connection within the allowed time.
 var errIdleNotAccepted = errors.New("server did not accept every idle connection")
 
+// errIdleClosed reports a server that closed idle connections before the
+// measurement was done.
+var errIdleClosed = errors.New("server closed idle connections while they were measured")
+
 // idleSettle is how long the server is left alone with its idle
 // connections before its RSS is read, so lazily freed memory settles.
 const idleSettle = time.Second
@@ -21,7 +26,10 @@ const idleSettle = time.Second
 // the server's RSS growth per connection in bytes. With touch, each
 // connection first makes one exchange (a request or a 64-byte echo), which
 // shows whether buffers are handed back once a connection goes quiet.
-func measureIdle(ctx context.Context, s *server, kind protocolKind, n int, touch bool) (float64, error) {
+// With tlsConfig each connection is held after its TLS handshake (and the
+// exchange, with touch); the clients live in this process, not the
+// server's.
+func measureIdle(ctx context.Context, s *server, kind protocolKind, n int, touch bool, tlsConfig *tls.Config) (float64, error) {
 	// The probe's connections may still be open on the server side: wait
 	// until its descriptor count holds still before taking the baseline.
 	fds0, err := steadyFDs(ctx, s)
@@ -32,7 +40,9 @@ func measureIdle(ctx context.Context, s *server, kind protocolKind, n int, touch
 	if err != nil {
 		return 0, err
 	}
-	conns, err := dialIdle(ctx, s.Addr, n, kind, touch)
+	dial0 := time.Now()
+	conns, err := dialIdle(ctx, s.Addr, n, kind, touch, tlsConfig)
+	dialTime := time.Since(dial0)
 	defer func() {
 		for _, c := range conns {
 			abortConn(c)
@@ -59,7 +69,8 @@ func measureIdle(ctx context.Context, s *server, kind protocolKind, n int, touch
 		if fds != last {
 			last, lastChange = fds, time.Now()
 		} else if time.Since(lastChange) > idleStuck {
-			return 0, fmt.Errorf("%w: %d of %d, no progress for %v", errIdleNotAccepted, fds-fds0, n, idleStuck)
+			return 0, fmt.Errorf("%w: %d of %d, no progress for %v (dialing took %v; a read timeout?); server output: %s",
+				errIdleNotAccepted, fds-fds0, n, idleStuck, dialTime.Round(time.Millisecond), tail(s.out.String(), 400))
 		}
 		if err := sleepCtx(ctx, 50*time.Millisecond); err != nil {
 			return 0, err
@@ -71,6 +82,16 @@ func measureIdle(ctx context.Context, s *server, kind protocolKind, n int, touch
 	rss, err := processRSS(s.Pid)
 	if err != nil {
 		return 0, err
+	}
+	// A server that closed some meanwhile (Mustaine's HTTP server closes
+	// a connection that has sent no request for its read-header timeout,
+	// 10 s, which slow TLS dialing can reach) would be credited with
+	// memory it no longer holds.
+	if fds, err := processFDs(s.Pid); err != nil {
+		return 0, err
+	} else if fds < fds0+n {
+		return 0, fmt.Errorf("%w: %d of %d were closed before the RSS was read (dialing took %v; a read timeout?)",
+			errIdleClosed, fds0+n-fds, n, dialTime.Round(time.Millisecond))
 	}
 	return float64(rss-base) / float64(n), nil
 }
@@ -106,10 +127,11 @@ func steadyFDs(ctx context.Context, s *server) (int, error) {
 	return last, nil
 }
 
-// dialIdle opens n connections, 64 at a time, and with touch makes one
-// checked exchange on each. It returns the connections it opened even on
-// error, for the caller to close.
-func dialIdle(ctx context.Context, addr string, n int, kind protocolKind, touch bool) ([]net.Conn, error) {
+// dialIdle opens n connections, 64 at a time, with a TLS handshake on each
+// when tlsConfig is set, and with touch makes one checked exchange on
+// each. It returns the connections it opened even on error, for the caller
+// to close.
+func dialIdle(ctx context.Context, addr string, n int, kind protocolKind, touch bool, tlsConfig *tls.Config) ([]net.Conn, error) {
 	conns := make([]net.Conn, n)
 	var (
 		mu       sync.Mutex
@@ -122,6 +144,16 @@ func dialIdle(ctx context.Context, addr string, n int, kind protocolKind, touch 
 		wg.Go(func() {
 			for i := range next {
 				c, err := d.DialContext(ctx, "tcp", addr)
+				if err == nil && tlsConfig != nil {
+					tc := tls.Client(c, tlsConfig)
+					_ = c.SetDeadline(time.Now().Add(probeTimeout))
+					if err = tc.HandshakeContext(ctx); err != nil {
+						abortConn(c)
+					} else {
+						_ = c.SetDeadline(time.Time{})
+						c = tc
+					}
+				}
 				if err == nil && touch {
 					conns[i] = c
 					_ = c.SetDeadline(time.Now().Add(probeTimeout))
@@ -171,6 +203,9 @@ func dialIdle(ctx context.Context, addr string, n int, kind protocolKind, touch 
 // abortConn closes c with a reset, so thousands of idle connections per
 // run leave no TIME_WAIT entries to exhaust the ephemeral ports.
 func abortConn(c net.Conn) {
+	if tc, ok := c.(*tls.Conn); ok {
+		c = tc.NetConn() // no close_notify: a reset, as for plain TCP
+	}
 	if tc, ok := c.(*net.TCPConn); ok {
 		_ = tc.SetLinger(0)
 	}

@@ -15,6 +15,8 @@ func main() {
 			os.Exit(udpLoadMain(os.Args[2:], os.Stdout, os.Stderr))
 		case "httpload":
 			os.Exit(httploadMain(os.Args[2:], os.Stdout, os.Stderr))
+		case "tlsload":
+			os.Exit(tlsloadMain(os.Args[2:], os.Stdout, os.Stderr))
 		}
 	}
 	os.Exit(harnessMain(os.Args[1:], os.Stdout, os.Stderr))

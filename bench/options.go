@@ -31,6 +31,7 @@ type options struct {
 	EchoPipeline  int
 	IdleConns     int
 	IdleTouch     bool
+	KeyShare      string // the Go TLS clients' key exchange: keyShareNames
 	Out           string
 }
 
@@ -43,9 +44,13 @@ type runConfig struct {
 }
 
 var (
-	loadNames   = []string{"plaintext", "pipelined", "echo64", "echo4k", "idle-http", "idle-echo"}
-	targetNames = []string{"mustaine", "gnet", "fasthttp", "nethttp", "netecho"}
-	configNames = []string{"pinned", "unpinned"}
+	loadNames = []string{"plaintext", "pipelined", "echo64", "echo4k", "idle-http", "idle-echo", "https", "https-handshake", "idle-https"}
+	// keyShareNames are the -tls-keyshare values: Go's default client
+	// (an X25519MLKEM768 and an X25519 key share, the hybrid chosen by
+	// both servers) or X25519 alone (what wrk's OpenSSL 3.0 sends).
+	keyShareNames = []string{"x25519mlkem768", "x25519"}
+	targetNames   = []string{"mustaine", "gnet", "fasthttp", "nethttp", "netecho"}
+	configNames   = []string{"pinned", "unpinned"}
 )
 
 // parseOptions reads the harness flags; -h prints the usage to stderr.
@@ -68,6 +73,7 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.EchoPipeline, "echo-pipeline", 1, "messages in flight per echo connection")
 	fs.IntVar(&o.IdleConns, "idle-conns", 10000, "connections held by the idle loads")
 	fs.BoolVar(&o.IdleTouch, "idle-touch", false, "make one exchange on each idle connection before measuring")
+	fs.StringVar(&o.KeyShare, "tls-keyshare", keyShareNames[0], "key exchange of the Go TLS clients (https-handshake, idle-https): "+strings.Join(keyShareNames, ", "))
 	fs.StringVar(&o.Out, "out", "bench-results.md", "markdown file the tables are written to (also printed)")
 	if err := fs.Parse(args); err != nil {
 		return nil, fmt.Errorf("%w: %w", errUsage, err)
@@ -129,6 +135,8 @@ func (o *options) validate() error {
 		return fmt.Errorf("%w: -echo-pipeline %d < 1", errUsage, o.EchoPipeline)
 	case o.IdleConns < 1:
 		return fmt.Errorf("%w: -idle-conns %d < 1", errUsage, o.IdleConns)
+	case !slices.Contains(keyShareNames, o.KeyShare):
+		return fmt.Errorf("%w: -tls-keyshare %q (known: %s)", errUsage, o.KeyShare, strings.Join(keyShareNames, ","))
 	case o.Out == "":
 		return fmt.Errorf("%w: -out is empty", errUsage)
 	}
@@ -171,7 +179,7 @@ func (o *options) selectedTargets(loads []load) []target {
 		if !slices.Contains(o.Targets, t.Name) {
 			continue
 		}
-		if slices.ContainsFunc(loads, func(l load) bool { return l.Kind == t.Kind }) {
+		if slices.ContainsFunc(loads, func(l load) bool { return l.appliesTo(t) }) {
 			out = append(out, t)
 		}
 	}

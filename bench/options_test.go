@@ -32,6 +32,7 @@ func TestParseOptionsRejectsUnknownNamesAndBadValues(t *testing.T) {
 		{"-server-cpu", "1", "-load-cpu", "1"},
 		{"-depth", "1"},
 		{"-idle-conns", "0"},
+		{"-tls-keyshare", "p256"},
 		{"stray"},
 		{"-no-such-flag"},
 	} {

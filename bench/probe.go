@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"crypto/rand"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -21,14 +22,25 @@ const probeTimeout = 5 * time.Second
 const helloBody = "Hello, World!"
 
 // probe checks, before any load, that the server answers correctly: a
-// fast wrong server must not enter the table.
-func probe(kind protocolKind, addr string) error {
+// fast wrong server must not enter the table. With tlsConfig it speaks
+// TLS and checks that TLS 1.3 was negotiated.
+func probe(kind protocolKind, addr string, tlsConfig *tls.Config) error {
 	c, err := net.DialTimeout("tcp", addr, probeTimeout)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
 	_ = c.SetDeadline(time.Now().Add(probeTimeout))
+	if tlsConfig != nil {
+		tc := tls.Client(c, tlsConfig)
+		if err := tc.Handshake(); err != nil {
+			return fmt.Errorf("%w: TLS handshake: %v", errProbe, err)
+		}
+		if err := checkTLS13(tc); err != nil {
+			return err
+		}
+		c = tc
+	}
 	if kind == kindHTTP {
 		return probeHTTP(c)
 	}

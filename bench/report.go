@@ -16,6 +16,7 @@ type sample struct {
 	P99          time.Duration // 99th percentile latency
 	BytesPerConn float64       // idle load: server RSS growth per connection
 	Errors       int64         // wrk socket errors, reported, not fatal
+	LoadBusy     float64       // https-handshake: the load generator's CPU / wall time, for the progress line
 }
 
 // cell holds every round of one (config, load, target).
@@ -138,8 +139,8 @@ type tableSpec struct {
 }
 
 // renderMarkdown writes one throughput table and one memory table per
-// configuration: medians over the rounds and ratios to the baseline
-// (gnet) measured in the same run.
+// configuration and baseline: medians over the rounds and ratios to the
+// baseline (gnet, or net/http for the TLS loads) measured in the same run.
 func renderMarkdown(spec tableSpec, res results) string {
 	var b strings.Builder
 	b.WriteString("# Mustaine bench results\n\n")
@@ -148,32 +149,38 @@ func renderMarkdown(spec tableSpec, res results) string {
 	}
 	for _, cfg := range spec.Configs {
 		fmt.Fprintf(&b, "## %s\n\n", cfg.Title)
-		var busy, idle []load
-		for _, l := range spec.Loads {
-			if l.Idle {
-				idle = append(idle, l)
-			} else {
-				busy = append(busy, l)
+		// The plaintext loads against gnet, then the TLS loads against
+		// net/http (gnet has no TLS): one pair of tables for each.
+		for _, base := range []string{baseline, tlsBaseline} {
+			var busy, idle []load
+			for _, l := range spec.Loads {
+				switch {
+				case l.base() != base:
+				case l.Idle:
+					idle = append(idle, l)
+				default:
+					busy = append(busy, l)
+				}
 			}
-		}
-		if len(busy) > 0 {
-			b.WriteString("| Load | Target | Throughput | vs gnet | Server CPU / op | vs gnet | CPU spread | p99 latency | vs gnet |\n")
-			b.WriteString("|---|---|---:|---:|---:|---:|---:|---:|---:|\n")
-			for _, l := range busy {
-				writeRows(&b, cfg, l, spec.Targets, res, busyRow)
+			if len(busy) > 0 {
+				fmt.Fprintf(&b, "| Load | Target | Throughput | vs %[1]s | Server CPU / op | vs %[1]s | CPU spread | p99 latency | vs %[1]s |\n", base)
+				b.WriteString("|---|---|---:|---:|---:|---:|---:|---:|---:|\n")
+				for _, l := range busy {
+					writeRows(&b, cfg, l, spec.Targets, res, busyRow)
+				}
+				b.WriteString("\n")
 			}
-			b.WriteString("\n")
-		}
-		if len(idle) > 0 {
-			b.WriteString("| Load | Target | Server RSS / idle conn | vs gnet |\n")
-			b.WriteString("|---|---|---:|---:|\n")
-			for _, l := range idle {
-				writeRows(&b, cfg, l, spec.Targets, res, idleRow)
+			if len(idle) > 0 {
+				fmt.Fprintf(&b, "| Load | Target | Server RSS / idle conn | vs %s |\n", base)
+				b.WriteString("|---|---|---:|---:|\n")
+				for _, l := range idle {
+					writeRows(&b, cfg, l, spec.Targets, res, idleRow)
+				}
+				b.WriteString("\n")
 			}
-			b.WriteString("\n")
 		}
 	}
-	b.WriteString("Medians over the rounds; \"vs gnet\" divides by gnet's median in the same run " +
+	b.WriteString("Medians over the rounds; \"vs gnet\" (\"vs nethttp\" for the TLS loads) divides by that target's median in the same run " +
 		"(for CPU, latency and memory lower is better). Server CPU / op is the server's " +
 		"utime+stime over the load divided by the requests or messages served. " +
 		"CPU spread is (max−min)/median of CPU / op over the rounds.\n")
@@ -184,14 +191,14 @@ func renderMarkdown(spec tableSpec, res results) string {
 type rowFunc func(l load, s, base summary, hasBase bool) string
 
 func writeRows(b *strings.Builder, cfg runConfig, l load, targets []target, res results, row rowFunc) {
-	baseCell := res[cellKey{cfg.Name, l.Name, baseline}]
+	baseCell := res[cellKey{cfg.Name, l.Name, l.base()}]
 	var base summary
 	hasBase := baseCell != nil && len(baseCell.Samples) > 0
 	if hasBase {
 		base = summarize(baseCell.Samples)
 	}
 	for _, t := range targets {
-		if t.Kind != l.Kind {
+		if !l.appliesTo(t) {
 			continue
 		}
 		c := res[cellKey{cfg.Name, l.Name, t.Name}]
@@ -218,7 +225,10 @@ func writeRows(b *strings.Builder, cfg runConfig, l load, targets []target, res 
 
 func busyRow(l load, s, base summary, _ bool) string {
 	unit := "msg/s"
-	if l.Kind == kindHTTP {
+	switch {
+	case l.Handshake:
+		unit = "conn/s"
+	case l.Kind == kindHTTP:
 		unit = "req/s"
 	}
 	tp := fmtRate(s.Throughput, unit)

@@ -37,10 +37,12 @@ func freeLoopbackAddr() (string, error) {
 	return addr, ln.Close()
 }
 
-// startServer starts bin listening on addr with the given loop count,
-// prefixed by pin (taskset) when pin is not empty.
-func startServer(bin string, pin []string, addr string, loops int) (*server, error) {
+// startServer starts bin listening on addr with the given loop count and
+// extra flags (-tls-cert, -tls-key), prefixed by pin (taskset) when pin
+// is not empty.
+func startServer(bin string, pin []string, addr string, loops int, extra ...string) (*server, error) {
 	argv := append(append([]string{}, pin...), bin, "-addr", addr, "-loops", strconv.Itoa(loops))
+	argv = append(argv, extra...)
 	cmd := exec.Command(argv[0], argv[1:]...)
 	out := &tailBuffer{max: 4096}
 	cmd.Stdout, cmd.Stderr = out, out

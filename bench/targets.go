@@ -16,6 +16,9 @@ type target struct {
 	// Ours marks Mustaine's own examples: they are written alongside the
 	// harness, so a missing package is reported and skipped, not failed.
 	Ours bool
+	// TLS marks an HTTP server that serves HTTPS when started with
+	// -tls-cert and -tls-key, and so takes the TLS loads.
+	TLS bool
 }
 
 // binary is the file name the target is built to.
@@ -26,15 +29,19 @@ func (t target) binary() string {
 	return t.Name + "-echo"
 }
 
-// baseline is the target every ratio is computed against.
-const baseline = "gnet"
+// baseline is the target the plaintext loads' ratios are computed
+// against; tlsBaseline that of the TLS loads (gnet has no TLS).
+const (
+	baseline    = "gnet"
+	tlsBaseline = "nethttp"
+)
 
 // allTargets lists every server, in the order of the tables.
 var allTargets = []target{
-	{Name: "mustaine", Kind: kindHTTP, Pkg: "./examples/http", Ours: true},
+	{Name: "mustaine", Kind: kindHTTP, Pkg: "./examples/http", Ours: true, TLS: true},
 	{Name: "gnet", Kind: kindHTTP, Pkg: "./bench/peers/gnethttp"},
 	{Name: "fasthttp", Kind: kindHTTP, Pkg: "./bench/peers/fasthttp"},
-	{Name: "nethttp", Kind: kindHTTP, Pkg: "./bench/peers/nethttp"},
+	{Name: "nethttp", Kind: kindHTTP, Pkg: "./bench/peers/nethttp", TLS: true},
 	{Name: "mustaine", Kind: kindEcho, Pkg: "./examples/echo", Ours: true},
 	{Name: "gnet", Kind: kindEcho, Pkg: "./bench/peers/gnetecho"},
 	{Name: "netecho", Kind: kindEcho, Pkg: "./bench/peers/netecho"},
@@ -50,17 +57,42 @@ type load struct {
 	EchoConns int // > 0: Go echo load generator with EchoSize-byte messages
 	EchoSize  int
 	Idle      bool // idle connections, measuring server RSS growth
+	Handshake bool // the Go TLS load generator: one new connection per request
+	// TLS runs the load over TLS against the targets that serve it, with
+	// the certificate the harness generates; ratios are to tlsBaseline.
+	TLS bool
+}
+
+// base is the target l's ratios are computed against.
+func (l load) base() string {
+	if l.TLS {
+		return tlsBaseline
+	}
+	return baseline
+}
+
+// appliesTo reports whether l runs against t.
+func (l load) appliesTo(t target) bool {
+	return l.Kind == t.Kind && (!l.TLS || t.TLS)
 }
 
 // allLoads lists every load, in the order of the tables. Connection counts
 // and depths that have flags are filled in from them.
 func allLoads(o *options) []load {
+	touched := ""
+	if o.IdleTouch {
+		touched = ", each after one exchange"
+	}
 	return []load{
 		{Name: "plaintext", Title: "HTTP plaintext, wrk -c " + itoa(o.WrkConns), Kind: kindHTTP, WrkDepth: 1},
 		{Name: "pipelined", Title: "HTTP pipelined " + itoa(o.Depth) + ", wrk -c " + itoa(o.WrkConns), Kind: kindHTTP, WrkDepth: o.Depth},
 		{Name: "echo64", Title: "echo 64 conns × 64 B", Kind: kindEcho, EchoConns: 64, EchoSize: 64},
 		{Name: "echo4k", Title: "echo 1 conn × 4 KiB", Kind: kindEcho, EchoConns: 1, EchoSize: 4096},
-		{Name: "idle-http", Title: itoa(o.IdleConns) + " idle HTTP conns", Kind: kindHTTP, Idle: true},
-		{Name: "idle-echo", Title: itoa(o.IdleConns) + " idle echo conns", Kind: kindEcho, Idle: true},
+		{Name: "idle-http", Title: itoa(o.IdleConns) + " idle HTTP conns" + touched, Kind: kindHTTP, Idle: true},
+		{Name: "idle-echo", Title: itoa(o.IdleConns) + " idle echo conns" + touched, Kind: kindEcho, Idle: true},
+		{Name: "https", Title: "HTTPS keep-alive, wrk -c " + itoa(o.WrkConns), Kind: kindHTTP, WrkDepth: 1, TLS: true},
+		{Name: "https-handshake", Title: "HTTPS new conn per request (" + o.KeyShare + "), " + itoa(o.WrkConns) + " conns",
+			Kind: kindHTTP, Handshake: true, TLS: true},
+		{Name: "idle-https", Title: itoa(o.IdleConns) + " idle HTTPS conns (" + o.KeyShare + ")" + touched, Kind: kindHTTP, Idle: true, TLS: true},
 	}
 }

@@ -41,7 +41,7 @@ const (
 type tlsLayer struct {
 	c         *conn
 	tc        *tls.Conn
-	b         *bio
+	b         bio // in the layer: one allocation less per connection
 	config    *tls.Config
 	server    bool
 	factory   protocol.Factory  // builds user after the handshake; nil for StartTLS
@@ -116,12 +116,11 @@ func (t *tlsLayer) ConnectionMade(tr protocol.Transport) {
 func (t *tlsLayer) attach(c *conn) {
 	t.c = c
 	c.tls = t
-	t.b = &bio{c: c, blocking: true}
-	t.b.cond.L = &t.b.mu
+	t.b.init(c)
 	if t.server {
-		t.tc = tls.Server(t.b, t.config)
+		t.tc = tls.Server(&t.b, t.config)
 	} else {
-		t.tc = tls.Client(t.b, t.config)
+		t.tc = tls.Client(&t.b, t.config)
 	}
 	timeout := c.loop.r.cfg.tlsTimeout
 	if timeout == 0 {
@@ -202,9 +201,7 @@ func (t *tlsLayer) ConnectionLost(reason error) {
 	prev := t.state
 	t.state = tlsClosed
 	t.timer.Cancel()
-	if t.b != nil {
-		t.b.setErr(net.ErrClosed)
-	}
+	t.b.setErr(net.ErrClosed)
 	t.pending = nil
 	if t.lostErr != nil {
 		reason = t.lostErr
@@ -260,6 +257,9 @@ func (t *tlsLayer) granted() {
 // begin runs the handshake on its own goroutine; the slot is held.
 func (t *tlsLayer) begin() {
 	t.state = tlsHandshaking
+	if t.server {
+		t.b.reframeHello()
+	}
 	go t.handshake()
 }
 
@@ -284,7 +284,7 @@ func (t *tlsLayer) runHandshake() (err error) {
 
 // handshakeDone runs on the loop after the handshake goroutine.
 func (t *tlsLayer) handshakeDone(err error) {
-	t.b.setBlocking(false)
+	t.b.handshakeOver()
 	if t.state != tlsHandshaking {
 		return // closed or timed out meanwhile
 	}
@@ -665,22 +665,119 @@ type bio struct {
 	c *conn
 
 	mu       sync.Mutex
-	cond     sync.Cond
 	buf      []byte // owned unread ciphertext is buf[off:]
 	off      int
 	borrowed []byte // ciphertext read by the loop, valid during DataReceived
 	err      error  // returned once the input is drained: the socket's EOF or close
 	errGiven bool   // err was returned to crypto/tls
 	blocking bool
-	wrote    bool   // crypto/tls has written something
-	drained  func() // called (once) when Read has taken the input below half of handshakeInputMax
+	wrote    bool          // crypto/tls has written something
+	hs       *bioHandshake // what only the handshake needs; nil once it is over
+}
+
+// bioHandshake is the part of a bio that only the handshake uses, dropped
+// once it is over, so an idle connection does not hold it.
+type bioHandshake struct {
+	cond    sync.Cond // Read waits on it while blocking; L is the bio's mu
+	drained func()    // called (once) when Read has taken the input below half of handshakeInputMax
+	// Re-framing of a server's first record (see reframeHello): hello is
+	// its header, helloLeft the payload bytes not yet framed, fragLeft
+	// those left of the fragment being read, hdrLeft its header bytes
+	// not yet read.
+	hello                        [5]byte
+	helloLeft, fragLeft, hdrLeft int
+}
+
+// init readies b, blocking, for a handshake on c.
+func (b *bio) init(c *conn) {
+	b.c = c
+	b.blocking = true
+	b.hs = &bioHandshake{}
+	b.hs.cond.L = &b.mu
+}
+
+// handshakeOver makes b non-blocking and drops its handshake state; the
+// handshake goroutine has returned.
+func (b *bio) handshakeOver() {
+	b.mu.Lock()
+	b.blocking = false
+	b.hs = nil
+	b.mu.Unlock()
+}
+
+// helloFragment is the largest fragment reframeHello cuts the first
+// record into: with its header it fits the 576 bytes crypto/tls first
+// allocates for its record buffer (bytes.Buffer.Grow of a header plus
+// bytes.MinRead, rounded up to Go's size class), so that buffer never
+// grows for the ClientHello.
+const helloFragment = 512
+
+// reframeHello cuts a server's first record, a ClientHello of more than
+// helloFragment bytes (about 1.8 KB from clients that send an ML-KEM key
+// share), into records of at most helloFragment bytes, which Read hands
+// out one at a time. crypto/tls keeps its record buffer's capacity for the
+// life of the connection, and that buffer must hold a whole record: fed
+// the ClientHello as it came, it keeps 2.7 KB per connection; fed the
+// fragments, 576 bytes. RFC 8446 section 5.1 lets a handshake message be
+// fragmented across records (the transcript covers the messages, not the
+// records), and crypto/tls reassembles them; only plaintext records can
+// be re-framed, and the first is always one. Anything that is not a whole
+// handshake record is left alone for crypto/tls to judge. On the loop,
+// before the handshake goroutine starts.
+func (b *bio) reframeHello() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	in := b.buf[b.off:]
+	if len(in) < 5 || in[0] != 22 {
+		return
+	}
+	n := int(in[3])<<8 | int(in[4])
+	if n <= helloFragment || n > 16384 || len(in) < 5+n {
+		return
+	}
+	copy(b.hs.hello[:], in[:5])
+	b.off += 5
+	b.hs.helloLeft = n
+}
+
+// readHello is Read while reframeHello's fragments last: it returns at
+// most one fragment, its synthesised header first. Under mu.
+func (b *bio) readHello(p []byte) int {
+	h := b.hs
+	if h.hdrLeft == 0 && h.fragLeft == 0 {
+		n := min(h.helloLeft, helloFragment)
+		h.helloLeft -= n
+		h.fragLeft, h.hdrLeft = n, 5
+		h.hello[3], h.hello[4] = byte(n>>8), byte(n)
+	}
+	w := 0
+	if h.hdrLeft > 0 {
+		w = copy(p, h.hello[5-h.hdrLeft:])
+		h.hdrLeft -= w
+	}
+	if h.hdrLeft == 0 {
+		k := copy(p[w:min(len(p), w+h.fragLeft)], b.buf[b.off:])
+		b.off += k
+		h.fragLeft -= k
+		w += k
+	}
+	return w
+}
+
+// reframing reports whether Read is handing out reframeHello's
+// fragments. Under mu.
+func (b *bio) reframing() bool {
+	h := b.hs
+	return h != nil && (h.helloLeft > 0 || h.fragLeft > 0 || h.hdrLeft > 0)
 }
 
 // watchDrain arranges for fn to be called from Read once the buffered
 // input falls below half of handshakeInputMax.
 func (b *bio) watchDrain(fn func()) {
 	b.mu.Lock()
-	b.drained = fn
+	if b.hs != nil {
+		b.hs.drained = fn
+	}
 	b.mu.Unlock()
 }
 
@@ -695,7 +792,9 @@ func (b *bio) push(p []byte) int {
 		b.buf, b.off = b.buf[:0], 0
 	}
 	b.buf = append(b.buf, p...)
-	b.cond.Signal()
+	if b.hs != nil {
+		b.hs.cond.Signal()
+	}
 	return len(b.buf) - b.off
 }
 
@@ -751,13 +850,9 @@ func (b *bio) setErr(err error) {
 	if b.err == nil || b.err == io.EOF && err != io.EOF {
 		b.err = err
 	}
-	b.cond.Broadcast()
-	b.mu.Unlock()
-}
-
-func (b *bio) setBlocking(on bool) {
-	b.mu.Lock()
-	b.blocking = on
+	if b.hs != nil {
+		b.hs.cond.Broadcast()
+	}
 	b.mu.Unlock()
 }
 
@@ -777,6 +872,12 @@ func (b *bio) wroteAny() bool {
 func (b *bio) Read(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.reframing() {
+		if len(p) == 0 {
+			return 0, nil
+		}
+		return b.readHello(p), nil
+	}
 	for {
 		if len(b.borrowed) > 0 {
 			n := copy(p, b.borrowed)
@@ -786,9 +887,9 @@ func (b *bio) Read(p []byte) (int, error) {
 		if b.off < len(b.buf) {
 			n := copy(p, b.buf[b.off:])
 			b.off += n
-			if b.drained != nil && len(b.buf)-b.off < handshakeInputMax/2 {
-				b.drained()
-				b.drained = nil
+			if h := b.hs; h != nil && h.drained != nil && len(b.buf)-b.off < handshakeInputMax/2 {
+				h.drained()
+				h.drained = nil
 			}
 			return n, nil
 		}
@@ -799,7 +900,7 @@ func (b *bio) Read(p []byte) (int, error) {
 		if !b.blocking {
 			return 0, errWouldBlock
 		}
-		b.cond.Wait()
+		b.hs.cond.Wait()
 	}
 }
 
