@@ -172,7 +172,15 @@ func (l *loop) poll() (int, error) {
 		}
 	}
 	if timeout == 0 {
-		return l.poller.wait(l.events, 0)
+		n, err := l.poller.wait(l.events, 0)
+		// This wait may have drained a wake-up written by a sender that
+		// still saw the previous sleep: wakePending must not stay set
+		// without a wake-up in the eventfd, or every sender during the
+		// next blocking sleep would skip its write and the loop would
+		// sleep through their calls. A wake-up left in the eventfd only
+		// ends a later sleep early.
+		l.wakePending.Store(false)
+		return n, err
 	}
 	// Yield once before blocking. Besides letting other goroutines run
 	// (the pool's result deliveries, signal handling), a pass through the
