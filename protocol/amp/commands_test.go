@@ -48,7 +48,7 @@ type EchoArgs struct {
 	I  int64       `amp:"i"`
 	S  []byte      `amp:"s"`
 	U  string      `amp:"u"`
-	F  float64     `amp:"f"`
+	F  float64     `amp:"fl"`
 	B  bool        `amp:"b"`
 	D  time.Time   `amp:"d"`
 	Dc amp.Decimal `amp:"dc"`
