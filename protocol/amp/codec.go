@@ -19,7 +19,8 @@ import (
 type Decimal string
 
 // DateTimeLayout is the layout of an AMP DateTime: microseconds and a
-// numeric zone offset, always present, as Twisted writes it.
+// numeric zone offset, always present, as Twisted writes it (a zero offset
+// is written "-00:00", as Twisted does).
 const DateTimeLayout = "2006-01-02T15:04:05.000000-07:00"
 
 // A struct is an AMP argument list: each exported field with an `amp` tag
@@ -377,10 +378,15 @@ func (dateTimeCodec) enc(dst []byte, v reflect.Value) ([]byte, error) {
 	if y := t.Year(); y < 1 || y > 9999 {
 		return dst, fmt.Errorf("DateTime year %d out of range", y)
 	}
-	if _, off := t.Zone(); off%60 != 0 {
+	_, off := t.Zone()
+	if off%60 != 0 {
 		return dst, fmt.Errorf("DateTime zone offset of %ds is not whole minutes", off)
 	}
-	return t.AppendFormat(dst, DateTimeLayout), nil
+	dst = t.AppendFormat(dst, DateTimeLayout)
+	if off == 0 {
+		dst[len(dst)-6] = '-' // Twisted writes a zero offset as -00:00
+	}
+	return dst, nil
 }
 
 func (dateTimeCodec) dec(data []byte, v reflect.Value) error {

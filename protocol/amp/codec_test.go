@@ -134,3 +134,24 @@ func TestDecimalSpellings(t *testing.T) {
 		}
 	}
 }
+
+// amp.utc, Twisted's own UTC, is written "-00:00".
+func TestDateTimeReadsTwistedUTC(t *testing.T) {
+	type dt struct {
+		D time.Time `amp:"d"`
+	}
+	got, err := amp.Decode[dt](amp.Box{{Key: "d", Value: []byte("2012-01-23T12:34:56.054321-00:00")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := time.Date(2012, 1, 23, 12, 34, 56, 54321000, time.UTC); !got.D.Equal(want) {
+		t.Fatalf("got %v, want %v", got.D, want)
+	}
+	b, err := amp.Encode(dt{time.Date(2012, 1, 23, 12, 34, 56, 54321000, time.UTC)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := b.Get("d"); string(v) != "2012-01-23T12:34:56.054321-00:00" {
+		t.Fatalf("UTC written as %q, Twisted writes -00:00", v)
+	}
+}
