@@ -204,7 +204,7 @@ func (p *Protocol) dispatch(name string, b Box) {
 			p.fatal(fmt.Errorf("%w: %q sent without _ask", ErrUnhandledCommand, name))
 			return
 		}
-		p.sendError(tag, CodeUnhandled, "Unhandled Command: "+strconv.Quote(name))
+		p.sendError(tag, CodeUnhandled, "Unhandled Command: b'"+name+"'") // Twisted's wording
 		return
 	}
 	if ask {
