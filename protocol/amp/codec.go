@@ -2,6 +2,7 @@ package amp
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math"
 	"reflect"
@@ -257,14 +258,14 @@ type stringCodec struct{}
 func (stringCodec) enc(dst []byte, v reflect.Value) ([]byte, error) {
 	s := v.String()
 	if !utf8Valid(s) {
-		return dst, fmt.Errorf("Unicode value is not valid UTF-8")
+		return dst, errors.New("not valid UTF-8")
 	}
 	return append(dst, s...), nil
 }
 
 func (stringCodec) dec(data []byte, v reflect.Value) error {
 	if !utf8Valid(string(data)) {
-		return fmt.Errorf("Unicode value is not valid UTF-8")
+		return errors.New("not valid UTF-8")
 	}
 	v.SetString(string(data))
 	return nil
