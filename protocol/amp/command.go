@@ -74,7 +74,7 @@ type responder func(p *Protocol, req Box) *deferred.Deferred[Box]
 // of cmd.Errors; any other error (or a panic) answers UNKNOWN and closes
 // the connection, as Twisted does.
 func Respond[Req, Resp any](rs *Responders, cmd Command[Req, Resp], fn func(Req) (Resp, error)) {
-	RespondDeferred(rs, cmd, func(req Req) *deferred.Deferred[Resp] {
+	RespondDeferred(rs, cmd, func(_ *Protocol, req Req) *deferred.Deferred[Resp] {
 		resp, err := fn(req)
 		if err != nil {
 			return deferred.Fail[Resp](err)
@@ -84,10 +84,14 @@ func Respond[Req, Resp any](rs *Responders, cmd Command[Req, Resp], fn func(Req)
 }
 
 // RespondDeferred registers fn as the responder of cmd, answering when the
-// Deferred fn returns fires (on the connection's loop: work given to the
-// reactor's pool with DeferToThread comes back there). Errors are handled
-// as in Respond.
-func RespondDeferred[Req, Resp any](rs *Responders, cmd Command[Req, Resp], fn func(Req) *deferred.Deferred[Resp]) {
+// Deferred fn returns fires. fn gets the connection's Protocol, so that it
+// can hand work to the reactor's pool, whose result comes back on the
+// connection's loop:
+//
+//	reactor.DeferToThread(p.Transport().Loop(), func() (Resp, error) { ... })
+//
+// Errors are handled as in Respond.
+func RespondDeferred[Req, Resp any](rs *Responders, cmd Command[Req, Resp], fn func(p *Protocol, req Req) *deferred.Deferred[Resp]) {
 	if _, err := schemaOf(reflect.TypeFor[Req]()); err != nil {
 		panic(err)
 	}
@@ -100,7 +104,7 @@ func RespondDeferred[Req, Resp any](rs *Responders, cmd Command[Req, Resp], fn f
 		if err != nil {
 			return deferred.Fail[Box](err)
 		}
-		d := callResponder(fn, args)
+		d := callResponder(fn, p, args)
 		return deferred.ThenDeferred(d, func(r Resp) *deferred.Deferred[Box] {
 			b, err := Encode(r)
 			if err != nil {
@@ -116,13 +120,13 @@ func RespondDeferred[Req, Resp any](rs *Responders, cmd Command[Req, Resp], fn f
 	}
 }
 
-func callResponder[Req, Resp any](fn func(Req) *deferred.Deferred[Resp], args Req) (d *deferred.Deferred[Resp]) {
+func callResponder[Req, Resp any](fn func(*Protocol, Req) *deferred.Deferred[Resp], p *Protocol, args Req) (d *deferred.Deferred[Resp]) {
 	defer func() {
 		if r := recover(); r != nil {
 			d = deferred.Fail[Resp](&deferred.PanicError{Value: r})
 		}
 	}()
-	d = fn(args)
+	d = fn(p, args)
 	if d == nil {
 		d = deferred.Fail[Resp](deferred.ErrNilDeferred)
 	}

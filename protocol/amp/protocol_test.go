@@ -141,7 +141,7 @@ func TestUndeclaredErrorOrPanicAnswersUnknownAndCloses(t *testing.T) {
 func TestDeferredResponderAnswersWhenItFires(t *testing.T) {
 	rs := amp.NewResponders()
 	var held *deferred.Deferred[SumResp]
-	amp.RespondDeferred(rs, Sum, func(SumReq) *deferred.Deferred[SumResp] {
+	amp.RespondDeferred(rs, Sum, func(*amp.Protocol, SumReq) *deferred.Deferred[SumResp] {
 		held = deferred.New[SumResp]()
 		return held
 	})
@@ -269,7 +269,7 @@ func TestBoxesMayComeInAnyKeyOrderAndAnyChunks(t *testing.T) {
 func TestFloodOfRequestsPausesReadingAtTheLimit(t *testing.T) {
 	rs := amp.NewResponders()
 	var held []*deferred.Deferred[SumResp]
-	amp.RespondDeferred(rs, Sum, func(SumReq) *deferred.Deferred[SumResp] {
+	amp.RespondDeferred(rs, Sum, func(*amp.Protocol, SumReq) *deferred.Deferred[SumResp] {
 		d := deferred.New[SumResp]()
 		held = append(held, d)
 		return d
