@@ -60,6 +60,7 @@ type Protocol struct {
 
 	t       protocol.Transport
 	rd      boxReader
+	later   []byte // input that arrived while parsing
 	out     []byte
 	counter uint64
 	pending map[string]*deferred.Deferred[Box]
@@ -123,8 +124,28 @@ func (p *Protocol) DataReceived(data []byte) {
 	if p.closing || p.lost {
 		return
 	}
+	if p.busy {
+		// Re-entered from a callback: parsed by the loop already running.
+		p.later = append(p.later, data...)
+		return
+	}
+	if p.paused {
+		// Input the transport delivered after PauseReading waits for an
+		// answer to go out.
+		p.rd.buf = append(p.rd.buf, data...)
+		return
+	}
 	p.busy = true
 	err := p.rd.feed(data, p.boxReceived)
+	for err == nil && len(p.later) > 0 && !p.closing && !p.lost {
+		more := p.later
+		p.later = nil
+		if p.paused {
+			p.rd.buf = append(p.rd.buf, more...)
+			break
+		}
+		err = p.rd.feed(more, p.boxReceived)
+	}
 	p.busy = false
 	if err != nil {
 		p.fatal(err)

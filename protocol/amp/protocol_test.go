@@ -294,3 +294,31 @@ func TestFloodOfRequestsPausesReadingAtTheLimit(t *testing.T) {
 		t.Fatalf("after three answers: %d started, paused %v", len(held), tr.ReadingPaused())
 	}
 }
+
+func TestInputDeliveredWhilePausedWaitsForAnAnswer(t *testing.T) {
+	rs := amp.NewResponders()
+	var held []*deferred.Deferred[SumResp]
+	amp.RespondDeferred(rs, Sum, func(*amp.Protocol, SumReq) *deferred.Deferred[SumResp] {
+		d := deferred.New[SumResp]()
+		held = append(held, d)
+		return d
+	})
+	p := amp.New(rs, quiet, amp.WithMaxOutstanding(1))
+	tr := reactortest.Connect(p)
+	req := func(tag string) []byte {
+		b, _ := amp.AppendBox(nil, amp.Box{{Key: "_command", Value: []byte("Sum")}, {Key: "_ask", Value: []byte(tag)}, {Key: "a", Value: []byte("1")}, {Key: "b", Value: []byte("2")}})
+		return b
+	}
+	p.DataReceived(req("1"))
+	if !tr.ReadingPaused() {
+		t.Fatal("not paused at the limit of 1")
+	}
+	p.DataReceived(req("2")) // a transport may still deliver what it read
+	if len(held) != 1 {
+		t.Fatalf("%d requests in hand over a limit of 1", len(held))
+	}
+	_ = held[0].Callback(SumResp{3})
+	if len(held) != 2 {
+		t.Fatalf("the kept request did not start after the answer: %d", len(held))
+	}
+}
