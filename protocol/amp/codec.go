@@ -24,22 +24,7 @@ type Decimal string
 // is written "-00:00", as Twisted does).
 const DateTimeLayout = "2006-01-02T15:04:05.000000-07:00"
 
-// A struct is an AMP argument list: each exported field with an `amp` tag
-// is one key. The Go type picks the AMP type:
-//
-//	int, int8 … int64, uint … uint64  Integer (decimal text)
-//	[]byte                            String (raw bytes)
-//	string                            Unicode (UTF-8)
-//	float64, float32                  Float (Python's repr: "1.5", "1e+16", "nan", "inf", "-inf")
-//	bool                              Boolean ("True", "False")
-//	time.Time                         DateTime (DateTimeLayout)
-//	Decimal                           Decimal
-//	[]T of one of the above           ListOf (each item 16-bit length-prefixed)
-//	[]S of a struct type              AmpList (boxes one after the other)
-//
-// A pointer to one of these is optional: nil is not sent, and a missing
-// key decodes as nil. The tag option "optional" lets a non-pointer field
-// be missing too (it decodes as the zero value): `amp:"name,optional"`.
+// argField is one tagged field of an argument struct.
 type argField struct {
 	key      string
 	index    int
@@ -198,8 +183,23 @@ func decodeArgs(b Box, v reflect.Value) error {
 	return nil
 }
 
-// Encode returns the box of the tagged fields of args, a struct (see the
-// table above).
+// Encode returns the box of the tagged fields of args, a struct. A struct is
+// an AMP argument list: each exported field with an `amp` tag
+// is one key. The Go type picks the AMP type:
+//
+//	int, int8 … int64, uint … uint64  Integer (decimal text)
+//	[]byte                            String (raw bytes)
+//	string                            Unicode (UTF-8)
+//	float64, float32                  Float (Python's repr: "1.5", "1e+16", "nan", "inf", "-inf")
+//	bool                              Boolean ("True", "False")
+//	time.Time                         DateTime (DateTimeLayout)
+//	Decimal                           Decimal
+//	[]T of one of the above           ListOf (each item 16-bit length-prefixed)
+//	[]S of a struct type              AmpList (boxes one after the other)
+//
+// A pointer to one of these is optional: nil is not sent, and a missing
+// key decodes as nil. The tag option "optional" lets a non-pointer field
+// be missing too (it decodes as the zero value): `amp:"name,optional"`.
 func Encode[T any](args T) (Box, error) {
 	return encodeArgs(nil, reflect.ValueOf(&args).Elem())
 }

@@ -34,6 +34,8 @@
 //     stays; the caller sees ErrUnhandledCommand. Sent without _ask, an
 //     unknown command or a failing responder closes the connection (Twisted
 //     drops the connection on such unhandled errors too).
+//   - A response whose encoding does not fit (a value over 65,535 bytes,
+//     which the 16-bit length cannot carry) is an undeclared error too.
 //   - A malformed box (a key length over 255, a box without _command,
 //     _answer or _error) or an answer to a tag never asked closes the
 //     connection, with the reason logged.
@@ -42,7 +44,9 @@
 //
 // A connection works on at most WithMaxOutstanding requests from its peer
 // at once: at the limit it stops reading (Transport.PauseReading) and reads
-// again as answers go out, so a flooding peer is held back by TCP. When
+// again as answers go out, so a flooding peer is held back by TCP. Requests
+// sent without _ask are not counted: their responders should finish at
+// once. When
 // the connection is lost every pending call fails with the loss reason.
 // Cancelling a call's Deferred forgets it (its late answer is dropped
 // instead of closing the connection), and AddTimeout on it times it out.
