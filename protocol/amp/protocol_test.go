@@ -322,3 +322,31 @@ func TestInputDeliveredWhilePausedWaitsForAnAnswer(t *testing.T) {
 		t.Fatalf("the kept request did not start after the answer: %d", len(held))
 	}
 }
+
+func TestResponseTooLongForTheWireAnswersUnknownAndCloses(t *testing.T) {
+	type blob struct {
+		B []byte `amp:"b"`
+	}
+	big := amp.Command[struct{}, blob]{Name: "Big"}
+	rs := amp.NewResponders()
+	amp.Respond(rs, big, func(struct{}) (blob, error) { return blob{make([]byte, 65536)}, nil })
+	s, c := amp.New(rs, quiet), amp.New(nil, quiet)
+	pair := reactortest.ConnectedPair(s, c)
+	r := watch(amp.Call(c, big, struct{}{}))
+	pair.Flush()
+	if !errors.Is(r.err, amp.ErrUnknownRemote) || !pair.Server.Disconnecting() {
+		t.Fatalf("call: %v, server closing %v", r.err, pair.Server.Disconnecting())
+	}
+}
+
+// Twisted hands the failure of a request sent without _ask to
+// unhandledError, which drops the connection.
+func TestUnknownCommandWithoutAskCloses(t *testing.T) {
+	p := amp.New(calculator(), quiet)
+	tr := reactortest.Connect(p)
+	raw, _ := amp.AppendBox(nil, amp.Box{{Key: "_command", Value: []byte("Nope")}})
+	p.DataReceived(raw)
+	if !tr.Disconnecting() || tr.String() != "" {
+		t.Fatalf("closing %v, wrote %q", tr.Disconnecting(), tr.String())
+	}
+}
