@@ -1,0 +1,177 @@
+package amp
+
+import (
+	"errors"
+	"reflect"
+
+	"github.com/mustaine/mustaine/deferred"
+)
+
+// ErrorCode declares one error a command may answer with: the sentinel
+// Go error and the code sent on the wire (Twisted's Command.errors and
+// fatalErrors entries).
+type ErrorCode struct {
+	// Code is the wire code, such as "ZERO_DIVISION".
+	Code string
+	// Err is the sentinel: a responder's error that matches it with
+	// errors.Is is sent with Code, and a received error box with Code
+	// matches it on the caller's side.
+	Err error
+	// Fatal closes the connection after the error is sent (Twisted's
+	// fatalErrors).
+	Fatal bool
+}
+
+// Command is an AMP command whose arguments are the tagged fields of Req and
+// whose response is the tagged fields of Resp (see Encode for the types).
+type Command[Req, Resp any] struct {
+	// Name is the value of _command, Twisted's commandName (by default
+	// Twisted uses the class name: set it to the same).
+	Name string
+	// Errors are the errors the command declares.
+	Errors []ErrorCode
+	// NoAnswer marks a command sent without _ask (Twisted's
+	// requiresAnswer = False): the call's Deferred fires with the zero
+	// Resp once the box is written, and the responder's result is dropped.
+	NoAnswer bool
+}
+
+func (c *Command[Req, Resp]) codeOf(err error) (ErrorCode, bool) {
+	for _, e := range c.Errors {
+		if errors.Is(err, e.Err) {
+			return e, true
+		}
+	}
+	return ErrorCode{}, false
+}
+
+func (c *Command[Req, Resp]) sentinelOf(code string) error {
+	for _, e := range c.Errors {
+		if e.Code == code {
+			return e.Err
+		}
+	}
+	return nil
+}
+
+// Responders maps command names to responders. One Responders may serve
+// every connection of a factory; register before connections start. It is
+// not safe to register while connections use it.
+type Responders struct {
+	m map[string]responder
+}
+
+// NewResponders returns an empty Responders.
+func NewResponders() *Responders { return &Responders{m: map[string]responder{}} }
+
+// responder decodes a request box and starts the work; the result is an
+// answer box (without _answer) or an error box fields (code, description)
+// with whether to close.
+type responder func(p *Protocol, req Box) *deferred.Deferred[Box]
+
+// Respond registers fn as the responder of cmd: its response is sent as
+// the answer, and its error as the declared error box when it matches one
+// of cmd.Errors; any other error (or a panic) answers UNKNOWN and closes
+// the connection, as Twisted does.
+func Respond[Req, Resp any](rs *Responders, cmd Command[Req, Resp], fn func(Req) (Resp, error)) {
+	RespondDeferred(rs, cmd, func(_ *Protocol, req Req) *deferred.Deferred[Resp] {
+		resp, err := fn(req)
+		if err != nil {
+			return deferred.Fail[Resp](err)
+		}
+		return deferred.Succeed(resp)
+	})
+}
+
+// RespondDeferred registers fn as the responder of cmd, answering when the
+// Deferred fn returns fires. fn gets the connection's Protocol, so that it
+// can hand work to the reactor's pool, whose result comes back on the
+// connection's loop:
+//
+//	reactor.DeferToThread(p.Transport().Loop(), func() (Resp, error) { ... })
+//
+// Errors are handled as in Respond.
+func RespondDeferred[Req, Resp any](rs *Responders, cmd Command[Req, Resp], fn func(p *Protocol, req Req) *deferred.Deferred[Resp]) {
+	if _, err := schemaOf(reflect.TypeFor[Req]()); err != nil {
+		panic(err)
+	}
+	if _, err := schemaOf(reflect.TypeFor[Resp]()); err != nil {
+		panic(err)
+	}
+	c := cmd
+	rs.m[cmd.Name] = func(p *Protocol, req Box) *deferred.Deferred[Box] {
+		args, err := Decode[Req](req)
+		if err != nil {
+			return deferred.Fail[Box](err)
+		}
+		d := callResponder(fn, p, args)
+		return deferred.ThenDeferred(d, func(r Resp) *deferred.Deferred[Box] {
+			b, err := Encode(r)
+			if err != nil {
+				return deferred.Fail[Box](err)
+			}
+			return deferred.Succeed(b)
+		}).AddErrback(func(err error) (Box, error) {
+			if ec, ok := c.codeOf(err); ok {
+				return nil, &declaredError{code: ec.Code, fatal: ec.Fatal, err: err}
+			}
+			return nil, err
+		})
+	}
+}
+
+func callResponder[Req, Resp any](fn func(*Protocol, Req) *deferred.Deferred[Resp], p *Protocol, args Req) (d *deferred.Deferred[Resp]) {
+	defer func() {
+		if r := recover(); r != nil {
+			d = deferred.Fail[Resp](&deferred.PanicError{Value: r})
+		}
+	}()
+	d = fn(p, args)
+	if d == nil {
+		d = deferred.Fail[Resp](deferred.ErrNilDeferred)
+	}
+	return d
+}
+
+// declaredError carries a responder error that its command declares.
+type declaredError struct {
+	code  string
+	fatal bool
+	err   error
+}
+
+func (e *declaredError) Error() string { return e.err.Error() }
+func (e *declaredError) Unwrap() error { return e.err }
+
+// Call sends cmd with the arguments req on p and returns a Deferred that
+// fires with the peer's answer, or fails: with a *RemoteError for an error
+// box (matching the sentinel cmd declares for its code), with the
+// connection's loss reason if it drops first, with ErrNotConnected before
+// or after the connection. Cancelling the Deferred forgets the call (a late
+// answer is dropped); AddTimeout on it times the call out. Call must be
+// called on p's loop.
+func Call[Req, Resp any](p *Protocol, cmd Command[Req, Resp], req Req) *deferred.Deferred[Resp] {
+	b, err := Encode(req)
+	if err != nil {
+		return deferred.Fail[Resp](err)
+	}
+	if cmd.NoAnswer {
+		if err := p.send(cmd.Name, b, ""); err != nil {
+			return deferred.Fail[Resp](err)
+		}
+		var zero Resp
+		return deferred.Succeed(zero)
+	}
+	raw := p.ask(cmd.Name, b)
+	c := cmd
+	return deferred.Then(raw, func(answer Box) (Resp, error) {
+		return Decode[Resp](answer)
+	}).AddErrback(func(err error) (Resp, error) {
+		var re *RemoteError
+		if errors.As(err, &re) && re.declared == nil {
+			re.declared = c.sentinelOf(re.Code)
+		}
+		var zero Resp
+		return zero, err
+	})
+}
