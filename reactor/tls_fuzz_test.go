@@ -217,12 +217,14 @@ func fuzzCuts(data []byte, seed uint64) [][]byte {
 // the close was a reset, and how long the connection lived.
 func rawSend(t *testing.T, addr string, pieces [][]byte, fin bool) (out []byte, reset bool, lived time.Duration) {
 	t.Helper()
+	// The clock starts before the connect: the server may accept, and arm
+	// its handshake timer, before Dial returns here.
+	start := time.Now()
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	start := time.Now()
 	tc := c.(*net.TCPConn)
 	tc.SetNoDelay(true)
 	tc.SetDeadline(time.Now().Add(30 * time.Second))
