@@ -124,7 +124,10 @@ func (ln *Listener) closeFD() {
 // loop (WithReusePort), although Linux lets every SO_REUSEPORT socket of
 // the same user join the group and share the connections (socket(7)). See
 // listenReusePortGroup for how, and for the one race that remains.
-func (r *Reactor) ListenTCP(address string, factory protocol.Factory) (*Listener, error) {
+//
+// opts configure this listener (WithProxyProtocol).
+func (r *Reactor) ListenTCP(address string, factory protocol.Factory, opts ...ListenOption) (*Listener, error) {
+	factory = r.applyListenOptions(factory, opts)
 	sa, family, err := resolveTCP(address)
 	if err != nil {
 		return nil, err
@@ -258,7 +261,8 @@ func tcpListenSocket(family int, reusePort bool) (int, error) {
 }
 
 // ListenUnix listens on a Unix-domain stream socket at path.
-func (r *Reactor) ListenUnix(path string, factory protocol.Factory) (*Listener, error) {
+func (r *Reactor) ListenUnix(path string, factory protocol.Factory, opts ...ListenOption) (*Listener, error) {
+	factory = r.applyListenOptions(factory, opts)
 	if r.state.Load() >= stateStopping {
 		return nil, ErrStopped
 	}
