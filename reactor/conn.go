@@ -51,8 +51,9 @@ type conn struct {
 	outOff   int
 	remote   net.Addr
 	producer protocol.Producer
-	dial     *dialState // set for client connections
-	tls      *tlsLayer  // set for TLS connections (see tls.go)
+	dial     *dialState  // set for client connections
+	tls      *tlsLayer   // set for TLS connections (see tls.go)
+	proxy    *proxyState // set once a PROXY header was read (see proxyproto.go)
 	id       uint64
 }
 
@@ -252,10 +253,14 @@ func (c *conn) BufferedAmount() int { return c.pending() }
 
 // LocalAddr returns the local address, or nil once the connection is
 // closed. It is asked of the kernel each time rather than kept, which keeps
-// an idle connection small.
+// an idle connection small. After a PROXY header with addresses it is the
+// original destination.
 func (c *conn) LocalAddr() net.Addr {
 	if c.flags&fClosed != 0 {
 		return nil
+	}
+	if c.proxy != nil && c.proxy.local != nil {
+		return c.proxy.local
 	}
 	sa, err := unix.Getsockname(c.fd)
 	if err != nil {

@@ -128,8 +128,10 @@ func (ln *Listener) closeFD() {
 // loop (WithReusePort), although Linux lets every SO_REUSEPORT socket of
 // the same user join the group and share the connections (socket(7)). See
 // listenReusePortGroup for how, and for the one race that remains.
-func (r *Reactor) ListenTCP(address string, factory protocol.Factory) (*Listener, error) {
-	return r.ListenTCPWith(address, factory, ListenOptions{})
+//
+// opts configure this listener (WithProxyProtocol).
+func (r *Reactor) ListenTCP(address string, factory protocol.Factory, opts ...ListenOption) (*Listener, error) {
+	return r.ListenTCPWith(address, r.applyListenOptions(factory, opts), ListenOptions{})
 }
 
 // ListenTCPWith is ListenTCP with a backlog and socket options (see
@@ -301,8 +303,9 @@ func tcpListenSocketWith(family int, reusePort bool, so *SocketOptions) (int, er
 }
 
 // ListenUnix listens on a Unix-domain stream socket at path.
-func (r *Reactor) ListenUnix(path string, factory protocol.Factory) (*Listener, error) {
-	return r.listenUnix(path, factory, listenBacklog)
+// opts configure this listener (WithProxyProtocol).
+func (r *Reactor) ListenUnix(path string, factory protocol.Factory, opts ...ListenOption) (*Listener, error) {
+	return r.listenUnix(path, r.applyListenOptions(factory, opts), listenBacklog)
 }
 
 // listenUnix is ListenUnix with a backlog.

@@ -49,21 +49,21 @@ const (
 // ready in ConnectionMade). config must hold a certificate
 // (Certificates, GetCertificate or GetConfigForClient); it is used as
 // given, not copied, so GetCertificate can rotate certificates.
-func (r *Reactor) ListenTLS(address string, config *tls.Config, factory protocol.Factory) (*Listener, error) {
+func (r *Reactor) ListenTLS(address string, config *tls.Config, factory protocol.Factory, opts ...ListenOption) (*Listener, error) {
 	f, err := r.tlsServerFactory(config, factory)
 	if err != nil {
 		return nil, fmt.Errorf("listen %s: %w", address, err)
 	}
-	return r.ListenTCP(address, f)
+	return r.ListenTCP(address, f, opts...)
 }
 
 // ListenUnixTLS is ListenUnix for TLS; see ListenTLS.
-func (r *Reactor) ListenUnixTLS(path string, config *tls.Config, factory protocol.Factory) (*Listener, error) {
+func (r *Reactor) ListenUnixTLS(path string, config *tls.Config, factory protocol.Factory, opts ...ListenOption) (*Listener, error) {
 	f, err := r.tlsServerFactory(config, factory)
 	if err != nil {
 		return nil, fmt.Errorf("listen unix %s: %w", path, err)
 	}
-	return r.ListenUnix(path, f)
+	return r.ListenUnix(path, f, opts...)
 }
 
 func (r *Reactor) tlsServerFactory(config *tls.Config, factory protocol.Factory) (*serverTLSFactory, error) {

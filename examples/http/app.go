@@ -20,6 +20,7 @@ func newApp() http.Handler {
 	must(rt.HandleFunc("GET /stream", stream))
 	must(rt.HandleFunc("POST /echo", echo))
 	must(rt.HandleFunc("GET /users/{id}", getUser))
+	must(rt.HandleFunc("GET /whoami", whoami))
 	must(rt.Handle("POST /upload", http.StreamingBody(http.HandlerFunc(upload))))
 	rt.NotFound(http.HandlerFunc(notFound))
 	return rt
@@ -46,6 +47,16 @@ func hello(w *http.ResponseWriter, r *http.Request) {
 func jsonHello(w *http.ResponseWriter, r *http.Request) {
 	w.SetHeader("Content-Type", "application/json")
 	w.Write(jsonBody)
+}
+
+// whoami answers the client's address as the handler sees it: behind a
+// load balancer with -proxy-protocol, the original client's, not the
+// balancer's.
+func whoami(w *http.ResponseWriter, r *http.Request) {
+	w.SetHeader("Content-Type", "text/plain")
+	if a := r.RemoteAddr(); a != nil {
+		w.Write([]byte(a.String() + "\n"))
+	}
 }
 
 func echo(w *http.ResponseWriter, r *http.Request) {

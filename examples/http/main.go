@@ -14,6 +14,11 @@
 //	go run ./examples/http -tls-cert cert.pem -tls-key key.pem
 //	curl --cacert cert.pem https://localhost:8080/
 //
+// With -proxy-protocol it sits behind HAProxy ("server s1 127.0.0.1:8080
+// send-proxy-v2", or send-proxy for v1): each connection must start with a
+// PROXY header from a loopback source, and handlers see the original
+// client's address (GET /whoami shows it).
+//
 // Endpoints:
 //
 //	GET  /            200 text/plain "Hello, World!" (TechEmpower plaintext)
@@ -22,6 +27,7 @@
 //	GET  /stream?n=N  N lines (1–100000, default 16) in a chunked body
 //	POST /echo        the request body back
 //	GET  /users/{id}  a user as JSON, looked up on the worker pool (ids 1–1000)
+//	GET  /whoami      the client's address as the handler sees it (host:port)
 //	POST /upload      streams the body (any size) and answers its length and SHA-256
 //	anything else     404; errors the server makes itself are JSON problem details
 package main
@@ -49,6 +55,7 @@ func main() {
 	reusePort := flag.Bool("reuseport", runtime.GOOS == "linux", "one listening socket per loop (SO_REUSEPORT); false: one shared socket")
 	certFile := flag.String("tls-cert", "", "serve HTTPS with this PEM certificate (with -tls-key)")
 	keyFile := flag.String("tls-key", "", "PEM private key for -tls-cert")
+	flag.BoolVar(&proxyProtocol, "proxy-protocol", false, "expect a PROXY protocol v1/v2 header (HAProxy's send-proxy) from loopback sources before each connection's bytes")
 	flag.Parse()
 	if *loops < 1 {
 		// Refused like a malformed flag: message, usage, exit status 2.
@@ -115,13 +122,21 @@ func newServer(addr string, loops int, log zerolog.Logger, opts ...reactor.Optio
 	if err != nil {
 		return nil, nil, err
 	}
+	var lopts []reactor.ListenOption
+	if proxyProtocol {
+		// The zero ProxyProtocol: headers from loopback only, required.
+		lopts = append(lopts, reactor.WithProxyProtocol(reactor.ProxyProtocol{}))
+	}
 	var ln *reactor.Listener
 	if tlsConfig != nil {
-		ln, err = r.ListenTLS(addr, tlsConfig, srv)
+		ln, err = r.ListenTLS(addr, tlsConfig, srv, lopts...)
 	} else if isEndpoint(addr) {
+		if proxyProtocol {
+			return nil, nil, fmt.Errorf("-proxy-protocol goes with an address, not the endpoint %q", addr)
+		}
 		ln, err = r.ListenEndpoint(addr, srv)
 	} else {
-		ln, err = r.ListenTCP(addr, srv)
+		ln, err = r.ListenTCP(addr, srv, lopts...)
 	}
 	if err != nil {
 		return nil, nil, err
@@ -150,3 +165,7 @@ func isTerminal(f *os.File) bool {
 
 // tlsConfig, set from -tls-cert and -tls-key, makes newServer serve HTTPS.
 var tlsConfig *tls.Config
+
+// proxyProtocol, set by -proxy-protocol, makes newServer's listener read a
+// PROXY header (from a load balancer on loopback) before each connection.
+var proxyProtocol bool
