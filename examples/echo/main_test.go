@@ -3,15 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
-	"flag"
+	"github.com/mustaine/mustaine/internal/exampletest"
 	"io"
 	"net"
 	"os"
 	"os/exec"
 	"regexp"
-	"slices"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -28,76 +25,18 @@ var loopbackAddr = regexp.MustCompile(`127\.0\.0\.1:[0-9]+`)
 
 // TestFlagsHelperProcess is not a test: in the child process it runs main
 // with the arguments after "--".
-func TestFlagsHelperProcess(t *testing.T) {
-	if os.Getenv(runMainEnv) != "1" {
-		return
-	}
-	i := slices.Index(os.Args, "--")
-	os.Args = append([]string{"echo"}, os.Args[i+1:]...)
-	flag.CommandLine = flag.NewFlagSet("echo", flag.ExitOnError)
-	main()
-	os.Exit(0)
-}
+func TestFlagsHelperProcess(t *testing.T) { exampletest.HelperProcess(runMainEnv, "echo", main) }
 
-// mainCommand returns the command that runs main with args, its stderr
-// going to stderr. NO_COLOR is cleared, so that only the program decides
-// about colour.
 func mainCommand(ctx context.Context, stderr *os.File, args ...string) *exec.Cmd {
-	cmd := exec.CommandContext(ctx, os.Args[0], append([]string{"-test.run=^TestFlagsHelperProcess$", "--"}, args...)...)
-	cmd.Env = append(os.Environ(), runMainEnv+"=1", "NO_COLOR=")
-	cmd.Stderr = stderr
-	return cmd
-}
-
-// runMain runs main with args to completion and returns its exit status
-// and stderr. A server that does not exit within a minute is killed, which
-// the caller sees as a status other than the one it wants.
-func runMain(t *testing.T, args ...string) (int, string) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	f, err := os.Create(t.TempDir() + "/stderr")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	err = mainCommand(ctx, f, args...).Run()
-	var exit *exec.ExitError
-	if err != nil && !errors.As(err, &exit) {
-		t.Fatal(err)
-	}
-	out, err := os.ReadFile(f.Name())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if exit != nil {
-		return exit.ExitCode(), string(out)
-	}
-	return 0, string(out)
+	return exampletest.MainCommand(ctx, runMainEnv, stderr, args...)
 }
 
 func TestFlagsLoopsBelowOneIsAUsageError(t *testing.T) {
-	for _, loops := range []string{"0", "-1"} {
-		code, stderr := runMain(t, "-addr", "127.0.0.1:0", "-loops", loops)
-		if code != 2 {
-			t.Errorf("-loops %s: exit status %d, want 2 (as for a flag error)\n%s", loops, code, stderr)
-		}
-		if want := `invalid value "` + loops + `" for flag -loops: must be at least 1`; !strings.Contains(stderr, want) {
-			t.Errorf("-loops %s: stderr does not say %q:\n%s", loops, want, stderr)
-		}
-		if !strings.Contains(stderr, "Usage") || strings.Contains(stderr, "server listening") {
-			t.Errorf("-loops %s: want the usage and no server:\n%s", loops, stderr)
-		}
-	}
+	exampletest.CheckLoopsBelowOneIsAUsageError(t, runMainEnv)
 }
 
 func TestFlagsMalformedLoopsIsAUsageError(t *testing.T) {
-	// The reference -loops 0 is measured against: the flag package's own
-	// handling of a bad value.
-	code, stderr := runMain(t, "-loops", "two")
-	if code != 2 || !strings.Contains(stderr, `invalid value "two" for flag -loops`) {
-		t.Fatalf("-loops two: exit status %d, stderr:\n%s", code, stderr)
-	}
+	exampletest.CheckMalformedLoopsIsAUsageError(t, runMainEnv)
 }
 
 func TestFlagsLogHasNoColourWhenStderrIsAFile(t *testing.T) {
