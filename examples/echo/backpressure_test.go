@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"github.com/mustaine/mustaine/internal/exampletest"
 	"io"
 	"net"
 	"os"
@@ -61,26 +62,6 @@ func startEcho(t *testing.T, bin string, loops int) (*exec.Cmd, string) {
 	return nil, ""
 }
 
-// rss is a process's resident set size in bytes, from /proc.
-func rss(t *testing.T, pid int) int64 {
-	t.Helper()
-	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, line := range strings.Split(string(status), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return kb << 10
-		}
-	}
-	t.Fatal("no VmRSS in /proc status")
-	return 0
-}
-
 func streamByte(i int64) byte { return byte(i*131 + i>>9) }
 
 // The idiom this example shows is that there is none to write: a client
@@ -110,7 +91,7 @@ func TestClientThatDoesNotReadCannotGrowTheServer(t *testing.T) {
 			if _, err := io.ReadFull(c, make([]byte, 1)); err != nil {
 				t.Fatal(err)
 			}
-			baseline := rss(t, cmd.Process.Pid)
+			baseline := exampletest.MustRSS(t, cmd.Process.Pid)
 			var written atomic.Int64
 			writeDone := make(chan error, 1)
 			go func() {
@@ -140,7 +121,7 @@ func TestClientThatDoesNotReadCannotGrowTheServer(t *testing.T) {
 				last = now
 			}
 			held := written.Load()
-			grown := rss(t, cmd.Process.Pid) - baseline
+			grown := exampletest.MustRSS(t, cmd.Process.Pid) - baseline
 			t.Logf("writer held back after %d KiB; server RSS grew by %d KiB", held>>10, grown>>10)
 			if held >= total {
 				t.Fatalf("the server read all %d bytes from a client that did not read", held)

@@ -4,10 +4,10 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"github.com/mustaine/mustaine/internal/exampletest"
 	"io"
 	"net"
 	nethttp "net/http"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -30,24 +30,6 @@ import (
 
 const defaultShutdownTimeout = 10 * time.Second
 
-// lockedBuffer collects a child's standard error.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // exampleBinary builds examples/http into the test's temporary directory.
 func exampleBinary(t *testing.T) string {
 	t.Helper()
@@ -62,7 +44,7 @@ func exampleBinary(t *testing.T) string {
 type child struct {
 	cmd    *exec.Cmd
 	addr   string
-	stderr *lockedBuffer
+	stderr *exampletest.Buffer
 	exited chan struct{}
 	err    error // cmd.Wait's, once exited is closed
 }
@@ -71,7 +53,7 @@ var listenAddr = regexp.MustCompile(`http://(127\.0\.0\.1:[0-9]+)/`)
 
 func startChild(t *testing.T, loops int) *child {
 	t.Helper()
-	c := &child{stderr: &lockedBuffer{}, exited: make(chan struct{})}
+	c := &child{stderr: &exampletest.Buffer{}, exited: make(chan struct{})}
 	c.cmd = exec.Command(exampleBinary(t), "-addr", "127.0.0.1:0", "-loops", strconv.Itoa(loops))
 	pipe, err := c.cmd.StderrPipe()
 	if err != nil {
@@ -266,7 +248,7 @@ func TestStopCutsASleepLongerThanTheShutdownTimeoutWithALoggedReason(t *testing.
 	// and a short timeout; its log goes to the buffer standing for
 	// stderr.
 	const timeout = 500 * time.Millisecond
-	stderr := &lockedBuffer{}
+	stderr := &exampletest.Buffer{}
 	log := zerolog.New(zerolog.ConsoleWriter{Out: stderr, NoColor: true}).Level(zerolog.InfoLevel)
 	r, ln, err := newServer("127.0.0.1:0", 2, log, reactor.WithShutdownTimeout(timeout), reactor.WithSignalHandling(false))
 	if err != nil {
@@ -320,19 +302,14 @@ func TestStopCutsASleepLongerThanTheShutdownTimeoutWithALoggedReason(t *testing.
 	}
 }
 
-// vmRSS reads a process's resident set size from /proc, in bytes.
+// vmRSS is a process's resident set size in bytes, or -1 when it cannot
+// be read (the sampler runs on its own goroutine and cannot fail the test).
 func vmRSS(pid int) int64 {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	n, err := exampletest.RSS(pid)
 	if err != nil {
 		return -1
 	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			return kb << 10
-		}
-	}
-	return -1
+	return n
 }
 
 // pipelinedBatch is requests written over and over by the flood test:

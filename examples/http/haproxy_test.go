@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"github.com/mustaine/mustaine/internal/exampletest"
 	"io"
 	"net"
 	nethttp "net/http"
@@ -18,7 +19,7 @@ import (
 // startProxyChild runs the example binary with -proxy-protocol.
 func startProxyChild(t *testing.T, loops int) (addr string) {
 	t.Helper()
-	stderr := &lockedBuffer{}
+	stderr := &exampletest.Buffer{}
 	cmd := exec.Command(exampleBinary(t), "-addr", "127.0.0.1:0", "-loops", fmt.Sprint(loops), "-proxy-protocol")
 	pipe, err := cmd.StderrPipe()
 	if err != nil {
@@ -102,7 +103,7 @@ backend be
 	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	out := &lockedBuffer{}
+	out := &exampletest.Buffer{}
 	cmd := exec.Command(bin, "-db", "-f", path)
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {

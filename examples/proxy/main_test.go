@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/mustaine/mustaine/internal/exampletest"
 	"io"
 	"net"
 	"os"
@@ -61,28 +62,10 @@ var (
 	ansiEscape    = regexp.MustCompile("\x1b\\[[0-9;]*m")
 )
 
-// logBuffer collects a child's stderr.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // start runs bin with args, waits for its 'listening addr=' line and
 // returns the process, the address and its log; it is killed when the test
 // ends.
-func start(t *testing.T, bin string, args ...string) (*exec.Cmd, string, *logBuffer) {
+func start(t *testing.T, bin string, args ...string) (*exec.Cmd, string, *exampletest.Buffer) {
 	t.Helper()
 	cmd := exec.Command(bin, args...)
 	stderr, err := cmd.StderrPipe()
@@ -96,7 +79,7 @@ func start(t *testing.T, bin string, args ...string) (*exec.Cmd, string, *logBuf
 		cmd.Process.Kill()
 		cmd.Wait()
 	})
-	log := &logBuffer{}
+	log := &exampletest.Buffer{}
 	lines := bufio.NewScanner(stderr)
 	for lines.Scan() {
 		line := lines.Text()
@@ -127,26 +110,6 @@ func eachLoops(t *testing.T, fn func(t *testing.T, loops int)) {
 	}
 }
 
-// rss is a process's resident set size in bytes, from /proc.
-func rss(t *testing.T, pid int) int64 {
-	t.Helper()
-	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, line := range strings.Split(string(status), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return kb << 10
-		}
-	}
-	t.Fatal("no VmRSS in /proc status")
-	return 0
-}
-
 func streamByte(i int64) byte { return byte(i*131 + i>>9) }
 
 // 64 MiB sent through the proxy to the echo server by a client that reads
@@ -172,7 +135,7 @@ func TestProxy64MiBToEchoWithASlowReaderBoundedRSS(t *testing.T) {
 		if _, err := io.ReadFull(c, one); err != nil || one[0] != streamByte(0) {
 			t.Fatalf("warm-up echo: %v %v", one, err)
 		}
-		base := rss(t, proxy.Process.Pid)
+		base := exampletest.MustRSS(t, proxy.Process.Pid)
 		const total = 64 << 20
 		var peak atomic.Int64
 		stopSampling := make(chan struct{})
@@ -185,7 +148,7 @@ func TestProxy64MiBToEchoWithASlowReaderBoundedRSS(t *testing.T) {
 					return
 				case <-time.After(20 * time.Millisecond):
 				}
-				if r := rss(t, proxy.Process.Pid); r > peak.Load() {
+				if r := exampletest.MustRSS(t, proxy.Process.Pid); r > peak.Load() {
 					peak.Store(r)
 				}
 			}
