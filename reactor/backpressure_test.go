@@ -105,24 +105,7 @@ func TestEchoHoldsBackAPeerThatDoesNotReadThenDeliversAll(t *testing.T) {
 		}
 		defer c.Close()
 		var written atomic.Int64
-		writeDone := make(chan error, 1)
-		go func() {
-			chunk := make([]byte, 64<<10)
-			var off int64
-			for off < total {
-				for i := range chunk {
-					chunk[i] = pattern(off + int64(i))
-				}
-				n, err := c.Write(chunk)
-				off += int64(n)
-				written.Store(off)
-				if err != nil {
-					writeDone <- err
-					return
-				}
-			}
-			writeDone <- nil
-		}()
+		writeDone := writePattern(c, total, &written)
 		held := waitStalled(&written)
 		if held >= total {
 			t.Fatalf("the writer was not held back: wrote all %d bytes to a server it never read from", held)

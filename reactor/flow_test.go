@@ -37,6 +37,30 @@ func (p *pausedVerifier) DataReceived(b []byte) {
 	p.received.Add(int64(len(b)))
 }
 
+// writePattern writes total bytes of pattern to c on its own goroutine,
+// keeping written up to date, and reports the outcome on the channel.
+func writePattern(c net.Conn, total int64, written *atomic.Int64) <-chan error {
+	done := make(chan error, 1)
+	go func() {
+		chunk := make([]byte, 64<<10)
+		var off int64
+		for off < total {
+			for i := range chunk {
+				chunk[i] = pattern(off + int64(i))
+			}
+			n, err := c.Write(chunk)
+			off += int64(n)
+			written.Store(off)
+			if err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	return done
+}
+
 // waitStalled waits until counter stops moving: the writer is blocked.
 func waitStalled(counter *atomic.Int64) int64 {
 	last := int64(-1)
@@ -64,24 +88,7 @@ func TestPauseReadingHoldsWriterBackWithoutHeapGrowthThenResumeDeliversAll(t *te
 	c := listenAndDial(t, r, protocol.FactoryFunc(func(net.Addr) protocol.Protocol { return server }))
 	before := heapInUse()
 	var written atomic.Int64
-	writeDone := make(chan error, 1)
-	go func() {
-		chunk := make([]byte, 64<<10)
-		var off int64
-		for off < total {
-			for i := range chunk {
-				chunk[i] = pattern(off + int64(i))
-			}
-			n, err := c.Write(chunk)
-			off += int64(n)
-			written.Store(off)
-			if err != nil {
-				writeDone <- err
-				return
-			}
-		}
-		writeDone <- nil
-	}()
+	writeDone := writePattern(c, total, &written)
 	held := waitStalled(&written)
 	if held >= total {
 		t.Fatalf("the writer was not held back: wrote all %d bytes to a paused connection", held)
