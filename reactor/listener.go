@@ -51,6 +51,9 @@ type Listener struct {
 	backoff []time.Duration
 
 	sockopts *SocketOptions // applied to accepted connections; nil: the defaults
+
+	key        string      // names it for an upgrade (inherit.go); guarded by r.mu
+	handedOver atomic.Bool // a new process serves its sockets: keep the Unix file
 }
 
 // Addr returns the address the listener is bound to (with the real port
@@ -107,7 +110,7 @@ func (ln *Listener) closeFD() {
 		for _, fd := range ln.fds[min(1, len(ln.fds)):] {
 			unix.Close(fd)
 		}
-		if ln.path != "" {
+		if ln.path != "" && !ln.handedOver.Load() {
 			os.Remove(ln.path)
 		}
 		ln.r.removeListener(ln)
@@ -161,6 +164,9 @@ func (r *Reactor) ListenTCPWith(address string, factory protocol.Factory, opts L
 		return nil, ErrStopped
 	}
 	so := &opts.Socket
+	if ln, ok, err := r.adoptInherited(listenKey(false, address), factory, so); ok {
+		return ln, err
+	}
 	backlog := listenBacklog
 	if opts.Backlog > 0 {
 		backlog = opts.Backlog
@@ -313,6 +319,9 @@ func (r *Reactor) listenUnix(path string, factory protocol.Factory, backlog int)
 	if r.state.Load() >= stateStopping {
 		return nil, ErrStopped
 	}
+	if ln, ok, err := r.adoptInherited(listenKey(true, path), factory, nil); ok {
+		return ln, err
+	}
 	fd, err := sysSocket(unix.AF_UNIX, unix.SOCK_STREAM)
 	if err != nil {
 		return nil, fmt.Errorf("listen unix %s: socket: %w", path, err)
@@ -345,6 +354,7 @@ func (r *Reactor) serve(fds []int, isUnix bool, path, address string, factory pr
 		r: r, fd: fds[0], addr: sockaddrToAddr(bound, isUnix), factory: factory,
 		unix: isUnix, path: path, done: make(chan struct{}),
 		backoff: make([]time.Duration, len(r.loops)), sockopts: so,
+		key: listenKey(isUnix, address),
 	}
 	if len(fds) > 1 {
 		ln.fds = fds

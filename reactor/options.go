@@ -29,6 +29,8 @@ type config struct {
 	resolver        Resolver
 	tlsTimeout      time.Duration // 0: defaultTLSHandshakeTimeout; <0: none
 	tlsHandshakes   int           // 0: defaultTLSHandshakes
+	upgradeSignals  []os.Signal   // WithUpgradeOn (upgrade.go)
+	upgradeTimeout  time.Duration
 }
 
 func defaultConfig() config {
@@ -46,6 +48,7 @@ func defaultConfig() config {
 		workQueue:       defaultWorkQueue,
 		signals:         true,
 		resolver:        net.DefaultResolver,
+		upgradeTimeout:  defaultUpgradeTimeout,
 	}
 }
 

@@ -40,6 +40,7 @@ type Reactor struct {
 	running atomic.Bool
 
 	handshakes handshakeLimiter // bounds concurrent TLS handshakes (tls.go)
+	upgrade    upgradeState     // Upgrade (upgrade.go)
 }
 
 // New creates a reactor and its loops. Nothing runs until Run.
@@ -157,6 +158,7 @@ func (r *Reactor) Run() error {
 	r.mu.Unlock()
 	sigs, stopSignals := r.notifySignals()
 	defer stopSignals()
+	defer r.watchUpgrades()()
 
 	l0 := r.loops[0]
 	l0.CallFromThread(func() {
