@@ -20,15 +20,38 @@ import (
 
 // pidEchoFactory serves connections that get this process's pid and a
 // newline first, then an echo of what they send: a client can tell which
-// process of an upgrade served it.
+// process of an upgrade served it. It is a request-response protocol that
+// drains like HTTP: a connection asked to drain closes once it has echoed
+// something (at once if it already has).
 func pidEchoFactory() protocol.Factory {
 	greeting := []byte(strconv.Itoa(os.Getpid()) + "\n")
-	return protocol.FactoryFunc(func(net.Addr) protocol.Protocol {
-		return &protocol.Funcs{
-			OnConnect: func(t protocol.Transport) { t.Write(greeting) },
-			OnData:    func(t protocol.Transport, b []byte) { t.Write(b) },
-		}
-	})
+	return protocol.FactoryFunc(func(net.Addr) protocol.Protocol { return &pidEchoProto{greeting: greeting} })
+}
+
+type pidEchoProto struct {
+	protocol.Base
+	greeting         []byte
+	echoed, draining bool
+}
+
+func (p *pidEchoProto) ConnectionMade(t protocol.Transport) {
+	p.Base.ConnectionMade(t)
+	t.Write(p.greeting)
+}
+
+func (p *pidEchoProto) DataReceived(b []byte) {
+	p.Transport.Write(b)
+	p.echoed = true
+	if p.draining {
+		p.Transport.LoseConnection()
+	}
+}
+
+func (p *pidEchoProto) Drain() {
+	p.draining = true
+	if p.echoed {
+		p.Transport.LoseConnection()
+	}
 }
 
 // pidEcho connects to addr over network, reads the serving process's pid

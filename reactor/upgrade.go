@@ -148,8 +148,10 @@ func (r *Reactor) Upgrade() error {
 	go func() { readyCh <- waitReady(rd) }()
 	timeout := time.NewTimer(r.cfg.upgradeTimeout)
 	defer timeout.Stop()
+	readerDone := false
 	select {
 	case err = <-readyCh:
+		readerDone = true
 	case <-timeout.C:
 		err = fmt.Errorf("not ready within %v", r.cfg.upgradeTimeout)
 	case <-r.stopCh:
@@ -161,7 +163,7 @@ func (r *Reactor) Upgrade() error {
 		cmd.Process.Kill() // by PID: the child this call started
 		state, _ := cmd.Process.Wait()
 		rd.Close()
-		if len(readyCh) == 0 {
+		if !readerDone {
 			<-readyCh // the reader ends at EOF, now that the child is gone
 		}
 		log.Error().Err(err).Stringer("exit", state).Msg("upgrade failed; this process keeps serving")
