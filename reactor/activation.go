@@ -209,3 +209,12 @@ func checkFile(f *os.File) error {
 	}
 	return checkErr
 }
+
+// Activated reports whether this process has sockets from systemd socket
+// activation to serve with ListenActivated: passed by systemd itself, or
+// handed over by an upgrade from a process that had them. A program picks
+// with it between ListenActivated and its configured address.
+func Activated() bool {
+	files, _ := ActivationListeners()
+	return len(files) > 0 || len(inheritedKeys("activated:")) > 0
+}
