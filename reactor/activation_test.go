@@ -111,17 +111,17 @@ func TestSocketActivationServesTheInheritedSocket(t *testing.T) {
 					activationHelperEnv + "=1", "HELPER_LOOPS=" + strconv.Itoa(loops),
 					"LISTEN_FDS=1", "LISTEN_FDNAMES=web",
 				}, []*os.File{f}, true)
-				m, next := h.waitLine(t, regexp.MustCompile(`^name=(\S+) unset=(\S+) cloexec=(\S+)$`), 0)
+				m, next := h.Wait(t, regexp.MustCompile(`^name=(\S+) unset=(\S+) cloexec=(\S+)$`), 0)
 				if m[1] != "web" || m[2] != "true" || m[3] != "true" {
 					t.Fatalf("name %q, variables unset %s, close-on-exec %s; want web, true, true", m[1], m[2], m[3])
 				}
-				if m, _ := h.waitLine(t, regexp.MustCompile(`^other: no socket (\S+)$`), next); m[1] != "true" {
+				if m, _ := h.Wait(t, regexp.MustCompile(`^other: no socket (\S+)$`), next); m[1] != "true" {
 					t.Fatal("ListenActivated(\"other\") did not fail with ErrNoActivatedSocket")
 				}
-				if m, _ := h.waitLine(t, regexp.MustCompile(`^again: no socket (\S+)$`), next); m[1] != "true" {
+				if m, _ := h.Wait(t, regexp.MustCompile(`^again: no socket (\S+)$`), next); m[1] != "true" {
 					t.Fatal("a second ListenActivated(\"web\") did not fail with ErrNoActivatedSocket")
 				}
-				m, _ = h.waitLine(t, regexp.MustCompile(`^serving (\S+) on (\d+) sockets$`), next)
+				m, _ = h.Wait(t, regexp.MustCompile(`^serving (\S+) on (\d+) sockets$`), next)
 				want := "1"
 				if reuse && loops > 1 {
 					want = strconv.Itoa(loops)
@@ -139,7 +139,7 @@ func TestSocketActivationServesTheInheritedSocket(t *testing.T) {
 						t.Fatalf("served by pid %d, want the activated child %d", pid, h.cmd.Process.Pid)
 					}
 				}
-				h.stopPID(t, h.cmd.Process.Pid)
+				h.StopPID(t, h.cmd.Process.Pid)
 				if err := h.cmd.Wait(); err != nil {
 					t.Fatalf("child after SIGTERM: %v", err)
 				}

@@ -7,14 +7,12 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"regexp"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/mustaine/mustaine/internal/exampletest"
 	"github.com/mustaine/mustaine/protocol"
 )
 
@@ -85,13 +83,10 @@ func pidEcho(network, addr, msg string) (pid int, err error) {
 }
 
 // helperProc is a test helper process (this test binary running one
-// Test...HelperProcess) and whatever it starts, all writing to one pipe.
+// Test...HelperProcess) and the output of it and of what it starts.
 type helperProc struct {
-	cmd   *exec.Cmd
-	mu    sync.Mutex
-	lines []string
-	more  chan struct{} // signalled on each line
-	eof   chan struct{} // closed when every writer (child and grandchildren) is gone
+	cmd *exec.Cmd
+	*exampletest.Lines
 }
 
 // startHelper runs the test binary's helper test named run, with env
@@ -109,83 +104,5 @@ func startHelper(t *testing.T, run string, env []string, extra []*os.File, liste
 	}
 	cmd.Env = append(os.Environ(), env...)
 	cmd.ExtraFiles = extra
-	rd, wr, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stdout, cmd.Stderr = wr, wr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	wr.Close()
-	h := &helperProc{cmd: cmd, more: make(chan struct{}, 1), eof: make(chan struct{})}
-	go func() {
-		defer close(h.eof)
-		sc := bufio.NewScanner(rd)
-		for sc.Scan() {
-			h.mu.Lock()
-			h.lines = append(h.lines, sc.Text())
-			h.mu.Unlock()
-			select {
-			case h.more <- struct{}{}:
-			default:
-			}
-		}
-		rd.Close()
-	}()
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("helper output:\n%s", h.output())
-		}
-	})
-	return h
-}
-
-func (h *helperProc) output() string {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return strings.Join(h.lines, "\n")
-}
-
-// waitLine waits for the first line from index from on that matches re
-// and returns its submatches and the index after it.
-func (h *helperProc) waitLine(t *testing.T, re *regexp.Regexp, from int) ([]string, int) {
-	t.Helper()
-	deadline := time.After(30 * time.Second)
-	for {
-		h.mu.Lock()
-		for i := from; i < len(h.lines); i++ {
-			if m := re.FindStringSubmatch(h.lines[i]); m != nil {
-				h.mu.Unlock()
-				return m, i + 1
-			}
-		}
-		from = len(h.lines)
-		h.mu.Unlock()
-		select {
-		case <-h.more:
-		case <-h.eof:
-			h.mu.Lock()
-			n := len(h.lines)
-			h.mu.Unlock()
-			if n == from {
-				t.Fatalf("helper output ended without a line matching %q", re)
-			}
-		case <-deadline:
-			t.Fatalf("no line matching %q within 30s", re)
-		}
-	}
-}
-
-// stopPID sends SIGTERM to pid (a process this test started, directly or
-// through an upgrade) and waits for every writer of the pipe to be gone.
-func (h *helperProc) stopPID(t *testing.T, pid int) {
-	t.Helper()
-	syscall.Kill(pid, syscall.SIGTERM)
-	select {
-	case <-h.eof:
-	case <-time.After(30 * time.Second):
-		syscall.Kill(pid, syscall.SIGKILL)
-		t.Fatalf("process %d did not stop on SIGTERM", pid)
-	}
+	return &helperProc{cmd: cmd, Lines: exampletest.StartLines(t, cmd)}
 }

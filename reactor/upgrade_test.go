@@ -157,7 +157,7 @@ func TestUpgradeHandsListenersOverWithoutRefusingOrLosingAConnection(t *testing.
 			h := startHelper(t, "TestUpgradeHelperProcess", []string{
 				upgradeHelperEnv + "=1", "HELPER_LOOPS=" + strconv.Itoa(loops), "HELPER_UNIX=" + unixPath,
 			}, nil, false)
-			m, next := h.waitLine(t, listeningLine, 0)
+			m, next := h.Wait(t, listeningLine, 0)
 			addr, sockets := m[1], m[3]
 			oldPID, _ := strconv.Atoi(m[2])
 			if want := strconv.Itoa(loops); sockets != want {
@@ -168,9 +168,9 @@ func TestUpgradeHandsListenersOverWithoutRefusingOrLosingAConnection(t *testing.
 			if err := syscall.Kill(oldPID, syscall.SIGHUP); err != nil {
 				t.Fatal(err)
 			}
-			m, _ = h.waitLine(t, listeningLine, next)
+			m, _ = h.Wait(t, listeningLine, next)
 			newPID, _ := strconv.Atoi(m[2])
-			defer h.stopPID(t, newPID)
+			defer h.StopPID(t, newPID)
 			if m[1] != addr || m[3] != sockets || newPID == oldPID {
 				t.Fatalf("after the upgrade: %q, want %s with %s sockets from a new pid", m[0], addr, sockets)
 			}
@@ -191,7 +191,7 @@ func TestUpgradeHandsListenersOverWithoutRefusingOrLosingAConnection(t *testing.
 			if _, err := os.Stat(unixPath); err != nil {
 				t.Fatalf("Unix socket file gone after the old process exited: %v", err)
 			}
-			h.waitLine(t, regexp.MustCompile(`upgrade: new process ready`), 0)
+			h.Wait(t, regexp.MustCompile(`upgrade: new process ready`), 0)
 		})
 	}
 }
@@ -207,14 +207,14 @@ func TestFailedUpgradeKeepsTheOldProcessServing(t *testing.T) {
 			h := startHelper(t, "TestUpgradeHelperProcess", []string{
 				upgradeHelperEnv + "=1", "HELPER_LOOPS=1", "HELPER_UNIX=" + unixPath, "HELPER_FAIL=" + mode,
 			}, nil, false)
-			m, next := h.waitLine(t, listeningLine, 0)
+			m, next := h.Wait(t, listeningLine, 0)
 			oldPID, _ := strconv.Atoi(m[2])
 			pc := startPIDClients(m[1], unixPath)
 			pc.waitFor(t, oldPID, 10)
 			if err := syscall.Kill(oldPID, syscall.SIGHUP); err != nil {
 				t.Fatal(err)
 			}
-			m, _ = h.waitLine(t, regexp.MustCompile(`"new_pid":(\d+).*upgrade failed; this process keeps serving`), next)
+			m, _ = h.Wait(t, regexp.MustCompile(`"new_pid":(\d+).*upgrade failed; this process keeps serving`), next)
 			newPID, _ := strconv.Atoi(m[1])
 			if err := syscall.Kill(newPID, 0); !errors.Is(err, syscall.ESRCH) {
 				t.Errorf("failed new process %d still exists (kill 0: %v)", newPID, err)
@@ -227,7 +227,7 @@ func TestFailedUpgradeKeepsTheOldProcessServing(t *testing.T) {
 			if len(errs) > 0 || len(perPID) != 1 {
 				t.Fatalf("after a failed upgrade: served %v, errors %v; want all by the old process", perPID, errs)
 			}
-			h.stopPID(t, oldPID)
+			h.StopPID(t, oldPID)
 			if err := h.cmd.Wait(); err != nil {
 				t.Fatalf("old process after SIGTERM: %v", err)
 			}
