@@ -8,9 +8,7 @@ import (
 	"io"
 	"net"
 	nethttp "net/http"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -98,43 +96,8 @@ frontend fe
 backend be
     server s1 %s %s
 `, front, backend, sendProxy)
-	dir := t.TempDir()
-	path := filepath.Join(dir, "haproxy.cfg")
-	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	out := &exampletest.Buffer{}
-	cmd := exec.Command(bin, "-db", "-f", path)
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		cmd.Process.Kill() // by PID
-		<-exited
-		if t.Failed() {
-			t.Logf("haproxy config:\n%s\nhaproxy output:\n%s", cfg, out)
-		}
-	})
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		c, err := net.Dial("tcp", front)
-		if err == nil {
-			c.Close()
-			return front
-		}
-		select {
-		case <-exited:
-			t.Fatalf("haproxy exited:\n%s", out)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("haproxy does not listen on %s:\n%s", front, out)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	runHAProxy(t, bin, cfg, front)
+	return front
 }
 
 // whoamiThrough GETs /whoami through front and returns the answer and the
