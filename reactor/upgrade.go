@@ -376,10 +376,15 @@ type upgradeState struct {
 // watching and waits for an upgrade in progress to end.
 func (r *Reactor) watchUpgrades() (stop func()) {
 	loadInherited()
-	r.AddSystemEventTrigger(After, Startup, func() *deferred.Deferred[struct{}] {
-		r.reportReady()
-		return nil
-	})
+	inherited.mu.Lock()
+	started := inherited.readyFD >= 0
+	inherited.mu.Unlock()
+	if started {
+		r.AddSystemEventTrigger(After, Startup, func() *deferred.Deferred[struct{}] {
+			r.reportReady()
+			return nil
+		})
+	}
 	if len(r.cfg.upgradeSignals) == 0 {
 		return func() {}
 	}

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/mustaine/mustaine/internal/exampletest"
 )
 
 const upgradeHelperEnv = "MUSTAINE_TEST_UPGRADE_HELPER"
@@ -128,21 +130,6 @@ func (pc *pidClients) finish() (map[int]int, []error) {
 	return pc.perPID, pc.errs
 }
 
-// waitExit waits for the helper's own process to exit.
-func waitExit(t *testing.T, h *helperProc) error {
-	t.Helper()
-	done := make(chan error, 1)
-	go func() { done <- h.cmd.Wait() }()
-	select {
-	case err := <-done:
-		return err
-	case <-time.After(30 * time.Second):
-		h.cmd.Process.Kill()
-		t.Fatal("old process did not exit within 30s of the upgrade")
-		return nil
-	}
-}
-
 // TestUpgradeHandsListenersOverWithoutRefusingOrLosingAConnection: SIGHUP
 // makes the server start a new copy of itself on the same sockets (each
 // loop's SO_REUSEPORT socket, and a Unix socket) while clients connect
@@ -174,7 +161,7 @@ func TestUpgradeHandsListenersOverWithoutRefusingOrLosingAConnection(t *testing.
 			if m[1] != addr || m[3] != sockets || newPID == oldPID {
 				t.Fatalf("after the upgrade: %q, want %s with %s sockets from a new pid", m[0], addr, sockets)
 			}
-			if err := waitExit(t, h); err != nil {
+			if err := exampletest.WaitExit(t, h.cmd); err != nil {
 				t.Fatalf("old process: %v, want exit status 0", err)
 			}
 			pc.waitFor(t, newPID, 20)

@@ -342,7 +342,7 @@ func TestHAProxyRollingUpgradeUnderLoadLosesNothing(t *testing.T) {
 		if s.addr != addr || s.pid == oldPID {
 			t.Fatalf("backend %d after SIGHUP: pid %d on %s, want a new pid on %s", i+1, s.pid, s.addr, addr)
 		}
-		if err := s.waitExit(t); err != nil {
+		if err := exampletest.WaitExit(t, s.cmd); err != nil {
 			t.Fatalf("backend %d's old process: %v, want exit status 0", i+1, err)
 		}
 		// Kill the new one by PID when the test ends.

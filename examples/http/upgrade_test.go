@@ -62,22 +62,6 @@ func (s *serverProc) waitListening(t *testing.T) {
 	s.pid, _ = strconv.Atoi(m[2])
 }
 
-// waitExit waits for the process the test started to exit, and returns
-// how it ended.
-func (s *serverProc) waitExit(t *testing.T) error {
-	t.Helper()
-	done := make(chan error, 1)
-	go func() { done <- s.cmd.Wait() }()
-	select {
-	case err := <-done:
-		return err
-	case <-time.After(30 * time.Second):
-		s.cmd.Process.Kill()
-		t.Fatalf("process %d did not exit within 30s", s.cmd.Process.Pid)
-		return nil
-	}
-}
-
 // fetch does GET path on client and returns the status and body.
 func fetch(client *nethttp.Client, url string) (int, string, error) {
 	resp, err := client.Get(url)
@@ -133,7 +117,7 @@ func TestHealthzAnswers200ThenFailsOnceTheServerDrains(t *testing.T) {
 			}
 			syscall.Kill(s.pid, syscall.SIGTERM)
 			waitHealthz503(t, client, s.addr)
-			if err := s.waitExit(t); err != nil {
+			if err := exampletest.WaitExit(t, s.cmd); err != nil {
 				t.Fatalf("after SIGTERM: %v, want exit status 0", err)
 			}
 		})
@@ -229,7 +213,7 @@ func upgradeUnderLoad(t *testing.T, s *serverProc) {
 		t.Fatalf("after SIGHUP: pid %d listening on %s, want a new pid on %s", s.pid, s.addr, addr)
 	}
 	waitHealthz503(t, old, addr)
-	if err := s.waitExit(t); err != nil {
+	if err := exampletest.WaitExit(t, s.cmd); err != nil {
 		t.Fatalf("old process after the upgrade: %v, want exit status 0", err)
 	}
 	lc.waitServed(t, 50) // answered by the new process: the old one is gone

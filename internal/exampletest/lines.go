@@ -116,3 +116,21 @@ func (l *Lines) StopPID(t *testing.T, pid int) {
 		t.Fatalf("process %d did not stop on SIGTERM within 30s", pid)
 	}
 }
+
+// WaitExit waits up to 30 seconds for cmd, started by the test, to exit,
+// and returns cmd.Wait's answer (nil for exit status 0); past that it
+// kills cmd and fails.
+func WaitExit(t *testing.T, cmd *exec.Cmd) error {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(30 * time.Second):
+		cmd.Process.Kill() // by PID
+		<-done
+		t.Fatalf("process %d did not exit within 30s", cmd.Process.Pid)
+		return nil
+	}
+}
