@@ -132,6 +132,17 @@
 // WithSignalHandling(false) turns that off for embedding. A reactor runs
 // once: create a new one to run again.
 //
+// # Listeners that outlive a process
+//
+// ListenFD and ListenFile serve a listening socket made elsewhere (a
+// supervisor's), ListenActivated the ones systemd passes by socket
+// activation. Upgrade, or WithUpgradeOn(syscall.SIGHUP), replaces the
+// process by a new copy of its program on the same sockets (every loop's
+// SO_REUSEPORT socket included, since closing one would reset the
+// connections queued on it), then drains as Stop does: no connection is
+// refused or lost. In the new process ListenTCP and ListenUnix on the same
+// address serve the inherited sockets, so the program needs no other code.
+//
 // # Blocking work
 //
 // Nothing on a loop may block. DeferToThread runs a function on the

@@ -132,6 +132,9 @@ func (ln *Listener) closeFD() {
 // the same user join the group and share the connections (socket(7)). See
 // listenReusePortGroup for how, and for the one race that remains.
 //
+// In a process started by Upgrade, ListenTCP on the address the previous
+// process listened on serves the sockets it handed over instead.
+//
 // opts configure this listener (WithProxyProtocol).
 func (r *Reactor) ListenTCP(address string, factory protocol.Factory, opts ...ListenOption) (*Listener, error) {
 	return r.ListenTCPWith(address, r.applyListenOptions(factory, opts), ListenOptions{})
@@ -308,7 +311,8 @@ func tcpListenSocketWith(family int, reusePort bool, so *SocketOptions) (int, er
 	return fd, nil
 }
 
-// ListenUnix listens on a Unix-domain stream socket at path.
+// ListenUnix listens on a Unix-domain stream socket at path (in a process
+// started by Upgrade: serves the socket the previous one handed over).
 // opts configure this listener (WithProxyProtocol).
 func (r *Reactor) ListenUnix(path string, factory protocol.Factory, opts ...ListenOption) (*Listener, error) {
 	return r.listenUnix(path, r.applyListenOptions(factory, opts), listenBacklog)
