@@ -25,6 +25,7 @@ var serverLine = regexp.MustCompile(`http server listening addr=http://(\S+)/ .*
 // serverProc is the example binary running as a process, its output read to
 // the end of every process writing it (its upgraded successors too).
 type serverProc struct {
+	bin  string // the example binary
 	cmd  *exec.Cmd
 	out  *exampletest.Lines
 	addr string
@@ -44,7 +45,7 @@ func startProcess(t *testing.T, env []string, extra []*os.File, viaShell bool, a
 	}
 	cmd.Env = append(os.Environ(), env...)
 	cmd.ExtraFiles = extra
-	s := &serverProc{cmd: cmd, out: exampletest.StartLines(t, cmd)}
+	s := &serverProc{bin: bin, cmd: cmd, out: exampletest.StartLines(t, cmd)}
 	t.Cleanup(func() {
 		cmd.Process.Kill() // by PID; a no-op once it exited
 		cmd.Wait()
@@ -192,8 +193,9 @@ func (lc *loadClients) finish(t *testing.T) {
 	}
 }
 
-// upgradeUnderLoad sends SIGHUP to s while clients keep making new
-// connections: a new process must log that it listens on the same
+// upgradeUnderLoad installs a new build of the binary and sends SIGHUP to
+// s while clients keep making new connections: a new process, running the
+// new file, must log that it listens on the same
 // address, the old one must answer 503 on /healthz over a connection it
 // already had while it drains and then exit 0, the new one must answer the
 // requests that follow, and no request may fail.
@@ -206,11 +208,15 @@ func upgradeUnderLoad(t *testing.T, s *serverProc) {
 	}
 	lc := startLoad(s.addr)
 	lc.waitServed(t, 50)
+	replaceBinary(t, s.bin)
 	oldPID, addr := s.pid, s.addr
 	syscall.Kill(oldPID, syscall.SIGHUP)
 	s.waitListening(t)
 	if s.addr != addr || s.pid == oldPID {
 		t.Fatalf("after SIGHUP: pid %d listening on %s, want a new pid on %s", s.pid, s.addr, addr)
+	}
+	if exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", s.pid)); err == nil && exe != s.bin {
+		t.Fatalf("the new process runs %q, want the new build at %s", exe, s.bin)
 	}
 	waitHealthz503(t, old, addr)
 	if err := exampletest.WaitExit(t, s.cmd); err != nil {
@@ -222,6 +228,23 @@ func upgradeUnderLoad(t *testing.T, s *serverProc) {
 		t.Fatalf("GET /healthz from the new process: %d %q %v", code, body, err)
 	}
 	s.out.StopPID(t, s.pid)
+}
+
+// replaceBinary puts a new file at bin, as installing a new build does
+// (rename over the old one, whose running copy's /proc/PID/exe then says
+// "(deleted)"), so that the upgrade must start the file now at that path.
+func replaceBinary(t *testing.T, bin string) {
+	t.Helper()
+	data, err := os.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin+".new", data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(bin+".new", bin); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // TestSIGHUPUpgradeAnswersEveryRequest: see upgradeUnderLoad, on 1 and 2
