@@ -287,3 +287,13 @@ func TestSocketActivatedServerServesThePassedSocketAndUpgrades(t *testing.T) {
 		})
 	}
 }
+
+// TestFlagsUpgradeOnRejectsUnknownSignal: -upgrade-on takes SIGHUP,
+// SIGUSR2 or none; anything else is a usage error (exit status 2, the
+// flag named, no server), as a malformed flag is.
+func TestFlagsUpgradeOnRejectsUnknownSignal(t *testing.T) {
+	code, stderr := exampletest.RunMain(t, runMainEnv, "-addr", "127.0.0.1:0", "-upgrade-on", "SIGFOO")
+	if code != 2 || !regexp.MustCompile(`invalid value "SIGFOO" for flag -upgrade-on`).MatchString(stderr) || serverLine.MatchString(stderr) {
+		t.Fatalf("-upgrade-on SIGFOO: exit status %d, stderr:\n%s", code, stderr)
+	}
+}
