@@ -31,9 +31,28 @@ func peer(t *testing.T, name string) string {
 	return path
 }
 
-// runHAProxy runs haproxy in the foreground with cfg until the test ends
-// and waits until it accepts connections on front.
-func runHAProxy(t *testing.T, bin, cfg, front string) {
+// frontSocket makes the socket HAProxy's frontend serves ("bind fd@3"): a
+// port picked and held here cannot be taken by another socket between the
+// moment it is chosen and the moment HAProxy binds it, as a port found free
+// and closed could (loopback load churns through ephemeral ports).
+func frontSocket(t *testing.T) (*os.File, string) {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	f, err := l.(*net.TCPListener).File()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return f, l.Addr().String()
+}
+
+// runHAProxy runs haproxy in the foreground with cfg, its frontend bound to
+// "fd@3", which is front (from frontSocket), until the test ends.
+func runHAProxy(t *testing.T, bin, cfg string, front *os.File) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "haproxy.cfg")
 	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
@@ -42,6 +61,7 @@ func runHAProxy(t *testing.T, bin, cfg, front string) {
 	out := &exampletest.Buffer{}
 	cmd := exec.Command(bin, "-db", "-f", path)
 	cmd.Stdout, cmd.Stderr = out, out
+	cmd.ExtraFiles = []*os.File{front}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -54,23 +74,8 @@ func runHAProxy(t *testing.T, bin, cfg, front string) {
 			t.Logf("haproxy config:\n%s\nhaproxy output:\n%s", cfg, out)
 		}
 	})
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		c, err := net.Dial("tcp", front)
-		if err == nil {
-			c.Close()
-			return
-		}
-		select {
-		case <-exited:
-			t.Fatalf("haproxy exited:\n%s", out)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("haproxy does not listen on %s:\n%s", front, out)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	// No wait: the frontend socket already listens, so connections made
+	// before HAProxy accepts wait in its queue.
 }
 
 // balancer is HAProxy in HTTP mode in front of three example backends
@@ -88,7 +93,8 @@ type balancer struct {
 func startBalancer(t *testing.T) *balancer {
 	t.Helper()
 	bin := peer(t, "haproxy")
-	b := &balancer{front: freePort(t), stats: filepath.Join(t.TempDir(), "stats.sock")}
+	frontFile, front := frontSocket(t)
+	b := &balancer{front: front, stats: filepath.Join(t.TempDir(), "stats.sock")}
 	var servers strings.Builder
 	for i, loops := range []int{1, 2, 2} {
 		s := startProcess(t, nil, nil, false, "-addr", "127.0.0.1:0", "-loops", strconv.Itoa(loops), "-proxy-protocol")
@@ -109,7 +115,7 @@ defaults
     retry-on all-retryable-errors
 
 frontend fe
-    bind %s
+    bind fd@3
     default_backend be
 
 backend be
@@ -117,8 +123,8 @@ backend be
     option httpchk GET /healthz
     http-check expect status 200
     default-server send-proxy-v2 check check-send-proxy inter 100ms fall 2 rise 1
-%s`, b.stats, b.front, servers.String())
-	runHAProxy(t, bin, cfg, b.front)
+%s`, b.stats, servers.String())
+	runHAProxy(t, bin, cfg, frontFile)
 	b.waitStatus(t, "UP", "s1", "s2", "s3")
 	return b
 }
@@ -128,18 +134,28 @@ backend be
 // redispatches) of each server of backend be, by name.
 func (b *balancer) serverStats(t *testing.T) map[string]map[string]string {
 	t.Helper()
-	c, err := net.Dial("unix", b.stats)
+	st, err := b.tryServerStats()
 	if err != nil {
 		t.Fatal(err)
+	}
+	return st
+}
+
+// tryServerStats is serverStats with an error, such as the stats socket
+// not there yet while HAProxy starts.
+func (b *balancer) tryServerStats() (map[string]map[string]string, error) {
+	c, err := net.Dial("unix", b.stats)
+	if err != nil {
+		return nil, err
 	}
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(10 * time.Second))
 	if _, err := io.WriteString(c, "show stat\n"); err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	raw, err := io.ReadAll(c)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	lines := strings.Split(strings.TrimSpace(string(raw)), "\n")
 	head := strings.Split(strings.TrimPrefix(lines[0], "# "), ",")
@@ -160,17 +176,20 @@ func (b *balancer) serverStats(t *testing.T) map[string]map[string]string {
 		out[f[col["svname"]]] = fields
 	}
 	if len(out) == 0 {
-		t.Fatalf("no backend servers in HAProxy's show stat:\n%s", raw)
+		return nil, fmt.Errorf("no backend servers in HAProxy's show stat:\n%s", raw)
 	}
-	return out
+	return out, nil
 }
 
 // waitStatus waits up to 20 s until HAProxy reports status for servers.
 func (b *balancer) waitStatus(t *testing.T, status string, servers ...string) {
 	t.Helper()
 	var st map[string]map[string]string
+	var err error
 	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		st = b.serverStats(t)
+		if st, err = b.tryServerStats(); err != nil {
+			continue // HAProxy is starting
+		}
 		all := true
 		for _, s := range servers {
 			all = all && st[s]["status"] == status
@@ -179,7 +198,7 @@ func (b *balancer) waitStatus(t *testing.T, status string, servers ...string) {
 			return
 		}
 	}
-	t.Fatalf("servers %v not %s within 20s: %v", servers, status, st)
+	t.Fatalf("servers %v not %s within 20s: %v %v", servers, status, st, err)
 }
 
 // wrkReport is what the load test reads from wrk's report.
