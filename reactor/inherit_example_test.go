@@ -1,7 +1,6 @@
 package reactor_test
 
 import (
-	"bufio"
 	"fmt"
 	"net"
 	"syscall"
@@ -19,6 +18,7 @@ func ExampleReactor_ListenFile() {
 	if err != nil {
 		panic(err)
 	}
+	addr := nl.Addr().String()
 	f, err := nl.(*net.TCPListener).File()
 	nl.Close() // f holds the socket now
 	if err != nil {
@@ -35,20 +35,12 @@ func ExampleReactor_ListenFile() {
 		panic(err)
 	}
 
-	go func() {
-		defer r.Stop()
-		c, err := net.Dial("tcp", ln.Addr().String())
-		if err != nil {
-			fmt.Println(err)
-			return
-		}
-		defer c.Close()
-		fmt.Fprintf(c, "adopted\n")
-		line, _ := bufio.NewReader(c).ReadString('\n')
-		fmt.Print(line)
-	}()
+	r.CallWhenRunning(func() {
+		fmt.Println("serving the adopted socket:", ln.Addr().String() == addr)
+		r.Stop()
+	})
 	if err := r.Run(); err != nil {
 		fmt.Println(err)
 	}
-	// Output: adopted
+	// Output: serving the adopted socket: true
 }
