@@ -5,8 +5,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -219,5 +222,57 @@ func TestFailedUpgradeKeepsTheOldProcessServing(t *testing.T) {
 				t.Fatalf("old process after SIGTERM: %v", err)
 			}
 		})
+	}
+}
+
+// TestUpgradeEnvironmentRoundTrips: what Upgrade sets for the new process
+// reads back as the same listeners and descriptors (keys hold ':' and
+// spaces: addresses and paths do), with the sockets of one listener (one
+// per loop) grouped in their order; variables of an earlier upgrade or of
+// systemd are not passed on; and a process whose parent is not the one
+// named takes nothing.
+func TestUpgradeEnvironmentRoundTrips(t *testing.T) {
+	keys := []string{"tcp:127.0.0.1:0", "tcp:127.0.0.1:0", "unix:/tmp/a b:c", "activated:http@[::1]:80"}
+	env := upgradeEnv([]string{"HOME=/root", "LISTEN_FDS=2", envUpgradeFDs + "=old"}, keys, 7)
+	vars := map[string]string{}
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		if _, dup := vars[k]; dup {
+			t.Fatalf("%s set twice in %q", k, env)
+		}
+		vars[k] = v
+	}
+	if vars["HOME"] != "/root" || vars["LISTEN_FDS"] != "" {
+		t.Fatalf("environment passed on: %q", env)
+	}
+	byKey, order, ready, err := parseInherited(func(k string) string { return vars[k] }, os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][]int{"tcp:127.0.0.1:0": {3, 4}, "unix:/tmp/a b:c": {5}, "activated:http@[::1]:80": {6}}
+	if !reflect.DeepEqual(byKey, want) || ready != 7 || !slices.Equal(order, []string{keys[0], keys[2], keys[3]}) {
+		t.Fatalf("read back %v (order %q), ready fd %d; want %v, 7", byKey, order, ready, want)
+	}
+	if byKey, _, ready, err := parseInherited(func(k string) string { return vars[k] }, os.Getpid()+1); byKey != nil || ready != -1 || err != nil {
+		t.Fatalf("another parent's variables taken: %v %d %v", byKey, ready, err)
+	}
+}
+
+// TestUpgradeNeedsARunningReactor: Upgrade before Run (or after Stop)
+// returns ErrNotRunning and starts nothing.
+func TestUpgradeNeedsARunningReactor(t *testing.T) {
+	r, err := New(WithLoops(1), WithLogger(zerolog.Nop()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Upgrade(); !errors.Is(err, ErrNotRunning) {
+		t.Fatalf("Upgrade before Run: %v, want ErrNotRunning", err)
+	}
+	r.CallWhenRunning(func() { r.Stop() })
+	if err := r.Run(); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Upgrade(); !errors.Is(err, ErrNotRunning) {
+		t.Fatalf("Upgrade after Stop: %v, want ErrNotRunning", err)
 	}
 }
