@@ -240,6 +240,19 @@ func (r *Reactor) Stats() Stats {
 	return s
 }
 
+// initRuntimePoller makes New set the Go runtime's poller up (see
+// startRuntimePoller) once per process.
+var initRuntimePoller sync.Once
+
+// startRuntimePoller makes the Go runtime set up its poller (an epoll or
+// kqueue descriptor and a wake-up descriptor) now, while descriptors are
+// free. The runtime does so lazily, on the first timer, and a process that
+// is out of descriptors then dies ("netpollinit failed"); Stats and Stop
+// use timers, and they are most needed in that very state (the accept
+// back-off). An AfterFunc timer is added to the runtime's heap at once,
+// which is what sets the poller up.
+func startRuntimePoller() { time.AfterFunc(time.Hour, func() {}).Stop() }
+
 // loopStats is a loop's counters, written only on the loop's goroutine,
 // and the last snapshot of them, which any goroutine reads under mu.
 type loopStats struct {
