@@ -56,6 +56,7 @@ func main() {
 	certFile := flag.String("tls-cert", "", "serve HTTPS with this PEM certificate (with -tls-key)")
 	keyFile := flag.String("tls-key", "", "PEM private key for -tls-cert")
 	flag.BoolVar(&proxyProtocol, "proxy-protocol", false, "expect a PROXY protocol v1/v2 header (HAProxy's send-proxy) from loopback sources before each connection's bytes")
+	flag.StringVar(&metricsAddr, "metrics", "", metricsUsage)
 	flag.Parse()
 	if *loops < 1 {
 		// Refused like a malformed flag: message, usage, exit status 2.
@@ -92,6 +93,9 @@ func main() {
 func run(addr string, loops int, log zerolog.Logger, opts ...reactor.Option) error {
 	r, ln, err := newServer(addr, loops, log, opts...)
 	if err != nil {
+		return err
+	}
+	if err := serveMetrics(r, log); err != nil {
 		return err
 	}
 	scheme := "http://"
