@@ -102,7 +102,9 @@ type CloseCounts struct {
 	// PeerClosed: the peer closed cleanly (its FIN; protocol.ErrPeerClosed).
 	PeerClosed uint64
 	// Clean: this side closed after its output was flushed
-	// (LoseConnection; protocol.ErrConnectionDone).
+	// (LoseConnection; protocol.ErrConnectionDone). A protocol's own idle
+	// timeout (protocol/policies) closes with LoseConnection, so it counts
+	// here: the reactor cannot tell why a protocol closed.
 	Clean uint64
 	// Failed: any other reason (another socket error, a TLS record
 	// error).
@@ -179,12 +181,18 @@ func (s Stats) Total() LoopStats {
 // loop goroutine, which never waits for another loop (two loops waiting
 // for each other would deadlock): there the calling loop is reported as
 // of now, and the others are asked to answer for the next call.
+//
+// Before Run the loops' counters are copied by Stats itself; like the
+// other calls allowed before Run (CallLater, say), it must then not run
+// at the same time as one of them.
 func (r *Reactor) Stats() Stats {
 	s := Stats{Loops: make([]LoopStats, len(r.loops)), Pool: r.PoolStats()}
 	s.TLSHandshakesRunning, s.TLSHandshakesQueued = r.handshakes.counts()
-	onLoop := false
-	for _, l := range r.loops {
-		onLoop = onLoop || l.onLoop()
+	self := -1 // the loop Stats is called on, if any
+	for i, l := range r.loops {
+		if l.onLoop() {
+			self = i
+		}
 	}
 	replies := make([]chan struct{}, len(r.loops))
 	queued := make([]int, len(r.loops))
@@ -193,7 +201,7 @@ func (r *Reactor) Stats() Stats {
 		// too busy to answer still shows how much waits for it.
 		queued[i] = int(l.queue.n.Load())
 		switch {
-		case l.onLoop():
+		case i == self:
 			l.publishStats()
 		case l.stats.running.TryRLock():
 			// Not running (before Run or after it): nothing else writes
@@ -202,7 +210,7 @@ func (r *Reactor) Stats() Stats {
 			l.stats.running.RUnlock()
 		default:
 			reply := make(chan struct{})
-			if !onLoop {
+			if self < 0 {
 				replies[i] = reply
 			}
 			l.CallFromThread(func() {

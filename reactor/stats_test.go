@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"sync"
@@ -495,4 +496,18 @@ func TestStatsBeforeRunAndAfterStop(t *testing.T) {
 			t.Errorf("after Stop, at %v: %+v", start, tot)
 		}
 	})
+}
+
+// BenchmarkStats is the price of one Stats call on an idle reactor: a
+// queued call and a wake-up per loop, paid by the caller, not the I/O path.
+func BenchmarkStats(b *testing.B) {
+	for _, loops := range []int{1, 2} {
+		b.Run(fmt.Sprintf("loops=%d", loops), func(b *testing.B) {
+			r := startReactor(b, WithLoops(loops))
+			b.ReportAllocs()
+			for b.Loop() {
+				r.Stats()
+			}
+		})
+	}
 }
