@@ -5,14 +5,18 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mustaine/mustaine/internal/exampletest"
 )
 
 // The tests run main in a child process (this test binary, re-executed
@@ -67,30 +71,53 @@ func runMain(t *testing.T, args ...string) (int, string, string) {
 // logged; the process is killed by PID at cleanup.
 func startServer(t *testing.T, extra ...string) (addr, stderrPath string) {
 	t.Helper()
-	stderrPath = filepath.Join(t.TempDir(), "stderr")
-	f, err := os.Create(stderrPath)
+	s := startServerAt(t, "127.0.0.1:0", extra...)
+	return s.addr, s.stderrPath
+}
+
+// server is a main -listen child process.
+type server struct {
+	cmd        *exec.Cmd
+	addr       string // the address it logged
+	stderrPath string // its log
+}
+
+// kill kills the server by PID and waits for it to be gone.
+func (s *server) kill() {
+	_ = s.cmd.Process.Kill()
+	_ = s.cmd.Wait()
+}
+
+// log is what the server has logged so far.
+func (s *server) log() string {
+	b, _ := os.ReadFile(s.stderrPath)
+	return string(b)
+}
+
+// startServerAt runs main -listen addr and waits for it to log its
+// address; the process is killed by PID at cleanup.
+func startServerAt(t *testing.T, addr string, extra ...string) *server {
+	t.Helper()
+	s := &server{stderrPath: filepath.Join(t.TempDir(), "stderr")}
+	f, err := os.Create(s.stderrPath)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { f.Close() })
-	cmd := mainCommand(context.Background(), append([]string{"-listen", "127.0.0.1:0"}, extra...)...)
-	cmd.Stderr = f
-	if err := cmd.Start(); err != nil {
+	s.cmd = mainCommand(context.Background(), append([]string{"-listen", addr}, extra...)...)
+	s.cmd.Stderr = f
+	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
+	t.Cleanup(s.kill)
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		log, _ := os.ReadFile(stderrPath)
-		if m := listeningAddr.FindSubmatch(log); m != nil {
-			return string(m[1]), stderrPath
+		if m := listeningAddr.FindStringSubmatch(s.log()); m != nil {
+			s.addr = m[1]
+			return s
 		}
 	}
-	log, _ := os.ReadFile(stderrPath)
-	t.Fatalf("server never logged its address:\n%s", log)
-	return "", ""
+	t.Fatalf("server never logged its address:\n%s", s.log())
+	return nil
 }
 
 func TestFlagsLoopsBelowOneIsAUsageError(t *testing.T) {
@@ -207,3 +234,115 @@ def stop(r):
 main().addBoth(stop)
 reactor.run()
 `
+
+// calculatorRound is what -call prints for round k, written from the
+// calculator's arithmetic: 13 + (80+k), and 1234·k / 10 as a decimal
+// (integer part, and the tenths when not zero).
+func calculatorRound(k int) string {
+	n := 1234 * k
+	quotient := strconv.Itoa(n / 10)
+	if n%10 != 0 {
+		quotient += "." + strconv.Itoa(n%10)
+	}
+	return fmt.Sprintf("Sum(13, %d) = %d\nDivide(%d, 10) = %s\nDivide(1, 0): ZERO_DIVISION: division by zero\n",
+		80+k, 93+k, n, quotient)
+}
+
+// waitFor polls cond until it holds, failing the test after a minute with
+// what describe says.
+func waitFor(t *testing.T, what string, cond func() bool, describe func() string) {
+	t.Helper()
+	for deadline := time.Now().Add(time.Minute); !cond(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s never happened:\n%s", what, describe())
+		}
+	}
+}
+
+var sumLogged = regexp.MustCompile(`Sum a=13 b=([0-9]+)`)
+
+// sumsServed are the rounds whose Sum a server's log shows (-v logs each
+// call), in order.
+func sumsServed(log string) []int {
+	var rounds []int
+	for _, m := range sumLogged.FindAllStringSubmatch(log, -1) {
+		b, _ := strconv.Atoi(m[1])
+		rounds = append(rounds, b-80)
+	}
+	return rounds
+}
+
+// -call -count N keeps calling through a server restart: the server is
+// killed by PID after a few rounds, the caller's reconnects are refused
+// while it is down, it comes back on the same port, and the caller
+// reconnects and finishes. Every round is printed once and correct (rounds
+// due while disconnected waited; a round cut by the kill was made again),
+// and the rounds after the restart were answered by the new server.
+func TestCallSurvivesAServerRestart(t *testing.T) {
+	const rounds = 40
+	var want strings.Builder
+	for k := 1; k <= rounds; k++ {
+		want.WriteString(calculatorRound(k))
+	}
+	for _, loops := range []string{"1", "2"} {
+		t.Run("loops="+loops, func(t *testing.T) {
+			first := startServerAt(t, "127.0.0.1:0", "-loops", loops, "-v")
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			var stdout, stderr exampletest.Buffer
+			caller := mainCommand(ctx, "-call", first.addr, "-count", strconv.Itoa(rounds), "-every", "25ms", "-retries", "100", "-loops", loops)
+			caller.Stdout, caller.Stderr = &stdout, &stderr
+			if err := caller.Start(); err != nil {
+				t.Fatal(err)
+			}
+			exited := make(chan error, 1)
+			go func() { exited <- caller.Wait() }()
+			describe := func() string { return "stdout:\n" + stdout.String() + "\nstderr:\n" + stderr.String() }
+
+			waitFor(t, "five rounds answered", func() bool { return strings.Count(stdout.String(), "\n") >= 5*3 }, describe)
+			first.kill()
+			waitFor(t, "a refused reconnect", func() bool { return strings.Contains(stderr.String(), "connect failed") }, describe)
+			printedBefore := strings.Count(stdout.String(), "\n") / 3
+			second := startServerAt(t, first.addr, "-loops", loops, "-v")
+
+			select {
+			case err := <-exited:
+				if err != nil {
+					t.Fatalf("caller: %v\n%s", err, describe())
+				}
+			case <-ctx.Done():
+				t.Fatalf("caller did not finish\n%s", describe())
+			}
+			if got := stdout.String(); got != want.String() {
+				t.Fatalf("stdout is not the %d rounds, each once:\n%s\nwant:\n%s\nstderr:\n%s", rounds, got, want.String(), stderr.String())
+			}
+			if n := strings.Count(stderr.String(), "INF connected"); n != 2 {
+				t.Errorf("connected %d times, want 2 (before and after the restart):\n%s", n, stderr.String())
+			}
+			// The first server answered the rounds printed before it was
+			// killed (and maybe began the next); the second one all the
+			// rest, in order, up to the last.
+			before, after := sumsServed(first.log()), sumsServed(second.log())
+			if len(before) < printedBefore || len(after) == 0 {
+				t.Fatalf("first server served rounds %v, second %v; %d printed before the kill", before, after, printedBefore)
+			}
+			for i, k := range after {
+				if k != after[0]+i || (i == 0 && k > before[len(before)-1]+1) {
+					t.Fatalf("the second server served rounds %v after the first's %v", after, before)
+				}
+			}
+			if last := after[len(after)-1]; last != rounds {
+				t.Fatalf("the second server's last round is %d, want %d", last, rounds)
+			}
+		})
+	}
+}
+
+func TestFlagsBadCallFlagsAreUsageErrors(t *testing.T) {
+	for _, args := range [][]string{{"-count", "0"}, {"-every", "-1s"}, {"-retries", "-1"}} {
+		code, stdout, stderr := runMain(t, append([]string{"-call", "127.0.0.1:1"}, args...)...)
+		if code != 2 || stdout != "" || !strings.Contains(stderr, "-count must be at least 1") || !strings.Contains(stderr, "Usage") {
+			t.Errorf("%v: exit status %d, stdout %q, stderr:\n%s", args, code, stdout, stderr)
+		}
+	}
+}
