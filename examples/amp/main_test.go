@@ -179,12 +179,7 @@ func TestCallFailsWhenNoServer(t *testing.T) {
 
 // Twisted's own client, with the example's commands, against our server.
 func TestTwistedClientCallsTheServer(t *testing.T) {
-	if err := exec.Command("/usr/bin/python3", "-c", "import twisted.protocols.amp").Run(); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("python3-twisted is missing: %v", err)
-		}
-		t.Skip("python3-twisted not installed")
-	}
+	requireTwisted(t)
 	addr, _ := startServer(t)
 	script := filepath.Join(t.TempDir(), "client.py")
 	if err := os.WriteFile(script, []byte(twistedClient), 0o644); err != nil {
@@ -344,5 +339,78 @@ func TestFlagsBadCallFlagsAreUsageErrors(t *testing.T) {
 		if code != 2 || stdout != "" || !strings.Contains(stderr, "-count must be at least 1") || !strings.Contains(stderr, "Usage") {
 			t.Errorf("%v: exit status %d, stdout %q, stderr:\n%s", args, code, stdout, stderr)
 		}
+	}
+}
+
+// readmeAMPScript is the python block of the README's AMP section. Until
+// the section is in README.md it is in README-amp-section.md, beside it.
+func readmeAMPScript(t *testing.T) []byte {
+	t.Helper()
+	for _, name := range []string{"../../README.md", "../../README-amp-section.md"} {
+		text, err := os.ReadFile(name)
+		if err != nil {
+			continue
+		}
+		_, after, ok := bytes.Cut(text, []byte("## Go and Twisted calling each other (AMP)"))
+		if ok {
+			_, after, ok = bytes.Cut(after, []byte("```python\n"))
+		}
+		code, _, closed := bytes.Cut(after, []byte("```"))
+		if ok && closed {
+			return code
+		}
+	}
+	t.Fatal("neither README.md nor README-amp-section.md has a python block under \"Go and Twisted calling each other (AMP)\"")
+	return nil
+}
+
+// The README's Twisted script is twisted_calc.py, byte for byte; its
+// calling part (after the command declarations) is five lines; and run by
+// Twisted against our server it prints the calculator's answers.
+func TestREADMETwistedScriptCallsTheServer(t *testing.T) {
+	script, err := os.ReadFile("twisted_calc.py")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if quoted := readmeAMPScript(t); !bytes.Equal(quoted, script) {
+		t.Fatalf("the README's script is not twisted_calc.py:\n%s\nwant:\n%s", quoted, script)
+	}
+	_, calls, ok := bytes.Cut(script, []byte("errors = {ZeroDivisionError: b\"ZERO_DIVISION\"}\n"))
+	if !ok || countLines(calls) != 5 {
+		t.Fatalf("the calling part is %d lines, want 5:\n%s", countLines(calls), calls)
+	}
+	requireTwisted(t)
+	addr, _ := startServer(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var stderr bytes.Buffer
+	cmd := exec.CommandContext(ctx, "/usr/bin/python3", "twisted_calc.py", "tcp:host=127.0.0.1:port="+addr[strings.LastIndexByte(addr, ':')+1:])
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if want := "Sum(13, 81) = 94\nDivide(1234, 10) = 123.4\n"; err != nil || string(out) != want {
+		t.Fatalf("twisted_calc.py: %v, stdout %q, want %q; stderr:\n%s", err, out, want, stderr.String())
+	}
+}
+
+// countLines counts the lines of text that are not blank.
+func countLines(text []byte) int {
+	n := 0
+	for _, line := range bytes.Split(text, []byte("\n")) {
+		if len(bytes.TrimSpace(line)) > 0 {
+			n++
+		}
+	}
+	return n
+}
+
+// requireTwisted skips the test when /usr/bin/python3 has no Twisted, and
+// fails it under CI, which installs it.
+func requireTwisted(t *testing.T) {
+	t.Helper()
+	if err := exec.Command("/usr/bin/python3", "-c", "import twisted.protocols.amp").Run(); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("python3-twisted is missing: %v", err)
+		}
+		t.Skip("python3-twisted not installed")
 	}
 }
