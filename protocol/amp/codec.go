@@ -156,6 +156,40 @@ func encodeArgs(b Box, v reflect.Value) (Box, error) {
 	return b, nil
 }
 
+// appendArgs appends the fields of v (a struct) to dst in the box
+// encoding, without the terminating zero length: the fields encodeArgs
+// would give, written straight into dst. On an error it returns dst as it
+// was.
+func appendArgs(dst []byte, v reflect.Value) ([]byte, error) {
+	fs, err := schemaOf(v.Type())
+	if err != nil {
+		return dst, err
+	}
+	start := len(dst)
+	for _, f := range fs {
+		fv := v.Field(f.index)
+		if f.ptr {
+			if fv.IsNil() {
+				continue
+			}
+			fv = fv.Elem()
+		}
+		dst = binary.BigEndian.AppendUint16(dst, uint16(len(f.key)))
+		dst = append(dst, f.key...)
+		at := len(dst)
+		dst = append(dst, 0, 0) // the value's length, set once it is written
+		if dst, err = f.c.enc(dst, fv); err != nil {
+			return dst[:start], fmt.Errorf("amp: argument %q: %w", f.key, err)
+		}
+		n := len(dst) - at - 2
+		if n > MaxValueLength {
+			return dst[:start], fmt.Errorf("%w: argument %q, %d bytes", ErrValueTooLong, f.key, n)
+		}
+		binary.BigEndian.PutUint16(dst[at:], uint16(n))
+	}
+	return dst, nil
+}
+
 // decodeArgs fills v (a settable struct) from b.
 func decodeArgs(b Box, v reflect.Value) error {
 	fs, err := schemaOf(v.Type())

@@ -194,7 +194,7 @@ func (p *Protocol) boxReceived(b Box) bool {
 			_ = d.Errback(&RemoteError{Code: string(code), Description: string(desc)})
 		}
 	} else if name, ok := b.Get(keyCommand); ok {
-		p.dispatch(string(name), b)
+		p.dispatch(name, b)
 	} else {
 		p.fatal(fmt.Errorf("%w: no _command, _answer or _error", ErrMalformedBox))
 	}
@@ -216,16 +216,20 @@ func (p *Protocol) takePending(tag string) *deferred.Deferred[Box] {
 	return nil
 }
 
-func (p *Protocol) dispatch(name string, b Box) {
-	tagv, ask := b.Get(keyAsk)
-	tag := string(tagv)
-	r := p.rs.m[name]
-	if r == nil {
+func (p *Protocol) dispatch(name []byte, b Box) {
+	tag, ask := b.Get(keyAsk)
+	r, ok := p.rs.m[string(name)]
+	if !ok {
 		if !ask {
 			p.fatal(fmt.Errorf("%w: %q sent without _ask", ErrUnhandledCommand, name))
 			return
 		}
-		p.sendError(tag, CodeUnhandled, "Unhandled Command: b'"+name+"'") // Twisted's wording
+		p.sendError(tag, CodeUnhandled, "Unhandled Command: b'"+string(name)+"'") // Twisted's wording
+		return
+	}
+	if r.now != nil {
+		fields, err := r.now(b, p.out[:0])
+		p.answer(name, tag, ask, fields, err)
 		return
 	}
 	if ask {
@@ -237,37 +241,54 @@ func (p *Protocol) dispatch(name string, b Box) {
 			p.t.PauseReading()
 		}
 	}()
-	r(p, b).AddBoth(func(answer Box, err error) (Box, error) {
+	r.later(p, b).AddBoth(func(answer Box, err error) (Box, error) {
 		if ask {
 			p.answered()
 		}
-		if p.closing || p.lost {
-			return nil, nil
+		var fields []byte
+		if err == nil && ask && !p.closing && !p.lost {
+			fields, err = appendFields(p.out[:0], answer)
 		}
-		if err == nil && ask {
-			answer = append(answer, Field{keyAnswer, []byte(tag)})
-			if err = p.write(answer); err == nil || errors.Is(err, protocol.ErrClosed) {
-				return nil, nil
-			}
-		}
-		if err == nil {
-			return nil, nil
-		}
-		var de *declaredError
-		if errors.As(err, &de) && ask {
-			p.sendError(tag, de.code, de.Error())
-			if de.fatal {
-				p.closing = true
-				p.t.LoseConnection()
-			}
-			return nil, nil
-		}
-		if ask {
-			p.sendError(tag, CodeUnknown, "Unknown Error")
-		}
-		p.fatal(fmt.Errorf("amp: responder of %q: %w", name, err))
+		p.answer(name, tag, ask, fields, err)
 		return nil, nil
 	})
+}
+
+// answer sends the outcome of the request name with tag (ask: the peer
+// wants an answer): the answer's encoded fields, written to p.out by the
+// responder, or err, sent as the declared error box it is or as UNKNOWN,
+// which closes the connection.
+func (p *Protocol) answer(name, tag []byte, ask bool, fields []byte, err error) {
+	if p.closing || p.lost {
+		return
+	}
+	if err == nil && !ask {
+		return
+	}
+	if err == nil {
+		out := append(appendField(fields, keyAnswer, tag), 0, 0)
+		_, err = p.t.Write(out)
+		p.out = out
+		if cap(p.out) > 64<<10 {
+			p.out = nil
+		}
+		if err == nil || errors.Is(err, protocol.ErrClosed) {
+			return
+		}
+	}
+	var de *declaredError
+	if errors.As(err, &de) && ask {
+		p.sendError(tag, de.code, de.Error())
+		if de.fatal {
+			p.closing = true
+			p.t.LoseConnection()
+		}
+		return
+	}
+	if ask {
+		p.sendError(tag, CodeUnknown, "Unknown Error")
+	}
+	p.fatal(fmt.Errorf("amp: responder of %q: %w", name, err))
 }
 
 // answered counts an answer out and reads again below the limit.
@@ -282,8 +303,8 @@ func (p *Protocol) answered() {
 	}
 }
 
-func (p *Protocol) sendError(tag, code, desc string) {
-	_ = p.write(Box{{keyError, []byte(tag)}, {keyErrorCode, []byte(code)}, {keyErrorDesc, []byte(desc)}})
+func (p *Protocol) sendError(tag []byte, code, desc string) {
+	_ = p.write(Box{{keyError, tag}, {keyErrorCode, []byte(code)}, {keyErrorDesc, []byte(desc)}})
 }
 
 func (p *Protocol) write(b Box) error {

@@ -41,3 +41,45 @@ func BenchmarkServeSum(b *testing.B) {
 		tr.Clear()
 	}
 }
+
+// A request answered by a Respond responder costs at most five
+// allocations: the parsed box's three (its fields, one string of keys, one
+// copy of the values), the decoded arguments and the response, which are
+// encoded straight into the connection's output, with no Deferred and no
+// intermediate box. The answers are checked too.
+func TestRespondAllocatesAtMostFivePerCall(t *testing.T) {
+	const calls = 64
+	batch := sumBatch(t, calls)
+	server := amp.New(calculator(), quiet)
+	tr := reactortest.Connect(server)
+	server.DataReceived(batch) // warm the output buffers
+	tr.Clear()
+	perRead := testing.AllocsPerRun(100, func() {
+		server.DataReceived(batch)
+		if tr.Disconnecting() {
+			t.Fatal("the server closed the connection")
+		}
+		tr.Clear()
+	})
+	if per := perRead / calls; per > 5 {
+		t.Errorf("%.2f allocations per call, want at most 5", per)
+	}
+	t.Logf("%.2f allocations per call", perRead/calls)
+	server.DataReceived(batch)
+	out := tr.Value()
+	for i := 1; i <= calls; i++ {
+		b, n, err := amp.ParseBox(out)
+		if err != nil || n == 0 {
+			t.Fatalf("answer %d: %v", i, err)
+		}
+		tag, _ := b.Get("_answer")
+		total, _ := b.Get("total")
+		if string(tag) != strconv.FormatInt(int64(i), 16) || string(total) != strconv.Itoa(i+81) {
+			t.Fatalf("answer %d: %q", i, b)
+		}
+		out = out[n:]
+	}
+	if len(out) != 0 {
+		t.Fatalf("%d bytes after the %d answers", len(out), calls)
+	}
+}
