@@ -106,18 +106,13 @@ func ampMain(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	ctx := context.Background()
-	self, err := os.Executable()
-	if err != nil {
-		fmt.Fprintln(stderr, "bench amp:", err)
-		return exitUsage
-	}
 	dir, err := os.MkdirTemp("", "bench-amp")
 	if err != nil {
 		fmt.Fprintln(stderr, "bench amp:", err)
 		return exitFailure
 	}
 	defer os.RemoveAll(dir)
-	bins, err := buildAMPTargets(ctx, dir, targets)
+	self, bins, err := buildAMPTargets(ctx, dir, targets)
 	if err != nil {
 		fmt.Fprintln(stderr, "bench amp:", err)
 		return exitFailure
@@ -148,31 +143,35 @@ func pinTo(cpu int) []string {
 	return []string{"taskset", "-c", strconv.Itoa(cpu)}
 }
 
-// buildAMPTargets builds the Go targets and writes Twisted's script,
-// returning what each target's argv takes as bin.
-func buildAMPTargets(ctx context.Context, dir string, targets []ampTarget) (map[string]string, error) {
+// buildAMPTargets builds the Go targets into dir and writes Twisted's
+// script there, returning this executable (the load generator) and what
+// each target's argv takes as bin.
+func buildAMPTargets(ctx context.Context, dir string, targets []ampTarget) (self string, bins map[string]string, err error) {
+	if self, err = os.Executable(); err != nil {
+		return "", nil, err
+	}
 	root, err := moduleRoot(ctx)
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
-	bins := map[string]string{}
+	bins = map[string]string{}
 	for _, t := range targets {
 		bin := filepath.Join(dir, t.Name+"-amp")
 		if t.Pkg == "" {
 			bin += ".py"
 			if err := os.WriteFile(bin, []byte(twistedAMPServer), 0o644); err != nil {
-				return nil, err
+				return "", nil, err
 			}
 		} else {
 			cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, t.Pkg)
 			cmd.Dir = root
 			if out, err := cmd.CombinedOutput(); err != nil {
-				return nil, fmt.Errorf("go build %s: %w\n%s", t.Pkg, err, out)
+				return "", nil, fmt.Errorf("go build %s: %w\n%s", t.Pkg, err, out)
 			}
 		}
 		bins[t.Name] = bin
 	}
-	return bins, nil
+	return self, bins, nil
 }
 
 // measureAMP runs the load against a fresh server process.
@@ -191,31 +190,10 @@ func measureAMP(ctx context.Context, t ampTarget, bin string, pinServer, pinLoad
 		return ampSample{}, err
 	}
 	load := func(d time.Duration) (ampLoadResult, error) {
-		argv := append(append([]string{}, pinLoad...), self, "ampload", "-addr", addr, "-proto", t.Proto,
-			"-outstanding", strconv.Itoa(outstanding), "-duration", d.String())
-		c := exec.CommandContext(ctx, argv[0], argv[1:]...)
-		c.Stderr = os.Stderr
-		b, err := c.Output()
-		if err != nil {
-			return ampLoadResult{}, fmt.Errorf("ampload: %w", err)
-		}
-		var r ampLoadResult
-		return r, json.Unmarshal(b, &r)
+		return runLoadJSON[ampLoadResult](ctx, "ampload", append(append([]string{}, pinLoad...), self, "ampload", "-addr", addr, "-proto", t.Proto,
+			"-outstanding", strconv.Itoa(outstanding), "-duration", d.String()))
 	}
-	if warmup > 0 {
-		if _, err := load(warmup); err != nil {
-			return ampSample{}, err
-		}
-	}
-	cpu0, err := processCPU(srv.Pid)
-	if err != nil {
-		return ampSample{}, err
-	}
-	r, err := load(duration)
-	if err != nil {
-		return ampSample{}, err
-	}
-	cpu1, err := processCPU(srv.Pid)
+	r, cpu, err := serverCPUDuring(srv, load, warmup, duration)
 	if err != nil {
 		return ampSample{}, err
 	}
@@ -227,8 +205,8 @@ func measureAMP(ctx context.Context, t ampTarget, bin string, pinServer, pinLoad
 	}
 	return ampSample{
 		callsPerS:  float64(r.Calls) / r.Seconds,
-		cpuPerCall: float64(cpu1-cpu0) / float64(r.Calls),
-		serverUse:  (cpu1 - cpu0).Seconds() / r.Seconds,
+		cpuPerCall: float64(cpu) / float64(r.Calls),
+		serverUse:  cpu.Seconds() / r.Seconds,
 		loadUse:    r.CPU.Seconds() / r.Seconds,
 	}, nil
 }
@@ -253,4 +231,42 @@ func writeAMPTable(w io.Writer, targets []ampTarget, samples map[string][]ampSam
 		fmt.Fprintf(w, "| %s | %.0f | %s | %s | %s | %.0f%% | %.0f%% |\n", t.Name, r, ratioOf(r, baseRate), fmtNanos(c), ratioOf(c, baseCPU),
 			100*med(t.Name, func(s ampSample) float64 { return s.serverUse }), 100*med(t.Name, func(s ampSample) float64 { return s.loadUse }))
 	}
+}
+
+// runLoadJSON runs the load generator name (this binary's subcommand,
+// argv, pinned by its prefix) and decodes the JSON result it prints.
+func runLoadJSON[T any](ctx context.Context, name string, argv []string) (T, error) {
+	var r T
+	c := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	c.Stderr = os.Stderr
+	b, err := c.Output()
+	if err != nil {
+		return r, fmt.Errorf("%s: %w", name, err)
+	}
+	return r, json.Unmarshal(b, &r)
+}
+
+// serverCPUDuring runs load for warmup (unless it is 0), then for
+// duration, and returns the second run's result with the CPU time srv
+// used meanwhile, read from /proc.
+func serverCPUDuring[T any](srv *server, load func(time.Duration) (T, error), warmup, duration time.Duration) (T, time.Duration, error) {
+	var zero T
+	if warmup > 0 {
+		if _, err := load(warmup); err != nil {
+			return zero, 0, err
+		}
+	}
+	cpu0, err := processCPU(srv.Pid)
+	if err != nil {
+		return zero, 0, err
+	}
+	r, err := load(duration)
+	if err != nil {
+		return zero, 0, err
+	}
+	cpu1, err := processCPU(srv.Pid)
+	if err != nil {
+		return zero, 0, err
+	}
+	return r, cpu1 - cpu0, nil
 }

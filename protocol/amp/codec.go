@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"iter"
 	"math"
 	"reflect"
 	"strconv"
@@ -136,14 +137,7 @@ func encodeArgs(b Box, v reflect.Value) (Box, error) {
 	if err != nil {
 		return b, err
 	}
-	for _, f := range fs {
-		fv := v.Field(f.index)
-		if f.ptr {
-			if fv.IsNil() {
-				continue
-			}
-			fv = fv.Elem()
-		}
+	for f, fv := range sentFields(fs, v) {
 		val, err := f.c.enc(nil, fv)
 		if err != nil {
 			return b, fmt.Errorf("amp: argument %q: %w", f.key, err)
@@ -156,6 +150,25 @@ func encodeArgs(b Box, v reflect.Value) (Box, error) {
 	return b, nil
 }
 
+// sentFields yields the fields of v (a struct of schema fs) that are sent,
+// with their values: all but the nil pointers.
+func sentFields(fs []argField, v reflect.Value) iter.Seq2[argField, reflect.Value] {
+	return func(yield func(argField, reflect.Value) bool) {
+		for _, f := range fs {
+			fv := v.Field(f.index)
+			if f.ptr {
+				if fv.IsNil() {
+					continue
+				}
+				fv = fv.Elem()
+			}
+			if !yield(f, fv) {
+				return
+			}
+		}
+	}
+}
+
 // appendArgs appends the fields of v (a struct) to dst in the box
 // encoding, without the terminating zero length: the fields encodeArgs
 // would give, written straight into dst. On an error it returns dst as it
@@ -166,14 +179,7 @@ func appendArgs(dst []byte, v reflect.Value) ([]byte, error) {
 		return dst, err
 	}
 	start := len(dst)
-	for _, f := range fs {
-		fv := v.Field(f.index)
-		if f.ptr {
-			if fv.IsNil() {
-				continue
-			}
-			fv = fv.Elem()
-		}
+	for f, fv := range sentFields(fs, v) {
 		dst = binary.BigEndian.AppendUint16(dst, uint16(len(f.key)))
 		dst = append(dst, f.key...)
 		at := len(dst)
