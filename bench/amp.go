@@ -23,7 +23,11 @@ import (
 // the same Sum command). The server is pinned to -server-cpu with one loop
 // (GOMAXPROCS 1 for net/rpc; Twisted is single-threaded), the load
 // generator (this binary's ampload subcommand) to -load-cpu. Server CPU is
-// read from /proc/PID/stat before and after the measured run. Targets are
+// read from /proc/PID/stat before and after the measured run. The load
+// generator checks every answer; it writes its calls a batch at a time
+// (as many as came back in one read for AMP, eight for net/rpc, whose
+// server writes each reply on its own), so its own CPU stays well below
+// the server's. Targets are
 // interleaved in each round and rotated between rounds; the table shows
 // medians and ratios to net/rpc.
 
