@@ -104,21 +104,13 @@ func main() {
 	loops := flag.Int("loops", runtime.GOMAXPROCS(0), "number of event loops (at least 1)")
 	verbose := flag.Bool("v", false, "log connections and calls (debug level)")
 	flag.Parse()
-	if *loops < 1 {
-		// Refused like a malformed flag: message, usage, exit status 2.
-		fmt.Fprintf(flag.CommandLine.Output(), "invalid value \"%d\" for flag -loops: must be at least 1\n", *loops)
-		flag.Usage()
-		os.Exit(2)
-	}
-	if *count < 1 || *every < 0 || *retries < 0 {
-		fmt.Fprintln(flag.CommandLine.Output(), "-count must be at least 1, -every and -retries not negative")
-		flag.Usage()
-		os.Exit(2)
-	}
-	if (*listen == "") == (*call == "") {
-		fmt.Fprintln(flag.CommandLine.Output(), "give one of -listen and -call")
-		flag.Usage()
-		os.Exit(2)
+	switch {
+	case *loops < 1:
+		usageError(fmt.Sprintf("invalid value \"%d\" for flag -loops: must be at least 1", *loops))
+	case *count < 1 || *every < 0 || *retries < 0:
+		usageError("-count must be at least 1, -every and -retries not negative")
+	case (*listen == "") == (*call == ""):
+		usageError("give one of -listen and -call")
 	}
 
 	level := zerolog.InfoLevel
@@ -317,6 +309,14 @@ func (c *caller) finish(err error) {
 		c.conn.Transport().LoseConnection()
 	}
 	c.done <- err
+}
+
+// usageError refuses the flags as the flag package refuses a malformed
+// one: the message, the usage, exit status 2.
+func usageError(msg string) {
+	fmt.Fprintln(flag.CommandLine.Output(), msg)
+	flag.Usage()
+	os.Exit(2)
 }
 
 // isTerminal reports whether f is a terminal, which is when the log is in
