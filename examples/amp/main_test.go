@@ -4,13 +4,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -30,19 +28,14 @@ var listeningAddr = regexp.MustCompile(`amp server listening addr=(127\.0\.0\.1:
 // TestFlagsHelperProcess is not a test: in the child process it runs main
 // with the arguments after "--".
 func TestFlagsHelperProcess(t *testing.T) {
-	if os.Getenv(runMainEnv) != "1" {
-		return
-	}
-	i := slices.Index(os.Args, "--")
-	os.Args = append([]string{"amp"}, os.Args[i+1:]...)
-	flag.CommandLine = flag.NewFlagSet("amp", flag.ExitOnError)
-	main()
-	os.Exit(0)
+	exampletest.HelperProcess(runMainEnv, "amp", main)
 }
 
+// mainCommand is the command that runs main with args in a child; the
+// caller sets its Stdout and Stderr.
 func mainCommand(ctx context.Context, args ...string) *exec.Cmd {
-	cmd := exec.CommandContext(ctx, os.Args[0], append([]string{"-test.run=^TestFlagsHelperProcess$", "--"}, args...)...)
-	cmd.Env = append(os.Environ(), runMainEnv+"=1", "NO_COLOR=")
+	cmd := exampletest.MainCommand(ctx, runMainEnv, nil, args...)
+	cmd.Stderr = nil
 	return cmd
 }
 
