@@ -87,7 +87,7 @@ func appendFields(dst []byte, b Box) ([]byte, error) {
 }
 
 // appendField appends one key and value, whose lengths the caller checked.
-func appendField(dst []byte, key string, value []byte) []byte {
+func appendField[V string | []byte](dst []byte, key string, value V) []byte {
 	dst = binary.BigEndian.AppendUint16(dst, uint16(len(key)))
 	dst = append(dst, key...)
 	dst = binary.BigEndian.AppendUint16(dst, uint16(len(value)))

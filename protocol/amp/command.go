@@ -183,18 +183,15 @@ func (e *declaredError) Unwrap() error { return e.err }
 // answer is dropped); AddTimeout on it times the call out. Call must be
 // called on p's loop.
 func Call[Req, Resp any](p *Protocol, cmd Command[Req, Resp], req Req) *deferred.Deferred[Resp] {
-	b, err := Encode(req)
-	if err != nil {
-		return deferred.Fail[Resp](err)
-	}
+	args := reflect.ValueOf(&req).Elem()
 	if cmd.NoAnswer {
-		if err := p.send(cmd.Name, b, ""); err != nil {
+		if err := p.send(cmd.Name, args); err != nil {
 			return deferred.Fail[Resp](err)
 		}
 		var zero Resp
 		return deferred.Succeed(zero)
 	}
-	raw := p.ask(cmd.Name, b)
+	raw := p.ask(cmd.Name, args)
 	c := cmd
 	return deferred.Then(raw, func(answer Box) (Resp, error) {
 		return Decode[Resp](answer)

@@ -83,3 +83,47 @@ func TestRespondAllocatesAtMostFivePerCall(t *testing.T) {
 		t.Fatalf("%d bytes after the %d answers", len(out), calls)
 	}
 }
+
+// sumAnswers is the answers to n Sum(i, 81) calls whose tags are from+1
+// to from+n (hexadecimal, as Call writes them).
+func sumAnswers(t testing.TB, from, n int) []byte {
+	var batch []byte
+	for i := range n {
+		var err error
+		batch, err = amp.AppendBox(batch, amp.Box{
+			{Key: "total", Value: []byte(strconv.Itoa(i + 81))},
+			{Key: "_answer", Value: []byte(strconv.FormatInt(int64(from+i+1), 16))},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return batch
+}
+
+// BenchmarkCallSum is the client's side: one op is 64 Calls of Sum and the
+// read that brings their 64 answers (built with the timer stopped).
+func BenchmarkCallSum(b *testing.B) {
+	client := amp.New(nil, quiet)
+	tr := reactortest.Connect(client)
+	check := func(s SumResp, err error) (SumResp, error) {
+		if err != nil || s.Total < 81 {
+			b.Fatalf("answer: %v, %v", s, err)
+		}
+		return s, nil
+	}
+	b.ReportAllocs()
+	for j := 0; b.Loop(); j++ {
+		for i := range 64 {
+			amp.Call(client, Sum, SumReq{int64(i), 81}).AddBoth(check)
+		}
+		b.StopTimer()
+		tr.Clear()
+		answers := sumAnswers(b, j*64, 64)
+		b.StartTimer()
+		client.DataReceived(answers)
+		if client.Pending() != 0 {
+			b.Fatalf("%d calls not answered", client.Pending())
+		}
+	}
+}
