@@ -9,12 +9,19 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
+
+	"github.com/mustaine/mustaine/deferred"
 	"github.com/mustaine/mustaine/internal/exampletest"
+	"github.com/mustaine/mustaine/protocol/amp"
+	"github.com/mustaine/mustaine/reactor"
 )
 
 // The tests run main in a child process (this test binary, re-executed
@@ -405,5 +412,63 @@ func requireTwisted(t *testing.T) {
 			t.Fatalf("python3-twisted is missing: %v", err)
 		}
 		t.Skip("python3-twisted not installed")
+	}
+}
+
+// A round whose calls are lost with the connection is made again, whole,
+// once the caller has reconnected: the server here (in the test's process)
+// aborts the connection at round 3's Sum the first time it comes, and the
+// caller still prints rounds 1 to 5, each once and in order.
+func TestCallMakesARoundLostWithTheConnectionAgain(t *testing.T) {
+	for _, loops := range []int{1, 2} {
+		t.Run(fmt.Sprintf("loops=%d", loops), func(t *testing.T) { checkLostRoundMadeAgain(t, loops) })
+	}
+}
+
+// checkLostRoundMadeAgain runs the test above with a server and a caller
+// of loops loops.
+func checkLostRoundMadeAgain(t *testing.T, loops int) {
+	r, err := reactor.New(reactor.WithLoops(loops), reactor.WithSignalHandling(false), reactor.WithLogger(zerolog.Nop()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs := calculator(zerolog.Nop())
+	// The b of each Sum received. The two connections may be on two
+	// loops: the race detector cannot see that TCP orders them.
+	var mu sync.Mutex
+	var sums []int64
+	amp.RespondDeferred(rs, sum, func(p *amp.Protocol, a SumArgs) *deferred.Deferred[SumResult] {
+		mu.Lock()
+		defer mu.Unlock()
+		sums = append(sums, a.B)
+		if a.B == 83 && slices.Index(sums, 83) == len(sums)-1 {
+			p.Transport().AbortConnection()
+			return deferred.New[SumResult]() // never answered: lost with the connection
+		}
+		return deferred.Succeed(SumResult{a.A + a.B})
+	})
+	ln, err := r.ListenTCP("127.0.0.1:0", amp.NewFactory(rs, amp.WithLogger(zerolog.Nop())))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- r.Run() }()
+	code, stdout, stderr := runMain(t, "-call", ln.Addr().String(), "-count", "5", "-every", "10ms", "-retries", "20", "-loops", strconv.Itoa(loops))
+	_ = r.Stop()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	var want strings.Builder
+	for k := 1; k <= 5; k++ {
+		want.WriteString(calculatorRound(k))
+	}
+	if code != 0 || stdout != want.String() {
+		t.Fatalf("exit status %d, stdout:\n%s\nwant:\n%s\nstderr:\n%s", code, stdout, want.String(), stderr)
+	}
+	if !strings.Contains(stderr, "round lost with the connection") || !strings.Contains(stderr, "round=3") {
+		t.Errorf("the caller did not say round 3 was lost:\n%s", stderr)
+	}
+	if want := []int64{81, 82, 83, 83, 84, 85}; !slices.Equal(sums, want) {
+		t.Errorf("the server got Sums with b = %v, want %v (round 3 twice)", sums, want)
 	}
 }
