@@ -458,6 +458,7 @@ func (l *loop) acceptBackoff(ln *Listener, err error) {
 	d := ln.backoff[l.index]*2 + acceptBackoffMin
 	d = min(d, acceptBackoffMax)
 	ln.backoff[l.index] = d
+	l.stats.acceptBackoffs++
 	fd := ln.fdFor(l)
 	if l.listeners[fd] != ln {
 		return
@@ -487,6 +488,7 @@ func (l *loop) newConn(fd int, sa unix.Sockaddr, factory protocol.Factory, isUni
 	var proto protocol.Protocol
 	l.guard(nil, func() { proto = factory.BuildProtocol(remote) })
 	if proto == nil {
+		l.stats.refused++
 		unix.Close(fd)
 		return
 	}

@@ -51,6 +51,7 @@ type loop struct {
 	now      time.Time               // see Now; refreshed twice per turn
 	shutdown *shutdownState          // set once Stop reaches this loop
 	turns    uint64                  // loop iterations, for tests and stats
+	stats    loopStats               // counters, see stats.go
 	gid      atomic.Uint64           // the loop goroutine's id once it runs; see onLoop
 	done     chan struct{}
 }
@@ -131,6 +132,7 @@ func (l *loop) run() {
 		defer runtime.UnlockOSThread()
 	}
 	defer close(l.done)
+	defer l.holdRunning()()
 	l.gid.Store(currentGoroutineID())
 	for {
 		l.turns++
@@ -266,6 +268,7 @@ func (l *loop) read(c *conn, hup bool) {
 			break
 		}
 		n, err := sysRead(c.fd, l.readBuf)
+		l.stats.read(n)
 		if n > 0 && c.flags&fClosing != 0 {
 			// After LoseConnection input is dropped, as Twisted stops
 			// reading; it is still taken from the kernel so that the close
@@ -463,6 +466,7 @@ func (l *loop) flush(c *conn) {
 	for round := 0; ; round++ {
 		if c.pending() > 0 {
 			n, err := sysWrite(c.fd, c.out[c.outOff:])
+			l.stats.wrote(n)
 			if err != nil {
 				if err == unix.EAGAIN {
 					c.flags |= fWantWrite
@@ -613,6 +617,7 @@ func (l *loop) closeConn(c *conn, reason error) {
 	if !l.release(c) {
 		return
 	}
+	l.stats.closedConn(c, reason)
 	l.lost(c, reason)
 }
 
@@ -625,6 +630,7 @@ func (l *loop) abort(c *conn, reason error) {
 	// SO_LINGER with a zero timeout makes close send RST and drop output.
 	unix.SetsockoptLinger(c.fd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1, Linger: 0})
 	l.release(c)
+	l.stats.closedConn(c, reason)
 	l.CallSoon(func() { l.lost(c, reason) })
 }
 
@@ -684,6 +690,7 @@ func (l *loop) start(c *conn) {
 	if l.r.cfg.logger.GetLevel() <= zerolog.DebugLevel {
 		l.connLog(c, l.log.Debug()).Msg("connection made")
 	}
+	l.stats.started(c)
 	l.current = c
 	l.guard(c, func() { c.proto.ConnectionMade(c) })
 	l.current = nil

@@ -55,6 +55,7 @@ func New(opts ...Option) (*Reactor, error) {
 		o(&r.cfg)
 	}
 	r.pool = newPool(r.cfg.workers, r.cfg.workQueue)
+	initRuntimePoller.Do(startRuntimePoller)
 	for i := 0; i < r.cfg.loops; i++ {
 		l, err := newLoop(r, i)
 		if err != nil {

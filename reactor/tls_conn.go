@@ -116,6 +116,7 @@ func (t *tlsLayer) ConnectionMade(tr protocol.Transport) {
 func (t *tlsLayer) attach(c *conn) {
 	t.c = c
 	c.tls = t
+	c.loop.stats.tlsStarted++
 	t.b.init(c)
 	if t.server {
 		t.tc = tls.Server(&t.b, t.config)
@@ -200,6 +201,7 @@ func (t *tlsLayer) WriteConnectionLost() {
 func (t *tlsLayer) ConnectionLost(reason error) {
 	prev := t.state
 	t.state = tlsClosed
+	t.c.loop.stats.tlsLost(t.handshook)
 	t.timer.Cancel()
 	t.b.setErr(net.ErrClosed)
 	t.pending = nil
@@ -295,6 +297,7 @@ func (t *tlsLayer) handshakeDone(err error) {
 	t.timer.Cancel()
 	t.state = tlsOpen
 	t.handshook = true
+	t.c.loop.stats.tlsDone++
 	c, l := t.c, t.c.loop
 	if t.user == nil {
 		l.guard(c, func() { t.user = t.factory.BuildProtocol(c.remote) })

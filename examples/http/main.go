@@ -79,6 +79,7 @@ func main() {
 	flag.BoolVar(&proxyProtocol, "proxy-protocol", false, "expect a PROXY protocol v1/v2 header (HAProxy's send-proxy) from loopback sources before each connection's bytes")
 	upgradeOn := flag.String("upgrade-on", "SIGHUP", "signal that starts a zero-downtime upgrade (SIGHUP, SIGUSR2 or none)")
 	flag.DurationVar(&drainDelay, "drain-delay", 0, "on SIGTERM or an upgrade, keep serving open connections (with /healthz answering 503) this long before draining them")
+	flag.StringVar(&metricsAddr, "metrics", "", metricsUsage)
 	flag.Parse()
 	if *loops < 1 {
 		// Refused like a malformed flag: message, usage, exit status 2.
@@ -134,6 +135,9 @@ func main() {
 func run(addr string, loops int, log zerolog.Logger, opts ...reactor.Option) error {
 	r, ln, err := newServer(addr, loops, log, opts...)
 	if err != nil {
+		return err
+	}
+	if err := serveMetrics(r, log); err != nil {
 		return err
 	}
 	scheme := "http://"

@@ -19,8 +19,8 @@ import (
 	"github.com/mustaine/mustaine/internal/exampletest"
 )
 
-// serverLine is the example's "listening" log line: its address and pid.
-var serverLine = regexp.MustCompile(`http server listening addr=http://(\S+)/ .*pid=(\d+)`)
+// listeningLine is the example's "listening" log line: its address and pid.
+var listeningLine = regexp.MustCompile(`http server listening addr=http://(\S+)/ .*pid=(\d+)`)
 
 // serverProc is the example binary running as a process, its output read to
 // the end of every process writing it (its upgraded successors too).
@@ -58,7 +58,7 @@ func startProcess(t *testing.T, env []string, extra []*os.File, viaShell bool, a
 // address and pid it names.
 func (s *serverProc) waitListening(t *testing.T) {
 	t.Helper()
-	m, next := s.out.Wait(t, serverLine, s.next)
+	m, next := s.out.Wait(t, listeningLine, s.next)
 	s.addr, s.next = m[1], next
 	s.pid, _ = strconv.Atoi(m[2])
 }
@@ -293,7 +293,7 @@ func TestSocketActivatedServerServesThePassedSocketAndUpgrades(t *testing.T) {
 // flag named, no server), as a malformed flag is.
 func TestFlagsUpgradeOnRejectsUnknownSignal(t *testing.T) {
 	code, stderr := exampletest.RunMain(t, runMainEnv, "-addr", "127.0.0.1:0", "-upgrade-on", "SIGFOO")
-	if code != 2 || !regexp.MustCompile(`invalid value "SIGFOO" for flag -upgrade-on`).MatchString(stderr) || serverLine.MatchString(stderr) {
+	if code != 2 || !regexp.MustCompile(`invalid value "SIGFOO" for flag -upgrade-on`).MatchString(stderr) || listeningLine.MatchString(stderr) {
 		t.Fatalf("-upgrade-on SIGFOO: exit status %d, stderr:\n%s", code, stderr)
 	}
 }
