@@ -1,16 +1,19 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
 	nethttp "net/http"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/rs/zerolog"
+	"golang.org/x/sys/unix"
 
 	"github.com/mustaine/mustaine/deferred"
 	"github.com/mustaine/mustaine/reactor"
@@ -22,6 +25,21 @@ var metricsAddr string
 
 // metricsUsage is the -metrics flag's help.
 const metricsUsage = "serve Prometheus metrics (the reactor's Stats, the Go runtime's, the process's) at http://ADDR/metrics, e.g. 127.0.0.1:9090, on a listener of its own"
+
+// metricsListenConfig sets SO_REUSEPORT on the metrics socket, so that
+// during a SIGHUP upgrade the new process can listen on the same address
+// while the old one still serves it (it closes its socket once drained).
+// That is all SO_REUSEPORT allows: a socket without it, as net.Listen's,
+// still makes the start fail with EADDRINUSE.
+var metricsListenConfig = net.ListenConfig{Control: func(network, address string, c syscall.RawConn) error {
+	var err error
+	if cerr := c.Control(func(fd uintptr) {
+		err = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
+	}); cerr != nil {
+		return cerr
+	}
+	return err
+}}
 
 // serveMetrics serves GET /metrics on -metrics, if given, until the
 // reactor shuts down.
@@ -42,7 +60,7 @@ func serveMetrics(r *reactor.Reactor, log zerolog.Logger) error {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	mux := nethttp.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	ln, err := net.Listen("tcp", metricsAddr)
+	ln, err := metricsListenConfig.Listen(context.Background(), "tcp", metricsAddr)
 	if err != nil {
 		return fmt.Errorf("-metrics: %w", err)
 	}

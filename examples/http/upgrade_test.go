@@ -227,6 +227,11 @@ func upgradeUnderLoad(t *testing.T, s *serverProc) {
 	if code, body, err := fetch(keepAliveClient(), "http://"+addr+"/healthz"); err != nil || code != 200 {
 		t.Fatalf("GET /healthz from the new process: %d %q %v", code, body, err)
 	}
+	if m := regexp.MustCompile(`metrics listening addr=http://(\S+)/metrics`).FindStringSubmatch(s.out.String()); m != nil {
+		if code, _, err := fetch(keepAliveClient(), "http://"+m[1]+"/metrics"); err != nil || code != 200 {
+			t.Fatalf("GET /metrics after the upgrade: %d %v", code, err)
+		}
+	}
 	s.out.StopPID(t, s.pid)
 }
 
@@ -248,12 +253,24 @@ func replaceBinary(t *testing.T, bin string) {
 }
 
 // TestSIGHUPUpgradeAnswersEveryRequest: see upgradeUnderLoad, on 1 and 2
-// loops (with 2, each loop's SO_REUSEPORT socket is handed over).
+// loops (with 2, each loop's SO_REUSEPORT socket is handed over). The
+// server also serves -metrics on a fixed port, which the new process must
+// be able to listen on while the old one still does; the new one answers
+// /metrics after the upgrade.
 func TestSIGHUPUpgradeAnswersEveryRequest(t *testing.T) {
 	for _, loops := range []int{1, 2} {
 		t.Run(fmt.Sprintf("loops=%d", loops), func(t *testing.T) {
-			s := startProcess(t, nil, nil, false, "-addr", "127.0.0.1:0", "-loops", strconv.Itoa(loops), "-drain-delay", "1s")
+			l, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			metrics := l.Addr().String()
+			l.Close()
+			s := startProcess(t, nil, nil, false, "-addr", "127.0.0.1:0", "-loops", strconv.Itoa(loops), "-drain-delay", "1s", "-metrics", metrics)
 			upgradeUnderLoad(t, s)
+			if code, _, err := fetch(keepAliveClient(), "http://"+metrics+"/metrics"); err == nil || code == 200 {
+				t.Fatalf("/metrics answered %d %v after the new process stopped", code, err)
+			}
 		})
 	}
 }
