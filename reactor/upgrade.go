@@ -88,6 +88,11 @@ func WithUpgradeTimeout(d time.Duration) Option {
 // a running reactor (else ErrNotRunning). WithUpgradeOn calls it on a
 // signal.
 //
+// The new process is this one's child, and this one exits: a supervisor
+// that tracks the main pid (systemd's Type=simple) takes that for the
+// service's end. Tell it the new pid (sd_notify's MAINPID=, or PIDFile=);
+// Upgrade does not.
+//
 // Why not cloudflare/tableflip: it hands over net.Listener and os.File
 // values and keeps its own parent/child protocol, while a reactor's
 // listeners are raw non-blocking descriptors, several per address with
