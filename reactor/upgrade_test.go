@@ -181,6 +181,7 @@ func TestUpgradeHandsListenersOverWithoutRefusingOrLosingAConnection(t *testing.
 			if _, err := os.Stat(unixPath); err != nil {
 				t.Fatalf("Unix socket file gone after the old process exited: %v", err)
 			}
+			t.Logf("connections served: %d by the old process, %d by the new one, none failed", perPID[oldPID], perPID[newPID])
 			h.Wait(t, regexp.MustCompile(`upgrade: new process ready`), 0)
 		})
 	}

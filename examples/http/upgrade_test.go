@@ -224,6 +224,7 @@ func upgradeUnderLoad(t *testing.T, s *serverProc) {
 	}
 	lc.waitServed(t, 50) // answered by the new process: the old one is gone
 	lc.finish(t)
+	t.Logf("%d requests, each on a new connection, answered across the upgrade", lc.ok)
 	if code, body, err := fetch(keepAliveClient(), "http://"+addr+"/healthz"); err != nil || code != 200 {
 		t.Fatalf("GET /healthz from the new process: %d %q %v", code, body, err)
 	}
