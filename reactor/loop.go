@@ -260,6 +260,9 @@ func (l *loop) read(c *conn, hup bool) {
 		return
 	}
 	c.flags &^= fReadPending
+	if c.proxy != nil && c.proxy.held != nil && !l.deliverHeld(c) {
+		return
+	}
 	high := l.r.cfg.highWater
 	for i := 0; ; i++ {
 		if i == maxReadsPerEvent {
@@ -327,6 +330,27 @@ func (l *loop) read(c *conn, hup bool) {
 	if c.flags&fClosed == 0 && (c.pending() > 0 || c.flags&(fClosing|fShutWrPending) != 0) {
 		l.flush(c)
 	}
+}
+
+// deliverHeld gives c's Protocol the bytes held back with its PROXY header
+// (see proxyLayer.handOver) and reports whether reading may go on.
+func (l *loop) deliverHeld(c *conn) bool {
+	held := c.proxy.held
+	c.proxy.held = nil
+	l.current = c
+	l.deliver(c, held)
+	l.current = nil
+	if c.flags&(fClosed|fReadClosed) != 0 {
+		return false
+	}
+	if c.flags&readBlocked != 0 {
+		c.flags |= fReadPending
+		if c.pending() > 0 || c.flags&(fClosing|fShutWrPending) != 0 {
+			l.flush(c)
+		}
+		return false
+	}
+	return true
 }
 
 // readIfPending queues a read of c on the next turn if data is waiting and
