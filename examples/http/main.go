@@ -35,6 +35,10 @@
 // Started by systemd socket activation (LISTEN_FDS set, as a .socket unit
 // does), it serves the sockets systemd passed instead of -addr/-listen.
 //
+// With -metrics 127.0.0.1:9090 it serves Prometheus metrics (the
+// reactor's Stats per loop, the Go runtime's, the process's) at /metrics on
+// a listener of its own, off the loops (see reactor/promstats).
+//
 // Endpoints:
 //
 //	GET  /            200 text/plain "Hello, World!" (TechEmpower plaintext)
