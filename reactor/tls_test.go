@@ -526,12 +526,14 @@ func TestTLSHandshakeTimeout(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// The clock starts before the dial: the server may accept (and
+		// start its timer) before Dial returns to this goroutine.
+		start := time.Now()
 		c, err := net.Dial("tcp", ln.Addr().String())
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer c.Close()
-		start := time.Now()
 		c.SetDeadline(time.Now().Add(30 * time.Second))
 		n, err := c.Read(make([]byte, 1))
 		if elapsed := time.Since(start); elapsed < timeout {
