@@ -32,7 +32,14 @@ type clientEnv struct {
 // startClient runs a one-loop reactor with a Client on it.
 func startClient(t *testing.T, opts ...ClientOption) *clientEnv {
 	t.Helper()
-	r, err := reactor.New(reactor.WithLoops(1), reactor.WithSignalHandling(false),
+	return startClientLoops(t, 1, opts...)
+}
+
+// startClientLoops runs a reactor of loops loops with a Client on its
+// first loop.
+func startClientLoops(t *testing.T, loops int, opts ...ClientOption) *clientEnv {
+	t.Helper()
+	r, err := reactor.New(reactor.WithLoops(loops), reactor.WithSignalHandling(false),
 		reactor.WithLogger(zerolog.New(io.Discard)))
 	if err != nil {
 		t.Fatal(err)
