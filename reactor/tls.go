@@ -91,7 +91,7 @@ func (r *Reactor) ConnectTLS(address string, config *tls.Config, factory protoco
 func (r *Reactor) ConnectTLSOn(lp protocol.Loop, address string, config *tls.Config, factory protocol.Factory, timeout time.Duration) *deferred.Deferred[protocol.Protocol] {
 	host, _, err := net.SplitHostPort(address)
 	if err != nil {
-		return deferred.Fail[protocol.Protocol](fmt.Errorf("%w: %s: %w", ErrBadAddress, address, err))
+		return deferred.FailForCaller[protocol.Protocol](fmt.Errorf("%w: %s: %w", ErrBadAddress, address, err))
 	}
 	return r.connectTLS(lp, clientTLSConfig(config, host), factory, func(f protocol.Factory) *deferred.Deferred[protocol.Protocol] {
 		return r.ConnectTCPOn(lp, address, f, timeout)
@@ -125,11 +125,11 @@ func (r *Reactor) connectTLS(lp protocol.Loop, config *tls.Config, factory proto
 	dial func(protocol.Factory) *deferred.Deferred[protocol.Protocol]) *deferred.Deferred[protocol.Protocol] {
 	l, ok := lp.(*loop)
 	if !ok || l.r != r {
-		return deferred.Fail[protocol.Protocol](fmt.Errorf("%w: loop does not belong to this reactor", ErrConnectFailed))
+		return deferred.FailForCaller[protocol.Protocol](fmt.Errorf("%w: loop does not belong to this reactor", ErrConnectFailed))
 	}
 	cf := &clientTLSFactory{r: r, config: config, user: factory}
 	cf.client, _ = factory.(protocol.ClientFactory)
-	cf.d = deferred.NewWithCanceller(func(*deferred.Deferred[protocol.Protocol]) { cf.cancel() })
+	cf.d = deferred.NewForCaller(func(*deferred.Deferred[protocol.Protocol]) { cf.cancel() })
 	// The TCP connect's Deferred fires on l: it is made and chained there.
 	l.CallFromThread(func() {
 		if cf.d.Called() {
