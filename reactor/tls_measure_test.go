@@ -56,7 +56,11 @@ func TestTLSMemServer(t *testing.T) {
 		defer hs.Close()
 		addr = nl.Addr().String()
 	default:
-		r := startReactor(t, WithLoops(1))
+		opts := []Option{WithLoops(1)}
+		if n, err := strconv.Atoi(os.Getenv("MUSTAINE_TLS_HANDSHAKES")); err == nil {
+			opts = append(opts, WithTLSHandshakes(n))
+		}
+		r := startReactor(t, opts...)
 		srv, err := http.NewServer(http.HandlerFunc(func(w *http.ResponseWriter, req *http.Request) { w.Write(hello) }))
 		if err != nil {
 			t.Fatal(err)
@@ -86,8 +90,8 @@ func TestTLSMemServer(t *testing.T) {
 		if os.Getenv("MUSTAINE_MEMSTATS") != "" {
 			var ms runtime.MemStats
 			runtime.ReadMemStats(&ms)
-			fmt.Fprintf(os.Stderr, "%s %s: HeapInuse %d HeapAlloc %d HeapIdle-Released %d StackInuse %d NextGC %d NumGC %d goroutines %d\n",
-				mode, sc.Text(), ms.HeapInuse, ms.HeapAlloc, ms.HeapIdle-ms.HeapReleased, ms.StackInuse, ms.NextGC, ms.NumGC, runtime.NumGoroutine())
+			fmt.Fprintf(os.Stderr, "%s %s: HeapInuse %d HeapAlloc %d HeapIdle-Released %d StackInuse %d NextGC %d NumGC %d TotalAlloc %d goroutines %d\n",
+				mode, sc.Text(), ms.HeapInuse, ms.HeapAlloc, ms.HeapIdle-ms.HeapReleased, ms.StackInuse, ms.NextGC, ms.NumGC, ms.TotalAlloc, runtime.NumGoroutine())
 		}
 		if p := os.Getenv("MUSTAINE_HEAP_PROFILE"); p != "" && sc.Text() == "profile" && mode == "tls" {
 			f, _ := os.Create(p)

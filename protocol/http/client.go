@@ -206,7 +206,11 @@ func WithTLSConfig(cfg *tls.Config) ClientOption {
 // error, in which errors.As finds crypto/x509's: x509.UnknownAuthorityError
 // (untrusted issuer), x509.HostnameError (not valid for the URL's host),
 // x509.CertificateInvalidError (expired, not yet valid, wrong usage).
-// Redirects between "http" and "https" follow the rules of
+// A response without framing (read until the connection closes) is
+// complete over TLS only if the server sent close_notify before closing
+// (RFC 9112 §9.8); without it the request fails with
+// ErrResponseIncomplete, as the body may have been cut short by an
+// attacker. Redirects between "http" and "https" follow the rules of
 // WithFollowRedirects in both directions, as net/http's do.
 //
 // # Responses

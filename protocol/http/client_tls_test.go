@@ -265,7 +265,7 @@ func TestClientHTTPSServerClosingMidBodyFailsTheRequest(t *testing.T) {
 			e := startClient(t, WithTLSConfig(&tls.Config{RootCAs: pki.roots}))
 			resp, err := e.get(t, srv.URL+"/")
 			if !errors.Is(err, ErrResponseIncomplete) {
-				t.Fatalf("got %v, %v; want ErrResponseIncomplete", resp, err)
+				t.Fatalf("got error %v (response %v); want ErrResponseIncomplete", err, resp != nil)
 			}
 		})
 	}
@@ -454,5 +454,44 @@ func TestClientHTTPSWithAPlainDialerFailsWithUnsupportedScheme(t *testing.T) {
 	}
 	if len(m.trs) != 0 {
 		t.Fatalf("%d connections made", len(m.trs))
+	}
+}
+
+// A body framed by the connection's close (no Content-Length, not
+// chunked) is whole over TLS only if the server's close_notify came
+// before the close (RFC 9112 §9.8); without it the request fails with
+// ErrResponseIncomplete: an attacker can cut a TCP connection, not forge
+// a close_notify.
+func TestClientHTTPSUnframedBodyNeedsCloseNotify(t *testing.T) {
+	pki := newTestPKI(t)
+	body := bytes.Repeat([]byte("unframed "), 2000)
+	for _, closeNotify := range []bool{true, false} {
+		t.Run(fmt.Sprintf("close_notify=%v", closeNotify), func(t *testing.T) {
+			srv := newCountingTLSServer(t, nethttp.HandlerFunc(func(w nethttp.ResponseWriter, r *nethttp.Request) {
+				c, _, err := w.(nethttp.Hijacker).Hijack()
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				io.WriteString(c, "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n")
+				c.Write(body)
+				if closeNotify {
+					c.Close()
+				} else {
+					c.(*tls.Conn).NetConn().Close()
+				}
+			}), pki.valid(t, "127.0.0.1"), 0, 0)
+			e := startClient(t, WithTLSConfig(&tls.Config{RootCAs: pki.roots}))
+			resp, err := e.get(t, srv.URL+"/")
+			if closeNotify {
+				if err != nil || !bytes.Equal(resp.Body(), body) {
+					t.Fatalf("with close_notify: %v, %d bytes; want the whole %d", err, len(resp.Body()), len(body))
+				}
+				return
+			}
+			if !errors.Is(err, ErrResponseIncomplete) || !errors.Is(err, reactor.ErrNoCloseNotify) {
+				t.Fatalf("without close_notify: error %v (response %v); want ErrResponseIncomplete with reactor.ErrNoCloseNotify", err, resp != nil)
+			}
+		})
 	}
 }
