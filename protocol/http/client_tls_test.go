@@ -353,11 +353,11 @@ func TestClientHTTPAndHTTPSPoolsToOneHostPortDoNotMix(t *testing.T) {
 // rules (303 turns a POST into a GET), each hop on its scheme's pool.
 func TestClientFollowsRedirectsAcrossSchemes(t *testing.T) {
 	pki := newTestPKI(t)
-	var plainURL string
+	var plainURL atomic.Value // set after the servers start; read by a handler
 	secure := newCountingTLSServer(t, nethttp.HandlerFunc(func(w nethttp.ResponseWriter, r *nethttp.Request) {
 		switch r.URL.Path {
 		case "/to-plain":
-			nethttp.Redirect(w, r, plainURL+"/final", nethttp.StatusSeeOther)
+			nethttp.Redirect(w, r, plainURL.Load().(string)+"/final", nethttp.StatusSeeOther)
 		default:
 			tlsReport(w, r)
 			fmt.Fprintf(w, "secure %s %s", r.Method, r.URL.RequestURI())
@@ -372,7 +372,7 @@ func TestClientFollowsRedirectsAcrossSchemes(t *testing.T) {
 			fmt.Fprintf(w, "plain %s %s", r.Method, r.URL.RequestURI())
 		}
 	}))
-	plainURL = plain.URL
+	plainURL.Store(plain.URL)
 	e := startClient(t, WithFollowRedirects(3), WithTLSConfig(&tls.Config{RootCAs: pki.roots}))
 	resp := e.mustGet(t, plain.URL+"/to-secure")
 	if string(resp.Body()) != "secure GET /final?x=1" || resp.Header("X-TLS") == "none" || resp.URL() != secure.URL+"/final?x=1" {
