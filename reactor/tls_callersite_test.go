@@ -1,23 +1,14 @@
 package reactor_test
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"io"
-	"math/big"
 	"net"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/rs/zerolog"
-
-	"github.com/mustaine/mustaine/deferred"
+	"github.com/mustaine/mustaine/internal/testpki"
 	"github.com/mustaine/mustaine/protocol"
 	"github.com/mustaine/mustaine/reactor"
 )
@@ -37,21 +28,19 @@ func abandonConnectUnixTLS(r *reactor.Reactor, path string) {
 	r.ConnectUnixTLS(path, &tls.Config{ServerName: "x"}, protocol.FactoryFunc(func(net.Addr) protocol.Protocol { return &protocol.Base{} }), 0)
 }
 
-// untrustedTLSServer is a crypto/tls server with a self-signed certificate
+// untrustedTLSServer is a crypto/tls server with a certificate from a CA
 // no client here trusts; it completes no handshake.
 func untrustedTLSServer(t *testing.T) string {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	ca, err := testpki.NewCA("untrusted")
 	if err != nil {
 		t.Fatal(err)
 	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "untrusted"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	cert, err := ca.Valid("127.0.0.1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}})
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,31 +62,8 @@ func untrustedTLSServer(t *testing.T) string {
 // library, as ConnectTCP's does: for a bad address, a loop of another
 // reactor, a refused connect and a failed handshake.
 func TestTLSConnectDeferredsReportTheCallersSite(t *testing.T) {
-	reports := make(chan string, 64)
-	prev := deferred.SetUnhandledErrorHook(func(err error, at string) {
-		select {
-		case reports <- at:
-		default:
-		}
-	})
-	t.Cleanup(func() { deferred.SetUnhandledErrorHook(prev) })
-	start := func() *reactor.Reactor {
-		r, err := reactor.New(reactor.WithLoops(1), reactor.WithSignalHandling(false),
-			reactor.WithLogger(zerolog.New(io.Discard)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		done := make(chan error, 1)
-		go func() { done <- r.Run() }()
-		t.Cleanup(func() {
-			r.Stop()
-			if err := <-done; err != nil {
-				t.Errorf("Run: %v", err)
-			}
-		})
-		return r
-	}
-	r, other := start(), start()
+	reports := captureUnhandledSites(t)
+	r, other := runSiteReactor(t), runSiteReactor(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -2,14 +2,11 @@ package reactor
 
 import (
 	"fmt"
-	"io"
 	"net"
 	"runtime"
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/rs/zerolog"
 
 	"github.com/mustaine/mustaine/protocol"
 )
@@ -141,15 +138,7 @@ func TestTLSLayersOfClosedConnectionsAreCollected(t *testing.T) {
 		t.Run(v.name, func(t *testing.T) {
 			tlsEachLoops(t, func(t *testing.T, loops int) {
 				g := &gcTracker{lost: make(chan error, 2*n)}
-				r, err := New(WithLoops(loops), WithLogger(zerolog.New(io.Discard)), WithSignalHandling(false))
-				if err != nil {
-					t.Fatal(err)
-				}
-				done := make(chan error, 1)
-				running := make(chan struct{})
-				r.CallWhenRunning(func() { close(running) })
-				go func() { done <- r.Run() }()
-				<-running
+				r := startReactor(t, WithLoops(loops))
 				ln, err := r.ListenTLS("127.0.0.1:0", tlsServerConfig(t, v.v), protocol.FactoryFunc(func(net.Addr) protocol.Protocol {
 					return &gcEcho{g: g}
 				}))
@@ -166,8 +155,8 @@ func TestTLSLayersOfClosedConnectionsAreCollected(t *testing.T) {
 				gcRound(t, r, g, addr, v.v, n)
 				ln.Close()
 				r.Stop()
-				if err := <-done; err != nil {
-					t.Fatalf("Run: %v", err)
+				for _, l := range r.loops {
+					<-l.done // every loop has exited
 				}
 				if left := g.awaitCollected(); left != "" {
 					t.Errorf("reactor stopped, after %d more closed connections:%s", n, left)

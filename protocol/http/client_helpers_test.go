@@ -3,8 +3,10 @@ package http
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
+	"log"
 	"net"
 	nethttp "net/http"
 	"net/http/httptest"
@@ -119,6 +121,13 @@ type countingServer struct {
 
 func newCountingServer(t *testing.T, h nethttp.Handler) *countingServer {
 	t.Helper()
+	return startCountingServer(t, h, nil)
+}
+
+// startCountingServer starts a countingServer, over TLS with tlsConfig
+// when it is not nil.
+func startCountingServer(t *testing.T, h nethttp.Handler, tlsConfig *tls.Config) *countingServer {
+	t.Helper()
 	s := &countingServer{}
 	s.Server = httptest.NewUnstartedServer(h)
 	s.Config.ConnState = func(_ net.Conn, st nethttp.ConnState) {
@@ -129,7 +138,13 @@ func newCountingServer(t *testing.T, h nethttp.Handler) *countingServer {
 			s.closed.Add(1)
 		}
 	}
-	s.Start()
+	if tlsConfig != nil {
+		s.Config.ErrorLog = log.New(io.Discard, "", 0) // failed handshakes are the point of some tests
+		s.TLS = tlsConfig
+		s.StartTLS()
+	} else {
+		s.Start()
+	}
 	t.Cleanup(s.Close)
 	return s
 }

@@ -3,92 +3,50 @@ package http
 import (
 	"bufio"
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"errors"
 	"fmt"
 	"io"
-	"log"
-	"math/big"
 	"net"
 	nethttp "net/http"
-	"net/http/httptest"
 	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/mustaine/mustaine/deferred"
+	"github.com/mustaine/mustaine/internal/testpki"
 	"github.com/mustaine/mustaine/protocol"
 	"github.com/mustaine/mustaine/reactor"
 	"github.com/mustaine/mustaine/reactor/reactortest"
 )
 
-// testPKI is a CA and the server certificates it signed, made in the test
-// with crypto/x509.
+// testPKI is a CA made for the test and the server certificates it
+// signs, failing the test on error.
 type testPKI struct {
-	ca    *x509.Certificate
-	key   *ecdsa.PrivateKey
+	ca    *testpki.CA
 	roots *x509.CertPool
 }
 
 func newTestPKI(t *testing.T) *testPKI {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	ca, err := testpki.NewCA("mustaine test CA")
 	if err != nil {
 		t.Fatal(err)
 	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "mustaine test CA"},
-		NotBefore:             time.Now().Add(-48 * time.Hour),
-		NotAfter:              time.Now().Add(48 * time.Hour),
-		KeyUsage:              x509.KeyUsageCertSign,
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, _ := x509.ParseCertificate(der)
-	p := &testPKI{ca: ca, key: key, roots: x509.NewCertPool()}
-	p.roots.AddCert(ca)
-	return p
+	return &testPKI{ca: ca, roots: ca.Pool}
 }
 
-// leaf is a server certificate for the given names (IP literals become IP
-// SANs), valid from notBefore to notAfter.
+// leaf is a server certificate for names, valid from notBefore to
+// notAfter.
 func (p *testPKI) leaf(t *testing.T, notBefore, notAfter time.Time, names ...string) tls.Certificate {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	cert, err := p.ca.Server(notBefore, notAfter, names...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()),
-		Subject:      pkix.Name{CommonName: names[0]},
-		NotBefore:    notBefore,
-		NotAfter:     notAfter,
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	for _, n := range names {
-		if ip := net.ParseIP(n); ip != nil {
-			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
-		} else {
-			tmpl.DNSNames = append(tmpl.DNSNames, n)
-		}
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, p.ca, &key.PublicKey, p.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+	return cert
 }
 
 // valid is a leaf valid now for names.
@@ -100,21 +58,7 @@ func (p *testPKI) valid(t *testing.T, names ...string) tls.Certificate {
 // versions bounded by minV and maxV (0: crypto/tls's defaults).
 func newCountingTLSServer(t *testing.T, h nethttp.Handler, cert tls.Certificate, minV, maxV uint16) *countingServer {
 	t.Helper()
-	s := &countingServer{}
-	s.Server = httptest.NewUnstartedServer(h)
-	s.Config.ConnState = func(_ net.Conn, st nethttp.ConnState) {
-		switch st {
-		case nethttp.StateNew:
-			s.newConns.Add(1)
-		case nethttp.StateClosed, nethttp.StateHijacked:
-			s.closed.Add(1)
-		}
-	}
-	s.Config.ErrorLog = log.New(io.Discard, "", 0) // failed handshakes are the point of some tests
-	s.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: minV, MaxVersion: maxV}
-	s.StartTLS()
-	t.Cleanup(s.Close)
-	return s
+	return startCountingServer(t, h, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: minV, MaxVersion: maxV})
 }
 
 // tlsReport answers what the server saw of the connection's TLS state.
@@ -167,14 +111,7 @@ func TestClientHTTPSAgainstNetHTTPOverTLS12And13(t *testing.T) {
 						t.Fatalf("server saw ALPN %q, SNI %q; want http/1.1, localhost", alpn, sni)
 					}
 				}
-				if n := srv.newConns.Load(); n != 1 {
-					t.Errorf("server accepted %d connections for 10 sequential requests, want 1", n)
-				}
-				var st ClientStats
-				e.onLoop(func() { st = e.c.Stats() })
-				if st.Dials != 1 || st.Reused != 9 {
-					t.Errorf("stats %+v, want 1 dial and 9 reuses", st)
-				}
+				e.wantConnections(t, srv.newConns.Load(), 1, 9)
 			})
 		}
 	}
@@ -337,14 +274,7 @@ func TestClientHTTPAndHTTPSPoolsToOneHostPortDoNotMix(t *testing.T) {
 					t.Fatalf("request %d (%s): %d, server's TLS version %q; want 200, %q", i, scheme, resp.StatusCode(), got, want)
 				}
 			}
-			if n := conns.Load() - before; n != 2 {
-				t.Errorf("server accepted %d connections, want 2 (one per scheme)", n)
-			}
-			var st ClientStats
-			e.onLoop(func() { st = e.c.Stats() })
-			if st.Dials != 2 || st.Reused != 4 {
-				t.Errorf("stats %+v, want 2 dials and 4 reuses", st)
-			}
+			e.wantConnections(t, conns.Load()-before, 2, 4) // one connection per scheme
 		})
 	}
 }
@@ -382,7 +312,7 @@ func TestClientFollowsRedirectsAcrossSchemes(t *testing.T) {
 		return c.Post(secure.URL+"/to-plain", "text/plain", []byte("x"))
 	}))
 	if err != nil || string(resp.Body()) != "plain GET /final" || resp.Header("X-TLS") != "none" {
-		t.Fatalf("https -> http: %v %v", resp, err)
+		t.Fatalf("https -> http: %v (response %v)", err, resp != nil)
 	}
 	// Without following, the redirect itself is the answer.
 	f := startClient(t, WithTLSConfig(&tls.Config{RootCAs: pki.roots}))
@@ -493,5 +423,20 @@ func TestClientHTTPSUnframedBodyNeedsCloseNotify(t *testing.T) {
 				t.Fatalf("without close_notify: error %v (response %v); want ErrResponseIncomplete with reactor.ErrNoCloseNotify", err, resp != nil)
 			}
 		})
+	}
+}
+
+// wantConnections checks that the server accepted dials connections (its
+// own count, accepted) and that the client dialled as many and reused
+// them reused times.
+func (e *clientEnv) wantConnections(t *testing.T, accepted int64, dials, reused int) {
+	t.Helper()
+	if accepted != int64(dials) {
+		t.Errorf("server accepted %d connections, want %d", accepted, dials)
+	}
+	var st ClientStats
+	e.onLoop(func() { st = e.c.Stats() })
+	if st.Dials != dials || st.Reused != reused {
+		t.Errorf("stats %+v, want %d dials and %d reuses", st, dials, reused)
 	}
 }
