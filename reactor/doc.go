@@ -234,14 +234,18 @@
 // two AES-GCM states (about 1.75 KB) and its handshake and record buffers,
 // whose capacity crypto/tls keeps for the connection's life (bytes.Buffer
 // never shrinks, and nothing exported resets them): the handshake buffer
-// is as large as the ClientHello, 2 KB with an ML-KEM key share, about 300
-// bytes without; the record buffer as large as the largest record, up to
-// 16 KiB each way after bulk transfers, as under net/http. What a server
-// can choose is how it feeds the ClientHello: a first record over 512
-// bytes is handed to crypto/tls re-framed into records of 512 bytes (RFC
-// 8446 lets a handshake message be fragmented across records; the
-// transcript covers messages, not records), so the record buffer keeps
-// 576 bytes instead of 2.7 KB. The layer itself is 256 bytes with the bio
+// must hold the whole ClientHello (about 1.5 KB with an ML-KEM key share,
+// 264 bytes without); the record buffer as large as the largest record, up
+// to 16 KiB each way after bulk transfers, as under net/http. What a
+// server can choose is how it feeds the ClientHello: a first record over
+// 571 bytes is handed to crypto/tls re-framed into records of at most 571
+// bytes (RFC 8446 lets a handshake message be fragmented across records;
+// the transcript covers messages, not records), so the record buffer
+// keeps 576 bytes instead of 2.7 KB, and the fragments' sizes are planned
+// so that the handshake buffer, which doubles as records are appended to
+// it, ends at the smallest size class that holds the ClientHello (1536
+// bytes for Go's default client, where 512-byte fragments left 2048). The
+// layer itself is 256 bytes with the bio
 // inside it; the bio's handshake state (its condition variable, the
 // ClientHello re-framing) is dropped when the handshake ends, and it holds
 // no buffer once a read has drained it. Measured with go run ./bench

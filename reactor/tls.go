@@ -285,6 +285,40 @@ func (h *handshakeLimiter) release() {
 type loopTLS struct {
 	plain   []byte
 	scratch []byte
+	inputs  [][]byte // free bio input buffers (see tlsInput)
+}
+
+// Bio input buffers: the ciphertext a connection receives before
+// crypto/tls takes it (the ClientHello while the handshake goroutine is
+// not yet reading, what a paused Protocol has not read) is kept in a
+// buffer from its loop's free list, given back once drained. Allocated
+// per handshake, these buffers would be garbage of the ClientHello's size
+// class (1536 bytes for Go's clients) interleaved with the handshake
+// buffers crypto/tls keeps in that class for the connection's life: the
+// holes they leave in the heap's spans cost the live connections about a
+// kilobyte each.
+const (
+	tlsInputSize = 4096 // holds a ClientHello (a record of up to 16 KiB grows past it)
+	tlsInputFree = 64   // buffers a loop keeps: 256 KiB at most
+)
+
+// tlsInput returns an empty input buffer. On the loop.
+func (l *loop) tlsInput() []byte {
+	if n := len(l.tls.inputs); n > 0 {
+		b := l.tls.inputs[n-1]
+		l.tls.inputs[n-1] = nil
+		l.tls.inputs = l.tls.inputs[:n-1]
+		return b
+	}
+	return make([]byte, 0, tlsInputSize)
+}
+
+// tlsInputDone takes back an input buffer nobody reads any more. On the
+// loop.
+func (l *loop) tlsInputDone(b []byte) {
+	if cap(b) == tlsInputSize && len(l.tls.inputs) < tlsInputFree {
+		l.tls.inputs = append(l.tls.inputs, b[:0])
+	}
 }
 
 func (l *loop) tlsPlain() []byte {

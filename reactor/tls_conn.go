@@ -889,6 +889,9 @@ func (b *bio) push(p []byte) int {
 	if b.off == len(b.buf) {
 		b.buf, b.off = b.buf[:0], 0
 	}
+	if b.buf == nil {
+		b.buf = b.c.loop.tlsInput()
+	}
 	b.buf = append(b.buf, p...)
 	if b.hs != nil {
 		b.hs.cond.Signal()
@@ -914,10 +917,17 @@ func (b *bio) unborrow() {
 	b.mu.Lock()
 	if len(b.borrowed) > 0 {
 		// borrow lends only when the owned buffer is drained.
+		if b.buf == nil {
+			b.buf = b.c.loop.tlsInput()
+		}
 		b.buf, b.off = append(b.buf[:0], b.borrowed...), 0
 		b.borrowed = nil
 	}
 	if b.off == len(b.buf) {
+		if b.hs == nil {
+			// The handshake goroutine is gone: nobody else holds it.
+			b.c.loop.tlsInputDone(b.buf)
+		}
 		b.buf, b.off = nil, 0
 	}
 	b.mu.Unlock()
