@@ -201,16 +201,17 @@ func WithTLSConfig(cfg *tls.Config) ClientOption {
 //
 // An "https" URL (default port 443) is fetched over TLS when the Dialer
 // is a TLSDialer (*reactor.Reactor is), with the configuration of
-// WithTLSConfig; the request's Deferred waits for the handshake. A
-// certificate that does not verify fails the request with the Dialer's
-// error, in which errors.As finds crypto/x509's: x509.UnknownAuthorityError
-// (untrusted issuer), x509.HostnameError (not valid for the URL's host),
-// x509.CertificateInvalidError (expired, not yet valid, wrong usage).
-// A response without framing (read until the connection closes) is
-// complete over TLS only if the server sent close_notify before closing
-// (RFC 9112 §9.8); without it the request fails with
-// ErrResponseIncomplete, as the body may have been cut short by an
-// attacker. Redirects between "http" and "https" follow the rules of
+// WithTLSConfig; the request's Deferred waits for the handshake, which
+// WithConnectTimeout does not bound (the reactor's WithTLSHandshakeTimeout
+// does). A certificate that does not verify fails the request with the
+// Dialer's error, in which errors.As finds crypto/x509's:
+// x509.UnknownAuthorityError (untrusted issuer), x509.HostnameError (not
+// valid for the URL's host), x509.CertificateInvalidError (expired, not
+// yet valid, wrong usage). A response without framing (read until the
+// connection closes) is complete over TLS only if the server sent
+// close_notify before closing (RFC 9112 §9.8); without it the request
+// fails with ErrResponseIncomplete, as the body may have been cut short
+// by an attacker. Redirects between "http" and "https" follow the rules of
 // WithFollowRedirects in both directions, as net/http's do.
 //
 // # Responses
