@@ -245,7 +245,7 @@
 // so that the handshake buffer, which doubles as records are appended to
 // it, ends at the smallest size class that holds the ClientHello (1536
 // bytes for Go's default client, where 512-byte fragments left 2048). The
-// layer itself is 256 bytes with the bio
+// layer itself is 240 bytes with the bio
 // inside it; the bio's handshake state (its condition variable, the
 // ClientHello re-framing) is dropped when the handshake ends, and it holds
 // no buffer once a read has drained it. Measured with go run ./bench
@@ -264,7 +264,7 @@
 // buffer 1536 bytes, record buffer 576, two AES-GCM states 1.8 KB, the
 // Conn 0.9 KB, traffic and exporter secrets 0.2 KB), the HTTP connection
 // 1.1 KB (0.6 KB before its first request), the reactor 0.5 KB (the layer
-// 256 bytes, the conn 144, the peer address 64, a timer entry 64).
+// 240 bytes, the conn 144, the peer address 64, a timer entry 64).
 // The off-loop handshake costs no more than net/http's: measured with
 // -run TestTLSHandshakeAndRequestCost (server alone at GOMAXPROCS=1, TLS
 // 1.3, ECDSA P-256, a new connection per request), the server spent about

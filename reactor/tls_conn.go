@@ -43,7 +43,6 @@ type tlsLayer struct {
 	tc        *tls.Conn
 	b         bio // in the layer: one allocation less per connection
 	config    *tls.Config
-	server    bool
 	factory   protocol.Factory  // builds user after the handshake; nil for StartTLS
 	dial      *clientTLSFactory // set for ConnectTLS
 	user      protocol.Protocol // nil until the handshake is done (StartTLS: from the start)
@@ -51,6 +50,7 @@ type tlsLayer struct {
 	pending   [][]byte          // plaintext written during a StartTLS handshake
 	lostErr   error             // what ConnectionLost tells the user, if not the socket's reason
 	state     tlsState
+	server    bool
 	made      bool // user's ConnectionMade has run (or StartTLS: the user was there before)
 	handshook bool // the handshake succeeded
 	queued    bool // waiting for a handshake slot
