@@ -289,34 +289,38 @@ type loopTLS struct {
 }
 
 // Bio input buffers: the ciphertext a connection receives before
-// crypto/tls takes it (the ClientHello while the handshake goroutine is
-// not yet reading, what a paused Protocol has not read) is kept in a
-// buffer from its loop's free list, given back once drained. Allocated
-// per handshake, these buffers would be garbage of the ClientHello's size
-// class (1536 bytes for Go's clients) interleaved with the handshake
-// buffers crypto/tls keeps in that class for the connection's life: the
-// holes they leave in the heap's spans cost the live connections about a
-// kilobyte each.
+// crypto/tls reads it (the ClientHello, until the handshake goroutine
+// takes it) is kept in a buffer its loop hands back to a free list once
+// drained after the handshake, and the next connection's ClientHello goes
+// into one from that list. Allocated per handshake, these buffers would be
+// garbage of the ClientHello's size class (1536 bytes for Go's clients)
+// interleaved with the handshake buffers crypto/tls keeps in that class
+// for the connection's life, leaving holes in the heap's spans. The list
+// keeps at most tlsInputFree buffers of at most tlsInputMax bytes; with
+// it empty a buffer is allocated to the size of what arrived, so
+// connections waiting for a handshake slot hold no more than before.
 const (
-	tlsInputSize = 4096 // holds a ClientHello (a record of up to 16 KiB grows past it)
-	tlsInputFree = 64   // buffers a loop keeps: 256 KiB at most
+	tlsInputMax  = 4096
+	tlsInputFree = 64 // 256 KiB per loop at most
 )
 
-// tlsInput returns an empty input buffer. On the loop.
+// tlsInput returns an empty input buffer from the free list, or nil. On
+// the loop.
 func (l *loop) tlsInput() []byte {
-	if n := len(l.tls.inputs); n > 0 {
-		b := l.tls.inputs[n-1]
-		l.tls.inputs[n-1] = nil
-		l.tls.inputs = l.tls.inputs[:n-1]
-		return b
+	n := len(l.tls.inputs)
+	if n == 0 {
+		return nil
 	}
-	return make([]byte, 0, tlsInputSize)
+	b := l.tls.inputs[n-1]
+	l.tls.inputs[n-1] = nil
+	l.tls.inputs = l.tls.inputs[:n-1]
+	return b
 }
 
 // tlsInputDone takes back an input buffer nobody reads any more. On the
 // loop.
 func (l *loop) tlsInputDone(b []byte) {
-	if cap(b) == tlsInputSize && len(l.tls.inputs) < tlsInputFree {
+	if c := cap(b); c > 0 && c <= tlsInputMax && len(l.tls.inputs) < tlsInputFree {
 		l.tls.inputs = append(l.tls.inputs, b[:0])
 	}
 }

@@ -917,9 +917,6 @@ func (b *bio) unborrow() {
 	b.mu.Lock()
 	if len(b.borrowed) > 0 {
 		// borrow lends only when the owned buffer is drained.
-		if b.buf == nil {
-			b.buf = b.c.loop.tlsInput()
-		}
 		b.buf, b.off = append(b.buf[:0], b.borrowed...), 0
 		b.borrowed = nil
 	}

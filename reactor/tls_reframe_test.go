@@ -6,6 +6,7 @@ import (
 	"io"
 	"reflect"
 	"testing"
+	"unsafe"
 
 	"github.com/mustaine/mustaine/protocol"
 )
@@ -181,6 +182,41 @@ func TestHelloPlanKeepsTheHandshakeBufferSmall(t *testing.T) {
 		}
 		if own := allocRound(classes, n); n <= 2048 && planned.Cap() > allocRound(classes, own+1) {
 			t.Fatalf("ClientHello of %d bytes: capacity %d, more than one class above its own %d", n, planned.Cap(), own)
+		}
+	}
+}
+
+// Sequential handshakes on one loop put their ClientHello in the same
+// input buffer: the first connection's goes back to the loop's free list
+// once its handshake is done, and the next one's ClientHello arrives in
+// it (no input buffer allocated per handshake).
+func TestTLSServerReusesTheLoopsInputBuffer(t *testing.T) {
+	r := startReactor(t, WithLoops(1))
+	conns := make(chan *conn, 1)
+	ln, err := r.ListenTLS("127.0.0.1:0", tlsServerConfig(t, tls.VersionTLS13), tlsFactoryFunc(func() protocol.Protocol {
+		return &connGrabber{ch: conns}
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var first *byte
+	for i := range 4 {
+		c, err := tls.Dial("tcp", ln.Addr().String(), tlsClientConfig(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		<-conns
+		var free [][]byte
+		onLoop(t, r, func() { free = append(free, r.loops[0].tls.inputs...) })
+		c.Close()
+		if len(free) != 1 || cap(free[0]) > tlsInputMax {
+			t.Fatalf("handshake %d: %d free input buffers (want 1, at most %d bytes)", i, len(free), tlsInputMax)
+		}
+		p := unsafe.SliceData(free[0][:1])
+		if i == 0 {
+			first = p
+		} else if p != first {
+			t.Fatalf("handshake %d used another input buffer than the first", i)
 		}
 	}
 }
