@@ -618,7 +618,18 @@ func (l *loop) linger(c *conn) {
 		return
 	}
 	l.queueRead(c)
-	l.CallLater(lingerTimeout, func() { l.closeConn(c, c.closeReason()) })
+	// The timer names the connection by fd and id, not by pointer: it is
+	// not cancelled when the peer's EOF closes c first, and must not keep
+	// c (its Protocol, its TLS state) reachable meanwhile, nor forever in
+	// the wheel of a reactor that stopped.
+	fd, id := c.fd, c.id
+	l.CallLater(lingerTimeout, func() {
+		if fd < len(l.conns) {
+			if c := l.conns[fd]; c != nil && c.id == id {
+				l.closeConn(c, c.closeReason())
+			}
+		}
+	})
 }
 
 func (l *loop) shutWrite(c *conn) {

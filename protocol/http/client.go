@@ -1,6 +1,7 @@
 package http
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -18,7 +19,8 @@ var (
 	// does not parse or has no host, a header name or value that is not
 	// allowed, a framing field set by hand).
 	ErrInvalidRequest = errors.New("mustaine/http: invalid client request")
-	// ErrUnsupportedScheme: the URL's scheme is not "http".
+	// ErrUnsupportedScheme: the URL's scheme is neither "http" nor
+	// "https", or it is "https" and the Client's Dialer is not a TLSDialer.
 	ErrUnsupportedScheme = errors.New("mustaine/http: unsupported URL scheme")
 	// ErrMalformedResponse: the response breaks RFC 9112's syntax (status
 	// line, field line, bare LF, chunked framing) or frames its body
@@ -65,6 +67,20 @@ type Dialer interface {
 	ConnectTCPOn(lp protocol.Loop, address string, factory protocol.Factory, timeout time.Duration) *deferred.Deferred[protocol.Protocol]
 }
 
+// TLSDialer is a Dialer that also opens TLS connections, which "https"
+// URLs need; the Client finds it with a type assertion on its Dialer.
+// *reactor.Reactor is one: its ConnectTLSOn fires the Deferred once the
+// handshake has succeeded (and the Protocol's ConnectionMade ran), or
+// fails it with the handshake's error, which wraps crypto/tls's and
+// crypto/x509's (errors.As finds an x509.UnknownAuthorityError,
+// x509.HostnameError or x509.CertificateInvalidError in it).
+type TLSDialer interface {
+	Dialer
+	// ConnectTLSOn is ConnectTCPOn followed by a TLS client handshake
+	// with config; timeout bounds the TCP connect.
+	ConnectTLSOn(lp protocol.Loop, address string, config *tls.Config, factory protocol.Factory, timeout time.Duration) *deferred.Deferred[protocol.Protocol]
+}
+
 // ClientOption configures a Client.
 type ClientOption func(*clientConfig)
 
@@ -77,6 +93,7 @@ type clientConfig struct {
 	maxRedirects    int
 	maxBody         int64
 	lim             limits
+	tls             *tls.Config
 }
 
 func defaultClientConfig() clientConfig {
@@ -150,6 +167,17 @@ func WithMaxResponseHeaderFields(n int) ClientOption {
 	return func(c *clientConfig) { c.lim.maxFields = n }
 }
 
+// WithTLSConfig sets the TLS configuration of "https" requests (default:
+// an empty one, which verifies the server's certificate against the
+// system's roots). The Client keeps a copy: later changes to cfg do not
+// reach it. In that copy NextProtos is "http/1.1", the only protocol the
+// Client speaks, and an empty ServerName becomes each request's host name
+// (without port), as net/http does; a ServerName set in cfg is used for
+// every host.
+func WithTLSConfig(cfg *tls.Config) ClientOption {
+	return func(c *clientConfig) { c.tls = cfg }
+}
+
 // Client is an HTTP/1.1 client bound to one loop (Twisted's Agent): every
 // method must be called on that loop, every Deferred it returns fires
 // there, and its connections belong to it. From another goroutine, reach
@@ -158,8 +186,9 @@ func WithMaxResponseHeaderFields(n int) ClientOption {
 //
 // # Connections
 //
-// The client keeps a pool of keep-alive connections per host and port,
-// each carrying one request at a time (no pipelining): a request takes the
+// The client keeps a pool of keep-alive connections per scheme, host and
+// port (so "http" and "https" requests to one host:port never share a
+// connection), each carrying one request at a time (no pipelining): a request takes the
 // most recently used idle connection, or a new one while the host is below
 // WithMaxConnsPerHost, or else waits in a queue, in order. A connection is
 // kept after a response when both sides allow it (RFC 9112 §9.3: HTTP/1.1
@@ -167,6 +196,23 @@ func WithMaxResponseHeaderFields(n int) ClientOption {
 // was framed; it is closed after WithIdleConnTimeout without a request.
 // Connections are opened by the Dialer given to NewClient, through one
 // internal function, so host-name resolution can come from it.
+//
+// # HTTPS
+//
+// An "https" URL (default port 443) is fetched over TLS when the Dialer
+// is a TLSDialer (*reactor.Reactor is), with the configuration of
+// WithTLSConfig; the request's Deferred waits for the handshake, which
+// WithConnectTimeout does not bound (the reactor's WithTLSHandshakeTimeout
+// does). A certificate that does not verify fails the request with the
+// Dialer's error, in which errors.As finds crypto/x509's:
+// x509.UnknownAuthorityError (untrusted issuer), x509.HostnameError (not
+// valid for the URL's host), x509.CertificateInvalidError (expired, not
+// yet valid, wrong usage). A response without framing (read until the
+// connection closes) is complete over TLS only if the server sent
+// close_notify before closing (RFC 9112 §9.8); without it the request
+// fails with ErrResponseIncomplete, as the body may have been cut short
+// by an attacker. Redirects between "http" and "https" follow the rules of
+// WithFollowRedirects in both directions, as net/http's do.
 //
 // # Responses
 //
@@ -186,7 +232,7 @@ func WithMaxResponseHeaderFields(n int) ClientOption {
 // ErrResponseIncomplete, never as a truncated success. A 101 response is
 // returned as it is, and its connection closed: there is no upgrade.
 //
-// Not done: TLS, proxies, cookies, content decoding, HTTP/2, Expect:
+// Not done: proxies, cookies, content decoding, HTTP/2, Expect:
 // 100-continue (a request body is sent at once).
 type Client struct {
 	lp     protocol.Loop
@@ -219,6 +265,12 @@ func NewClient(lp protocol.Loop, d Dialer, opts ...ClientOption) (*Client, error
 		return nil, ErrInvalidOption
 	}
 	cfg.lim.maxBody = cfg.maxBody
+	if cfg.tls == nil {
+		cfg.tls = &tls.Config{}
+	} else {
+		cfg.tls = cfg.tls.Clone()
+	}
+	cfg.tls.NextProtos = []string{"http/1.1"}
 	return &Client{lp: lp, dialer: d, cfg: cfg, hosts: make(map[string]*hostPool)}, nil
 }
 
@@ -346,6 +398,8 @@ type clientExchange struct {
 	body   []byte
 	u      *url.URL
 	addr   string // host:port to dial
+	key    string // the pool's: scheme "://" addr
+	tls    bool   // https
 	head   []byte // serialized request head
 	d      *deferred.Deferred[*ClientResponse]
 	conn   *clientConn
@@ -368,7 +422,7 @@ func (cx *clientExchange) prepare(raw string) error {
 	// generator): the last such request's parsed URL and head are kept.
 	plain := len(cx.req.headers) == 0 && cx.body == nil && cx.req.BodyProducer == nil
 	if plain && c.last.head != nil && c.last.method == cx.method && c.last.url == raw {
-		cx.u, cx.addr, cx.head, cx.closeConn = c.last.u, c.last.addr, c.last.head, false
+		cx.u, cx.addr, cx.key, cx.tls, cx.head, cx.closeConn = c.last.u, c.last.addr, c.last.key, c.last.tls, c.last.head, false
 		return nil
 	}
 	u, err := url.Parse(raw)
@@ -379,7 +433,7 @@ func (cx *clientExchange) prepare(raw string) error {
 		return err
 	}
 	if plain {
-		c.last = lastRequest{method: cx.method, url: raw, u: u, addr: cx.addr, head: cx.head}
+		c.last = lastRequest{method: cx.method, url: raw, u: u, addr: cx.addr, key: cx.key, tls: cx.tls, head: cx.head}
 	}
 	return nil
 }
@@ -388,24 +442,35 @@ func (cx *clientExchange) prepare(raw string) error {
 // its own, no body), for the next one to the same URL. Its URL and head
 // are never modified once made.
 type lastRequest struct {
-	method, url, addr string
-	u                 *url.URL
-	head              []byte
+	method, url, addr, key string
+	tls                    bool
+	u                      *url.URL
+	head                   []byte
 }
 
 func (cx *clientExchange) prepareURL(u *url.URL) error {
-	if u.Scheme != "http" {
+	var port string
+	switch u.Scheme {
+	case "http":
+		port = "80"
+	case "https":
+		if _, ok := cx.c.dialer.(TLSDialer); !ok {
+			return fmt.Errorf("%w: %q needs a Dialer that is a TLSDialer", ErrUnsupportedScheme, u.Scheme)
+		}
+		port = "443"
+	default:
 		return fmt.Errorf("%w: %q", ErrUnsupportedScheme, u.Scheme)
 	}
 	if u.Host == "" || u.User != nil {
 		return fmt.Errorf("%w: URL %q has no host, or userinfo", ErrInvalidRequest, u.String())
 	}
-	port := u.Port()
-	if port == "" {
-		port = "80"
+	if p := u.Port(); p != "" {
+		port = p
 	}
 	cx.u = u
+	cx.tls = u.Scheme == "https"
 	cx.addr = net.JoinHostPort(u.Hostname(), port)
+	cx.key = u.Scheme + "://" + cx.addr
 	target := u.RequestURI()
 	if !validToken(cx.method) {
 		return fmt.Errorf("%w: method %q", ErrInvalidRequest, cx.method)
