@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/mustaine/mustaine/deferred"
@@ -142,8 +143,12 @@ func WithRequestTimeout(d time.Duration) ClientOption {
 // WithFollowRedirects makes the client follow up to max redirects (301,
 // 302, 303, 307, 308 with a Location) for requests with a buffered body.
 // As net/http does, 301, 302 and 303 turn a request other than GET and HEAD
-// into a GET without body; 307 and 308 repeat it. Default 0: redirect
-// responses are returned as they are.
+// into a GET without body; 307 and 308 repeat it. Also as net/http does,
+// from the first redirect to a host that is neither the first request's
+// nor a subdomain of it, Authorization, WWW-Authenticate, Cookie and
+// Cookie2 are no longer sent (for the rest of the chain), and a Host field
+// the caller set is sent only until a redirect names a host of its own.
+// Default 0: redirect responses are returned as they are.
 func WithFollowRedirects(max int) ClientOption {
 	return func(c *clientConfig) { c.maxRedirects = max }
 }
@@ -413,6 +418,13 @@ type clientExchange struct {
 	fresh     bool // must go on a connection that never carried a request
 	closeConn bool // the request asked for Connection: close
 	redirects int
+	// After a redirect to another host (not the first request's, nor a
+	// subdomain of it) the credentials fields stay unsent for the rest of
+	// the chain, and after a redirect with a host of its own the caller's
+	// Host field does, as net/http's Client does.
+	origHost    string
+	noCreds     bool
+	noHostField bool
 }
 
 // prepare parses the URL and serializes the head.
@@ -491,6 +503,9 @@ func (cx *clientExchange) prepareURL(u *url.URL) error {
 	hostSet := false
 	cx.closeConn = false
 	for _, h := range cx.req.headers {
+		if cx.dropped(h.name) {
+			continue
+		}
 		if !validToken(h.name) || !validFieldValue(h.value) {
 			return fmt.Errorf("%w: header %q", ErrInvalidRequest, h.name)
 		}
@@ -514,7 +529,9 @@ func (cx *clientExchange) prepareURL(u *url.URL) error {
 		b = append(b, '\r', '\n')
 	}
 	for _, h := range cx.req.headers {
-		b = appendField(b, h.name, h.value)
+		if !cx.dropped(h.name) {
+			b = appendField(b, h.name, h.value)
+		}
 	}
 	switch {
 	case cx.req.BodyProducer != nil && cx.body == nil:
@@ -673,5 +690,43 @@ func (cx *clientExchange) redirect(resp *ClientResponse) (*url.URL, error) {
 	if resp.status <= 303 && cx.method != "GET" && cx.method != "HEAD" {
 		cx.method, cx.body = "GET", nil
 	}
+	if cx.redirects == 0 {
+		cx.origHost = strings.ToLower(cx.u.Hostname())
+	}
+	if !domainOrSubdomain(strings.ToLower(next.Hostname()), cx.origHost) {
+		cx.noCreds = true
+	}
+	if ref, err := url.Parse(loc); err == nil && ref.Host != "" {
+		cx.noHostField = true
+	}
 	return next, nil
+}
+
+// dropped reports whether the field name is left out of this request of
+// a redirect chain (see clientExchange.noCreds).
+func (cx *clientExchange) dropped(name string) bool {
+	if cx.noHostField && equalFoldString(name, "Host") {
+		return true
+	}
+	if !cx.noCreds {
+		return false
+	}
+	for _, s := range [...]string{"Authorization", "Www-Authenticate", "Cookie", "Cookie2"} {
+		if equalFoldString(name, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// domainOrSubdomain reports whether host is domain or a subdomain of it
+// (IP addresses match only themselves).
+func domainOrSubdomain(host, domain string) bool {
+	if host == domain {
+		return true
+	}
+	if net.ParseIP(domain) != nil || net.ParseIP(host) != nil {
+		return false
+	}
+	return strings.HasSuffix(host, "."+domain)
 }
