@@ -101,7 +101,7 @@ func (c *conn) report(status int, n int64, err error, generated bool) {
 	c.reported = true
 	var d time.Duration
 	if !c.started.IsZero() {
-		d = c.loop.Now().Sub(c.started)
+		d = c.ls.loop.Now().Sub(c.started)
 	}
 	r := c.req
 	if generated {
@@ -159,7 +159,7 @@ func (c *conn) panicked(pe *protocol.PanicError) {
 type loopLogger interface{ Logger() *zerolog.Logger }
 
 func (c *conn) logPanic(pe *protocol.PanicError, msg string) {
-	if ll, ok := c.loop.(loopLogger); ok {
+	if ll, ok := c.ls.loop.(loopLogger); ok {
 		e := ll.Logger().Error().Str("panic", fmt.Sprint(pe.Value))
 		if c.t != nil && c.t.RemoteAddr() != nil {
 			e = e.Str("peer", c.t.RemoteAddr().String())

@@ -364,7 +364,7 @@ func (w *ResponseWriter) releaseProducer() { w.producer = nil }
 
 // Loop is the loop of the request's connection: its clock and timers, and
 // where a deferred response must be finished.
-func (w *ResponseWriter) Loop() protocol.Loop { return w.c.loop }
+func (w *ResponseWriter) Loop() protocol.Loop { return w.c.ls.loop }
 
 // commit appends the head to the connection's output, followed by the
 // buffered body. With final, the body is complete and gets an exact
@@ -420,7 +420,7 @@ func (w *ResponseWriter) commit(final bool) {
 // means no Content-Length field.
 func (w *ResponseWriter) appendHead(b []byte, length int64) []byte {
 	c := w.c
-	b = c.ls.prefix.appendFixed(b, w.status, !w.customDate, c.loop.Now())
+	b = c.ls.prefix.appendFixed(b, w.status, !w.customDate, c.ls.loop.Now())
 	for i := range w.headers {
 		b = appendField(b, w.headers[i].name, w.headers[i].value)
 	}
