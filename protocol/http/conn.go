@@ -135,7 +135,7 @@ type reqState struct {
 	dec      chunkedDecoder
 	panicErr error // the panic a 500 answers, during fail
 	bs       bodyStream
-	feedFn   func() // c.feed, made when a body stream starts
+	feedFn   func()    // c.feed, made when a body stream starts
 	started  time.Time // the current request's dispatch, with a response hook
 }
 
