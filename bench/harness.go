@@ -10,9 +10,11 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -163,13 +165,24 @@ measure:
 	if interrupted {
 		header += " **Interrupted: partial results.**"
 	}
-	md := renderMarkdown(tableSpec{Configs: configs, Loads: loads, Targets: targets, Header: header}, res)
+	spec := tableSpec{Configs: configs, Loads: loads, Targets: targets, Header: header}
+	md := renderMarkdown(spec, res)
 	fmt.Fprint(stdout, md)
 	if err := os.WriteFile(o.Out, []byte(md), 0o644); err != nil {
 		fmt.Fprintln(stderr, "bench:", err)
 		return exitFailure
 	}
 	fmt.Fprintf(stderr, "bench: tables written to %s\n", o.Out)
+	if o.Charts {
+		files, err := writeCharts(filepath.Dir(o.Out), spec, res)
+		if err != nil {
+			fmt.Fprintln(stderr, "bench:", err)
+			return exitFailure
+		}
+		if len(files) > 0 {
+			fmt.Fprintf(stderr, "bench: charts written to %s\n", strings.Join(files, ", "))
+		}
+	}
 	if failed || interrupted {
 		return exitFailure
 	}
