@@ -26,13 +26,13 @@ type chart struct {
 // charts are the SVG files the harness writes.
 var charts = []chart{
 	{File: "results-cpu.svg", Title: "Server CPU per request or message, as a ratio to the baseline",
-		Note: "lower is better; the baseline is gnet (net/http for the TLS loads), measured in the same run",
+		Note:  "lower is better; the baseline is gnet (net/http for the TLS loads), measured in the same run",
 		Value: func(s summary) float64 { return s.CPUPerOp }, Takes: func(l load) bool { return !l.Idle }},
 	{File: "results-rate.svg", Title: "Requests or messages per second, as a ratio to the baseline",
-		Note: "higher is better; the baseline is gnet (net/http for the TLS loads), measured in the same run",
+		Note:  "higher is better; the baseline is gnet (net/http for the TLS loads), measured in the same run",
 		Value: func(s summary) float64 { return s.Throughput }, Takes: func(l load) bool { return !l.Idle }},
 	{File: "results-memory.svg", Title: "Server RSS per idle connection, as a ratio to the baseline",
-		Note: "lower is better; the baseline is gnet (net/http for the TLS loads), measured in the same run",
+		Note:  "lower is better; the baseline is gnet (net/http for the TLS loads), measured in the same run",
 		Value: func(s summary) float64 { return s.BytesPerConn }, Takes: func(l load) bool { return l.Idle }},
 }
 
