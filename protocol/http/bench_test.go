@@ -73,3 +73,29 @@ func TestPlaintextGETDoesNotAllocate(t *testing.T) {
 		t.Fatalf("%v allocations per request, want 0", n)
 	}
 }
+
+// BenchmarkPipelined16Routed is BenchmarkPipelined16 through a Router with
+// the example server's routes, as the bench's pipelined load runs it.
+func BenchmarkPipelined16Routed(b *testing.B) {
+	rt := NewRouter()
+	for _, p := range []string{"GET /{$}", "GET /json", "GET /sleep", "GET /stream", "POST /echo", "GET /users/{id}", "GET /whoami"} {
+		if err := rt.Handle(p, hello); err != nil {
+			b.Fatal(err)
+		}
+	}
+	srv, _ := NewServer(rt, WithServerName("Mustaine"))
+	p := srv.BuildProtocol(reactortest.ClientAddr)
+	tr := reactortest.Connect(p)
+	data := []byte(strings.Repeat(wrkGET, 16))
+	p.DataReceived(data)
+	if !strings.HasPrefix(tr.String(), "HTTP/1.1 200 OK") {
+		b.Fatalf("response %q", tr.String())
+	}
+	tr.Clear()
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		p.DataReceived(data)
+		tr.Clear()
+	}
+}

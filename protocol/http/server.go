@@ -68,6 +68,7 @@ type loopState struct {
 	// server has at most six: see conn.setTimeout).
 	queues    []*timeoutQueue
 	exchanges []*reqState // idle exchanges for reuse
+	memo      routeMemo   // the loop's last route match
 }
 
 // mono is the loop's current time as nanoseconds since ls.epoch, which
