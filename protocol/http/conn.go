@@ -165,6 +165,11 @@ type conn struct {
 	timeoutKind uint8
 	outPaused   bool // the transport paused us: dispatch nothing, read nothing
 	processing  bool // inside process: output is flushed when it ends
+	// batching says process is serving a batch of requests, and
+	// idlePending that a response of the batch left the connection idle:
+	// its idle timeout is set once, when the batch ends (see endBatch).
+	batching    bool
+	idlePending bool
 }
 
 var (
@@ -369,6 +374,7 @@ func (c *conn) responding() bool {
 // be kept) or the transport's data (and must be copied to be kept).
 func (c *conn) process(buf []byte, owned bool) {
 	c.processing = true
+	c.batching = true
 	pos := 0
 loop:
 	for c.state < stateHandler {
@@ -409,7 +415,7 @@ loop:
 				c.streamReq = false
 				c.startStream(buf, owned, pos)
 				if c.state == stateHandler {
-					c.processing = false
+					c.endBatch()
 					return
 				}
 				buf, owned, pos = c.in, true, 0
@@ -441,7 +447,7 @@ loop:
 			c.dispatch()
 			if c.state == stateHandler {
 				c.hold(buf, owned, pos, end)
-				c.processing = false
+				c.endBatch()
 				return
 			}
 			pos += end
@@ -454,9 +460,22 @@ loop:
 		}
 	}
 	c.keep(buf, owned, pos)
-	c.processing = false
+	c.endBatch()
 	if c.ending == endEOF && c.state < stateHandler && !c.outPaused {
 		c.inputEnded()
+	}
+}
+
+// endBatch ends process's batch: the idle timeout a response of the batch
+// asked for is set now, once per batch rather than once per pipelined
+// request, if the connection is still idle waiting for it.
+func (c *conn) endBatch() {
+	c.processing, c.batching = false, false
+	if c.idlePending {
+		c.idlePending = false
+		if c.state == stateIdle && c.timeoutKind == timeoutIdle {
+			c.setTimeout(timeoutIdle, c.cfg.idleTimeout)
+		}
 	}
 }
 
@@ -664,7 +683,13 @@ func (c *conn) responseDone(closeAfter bool) {
 		c.closeAfterOutput(len(c.in) > 0)
 	} else {
 		c.state = stateIdle
-		c.setTimeout(timeoutIdle, c.cfg.idleTimeout)
+		if c.batching {
+			// Set when the batch ends: until then nothing else runs on
+			// this loop, so no timeout can be missed.
+			c.timeoutKind, c.idlePending = timeoutIdle, true
+		} else {
+			c.setTimeout(timeoutIdle, c.cfg.idleTimeout)
+		}
 	}
 	if c.processing {
 		return // process goes on with the next pipelined request

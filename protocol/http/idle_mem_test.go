@@ -35,6 +35,9 @@ func (e *idleEcho) DataReceived(b []byte) { e.Transport.Write(b) }
 // state must be given back), and the bare transport under an echo
 // protocol.
 func TestIdleConnectionHeap(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector adds its own bookkeeping to every allocation; run without -race to measure")
+	}
 	const n = 3000
 	for _, loops := range []int{1, 2} {
 		for _, tc := range []struct {
