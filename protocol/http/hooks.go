@@ -120,7 +120,9 @@ func (c *conn) errRequest() *Request {
 	if c.state == stateHandler {
 		return c.req
 	}
-	return &Request{method: c.req.method, remote: c.req.remote}
+	r := &Request{remote: c.req.remote}
+	r.method = c.req.method
+	return r
 }
 
 // errorBody runs the error hook for status; it returns the header fields
