@@ -252,14 +252,13 @@ func estimate(o *options, l load) time.Duration {
 // the time left: the estimate of the runs left, scaled by how the
 // estimates of the runs done compared with the time they took.
 type progress struct {
-	o         *options
-	w         io.Writer
-	total     int
-	n         int
-	left      time.Duration // estimated time of the runs not done yet
-	estDone   time.Duration // estimated time of the runs done
-	began     time.Time
-	startedAt time.Time
+	o       *options
+	w       io.Writer
+	total   int
+	n       int
+	left    time.Duration // estimated time of the runs not done yet
+	estDone time.Duration // estimated time of the runs done
+	began   time.Time
 }
 
 func newProgress(o *options, configs []runConfig, loads []load, targets []target, bins map[string]built, w io.Writer) *progress {
