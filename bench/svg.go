@@ -73,21 +73,21 @@ func chartGroups(c chart, spec tableSpec, res results) []chartGroup {
 			if !c.Takes(l) {
 				continue
 			}
-			baseCell := res[cellKey{cfg.Name, l.Name, l.base()}]
-			if baseCell == nil || len(baseCell.Samples) == 0 {
+			baseSamples := res.samples(cellKey{cfg.Name, l.Name, l.base()})
+			if baseSamples == nil {
 				continue
 			}
-			base := c.Value(summarize(baseCell.Samples))
+			base := c.Value(summarize(baseSamples))
 			g := chartGroup{Title: fmt.Sprintf("%s — %s (vs %s)", l.Title, cfg.Name, l.base())}
 			for _, t := range spec.Targets {
 				if !l.appliesTo(t) {
 					continue
 				}
-				cl := res[cellKey{cfg.Name, l.Name, t.label()}]
-				if cl == nil || len(cl.Samples) == 0 {
+				samples := res.samples(cellKey{cfg.Name, l.Name, t.label()})
+				if samples == nil {
 					continue
 				}
-				v := c.Value(summarize(cl.Samples))
+				v := c.Value(summarize(samples))
 				b := chartBar{Config: cfg.Name, Load: l.Name, Target: t.label(), Label: ratio(v, base)}
 				if v > 0 && base > 0 {
 					b.Ratio = v / base
@@ -100,6 +100,14 @@ func chartGroups(c chart, spec tableSpec, res results) []chartGroup {
 		}
 	}
 	return groups
+}
+
+// samples returns the samples of cell k, or nil when it has none.
+func (r results) samples(k cellKey) []sample {
+	if c := r[k]; c != nil && len(c.Samples) > 0 {
+		return c.Samples
+	}
+	return nil
 }
 
 // renderChart draws chart c of res; it returns nil when there is nothing
