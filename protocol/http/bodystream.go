@@ -107,7 +107,7 @@ func (c *conn) startStream(buf []byte, owned bool, pos int) {
 	} else if len(rest) > 0 {
 		c.in = append(c.ls.getBuf(), rest...)
 	}
-	c.bs = bodyStream{active: true, remaining: c.req.contentLength, lim: c.cfg.limits}
+	c.bs = bodyStream{active: true, remaining: c.req.contentLength, lim: c.srv.cfg.limits}
 	c.bs.lim.maxBody = math.MaxInt64
 	c.dispatch()
 	c.updateReading()
@@ -224,7 +224,7 @@ func (c *conn) streamData(data []byte) {
 // waitBody starts the body timeout while the body waits for the client.
 func (c *conn) waitBody() {
 	if c.bodyPending() && !c.bs.paused && c.bs.consumer != nil && c.state == stateHandler {
-		c.setTimeout(timeoutBody, c.cfg.readBodyTimeout)
+		c.setTimeout(timeoutBody, c.srv.cfg.readBodyTimeout)
 	}
 }
 

@@ -3,6 +3,7 @@ package http
 import (
 	"context"
 	"io"
+	"math"
 	"runtime/debug"
 	"time"
 
@@ -150,15 +151,14 @@ type reqState struct {
 // queues (see timeoutQueue) rather than holding a timer of its own.
 type conn struct {
 	srv *Server
-	cfg *config
 	ls  *loopState
 	t   protocol.Transport
 	*reqState
 
-	tq           *timeoutQueue // the queue c waits on, or nil
-	tprev, tnext *conn
-	deadline     int64 // when c's timeout expires, on ls's clock (loopState.mono)
-	requests     int
+	tprev, tnext *conn  // c's neighbours on its timeout queue
+	deadline     int64  // when c's timeout expires, on ls's clock (loopState.mono)
+	requests     uint32 // served so far, for WithMaxRequests (saturates)
+	tq           uint8  // 1 + the index in ls.queues of the queue c waits on; 0: none
 
 	state       uint8 // see the state table
 	ending      uint8
@@ -185,7 +185,7 @@ func (c *conn) ConnectionMade(t protocol.Transport) {
 	c.t = t
 	c.ls = c.srv.loopState(t.Loop())
 	_ = t.RegisterProducer(c, true)
-	c.setTimeout(timeoutIdle, c.cfg.readHeaderTimeout)
+	c.setTimeout(timeoutIdle, c.srv.cfg.readHeaderTimeout)
 }
 
 // DataReceived parses what it can of data and serves the complete
@@ -264,7 +264,7 @@ func (c *conn) curReq() *Request {
 }
 
 // parkLimit is how much input may wait behind an unfinished response.
-func (c *conn) parkLimit() int { return c.cfg.maxLine + c.cfg.maxHeader + 64<<10 }
+func (c *conn) parkLimit() int { return c.srv.cfg.maxLine + c.srv.cfg.maxHeader + 64<<10 }
 
 // updateReading pauses or resumes reading from the peer: no reading while
 // the output is paused or while more than parkLimit waits unparsed behind
@@ -403,7 +403,7 @@ loop:
 				// timeout, so a request in steady state costs no timer
 				// operation; the deadline runs from its first read.
 				if c.timeoutKind != timeoutHead {
-					c.setTimeout(timeoutHead, c.cfg.readHeaderTimeout)
+					c.setTimeout(timeoutHead, c.srv.cfg.readHeaderTimeout)
 				}
 				break loop
 			}
@@ -435,7 +435,7 @@ loop:
 					c.out = append(c.outBuf(), "HTTP/1.1 100 Continue\r\n\r\n"...)
 				}
 				if c.timeoutKind != timeoutBody {
-					c.setTimeout(timeoutBody, c.cfg.readBodyTimeout)
+					c.setTimeout(timeoutBody, c.srv.cfg.readBodyTimeout)
 				}
 				if c.req.chunked {
 					buf = c.compactChunked(buf, owned, pos)
@@ -474,7 +474,7 @@ func (c *conn) endBatch() {
 	if c.idlePending {
 		c.idlePending = false
 		if c.state == stateIdle && c.timeoutKind == timeoutIdle {
-			c.setTimeout(timeoutIdle, c.cfg.idleTimeout)
+			c.setTimeout(timeoutIdle, c.srv.cfg.idleTimeout)
 		}
 	}
 }
@@ -511,8 +511,8 @@ func (c *conn) readHead(b []byte) (int, int) {
 	if c.hp == (headParser{}) {
 		c.req.reset()
 	}
-	n, st := c.hp.parse(b, c.req, &c.cfg.limits)
-	if st == statusPayloadTooLarge && c.req.head != nil && c.req.contentLength > c.cfg.maxBody &&
+	n, st := c.hp.parse(b, c.req, &c.srv.cfg.limits)
+	if st == statusPayloadTooLarge && c.req.head != nil && c.req.contentLength > c.srv.cfg.maxBody &&
 		c.hp == (headParser{}) && c.wantsStream() {
 		// The head is whole: only its length is over the in-memory
 		// limit, which a streamed body does not have.
@@ -535,7 +535,7 @@ func (c *conn) readBody(r []byte) (int, int) {
 		if c.body == nil {
 			c.body = c.ls.getBuf()
 		}
-		k, body, st := c.dec.decode(r[c.rawPos:], c.body, &c.cfg.limits)
+		k, body, st := c.dec.decode(r[c.rawPos:], c.body, &c.srv.cfg.limits)
 		c.body = body
 		c.rawPos += k
 		if st != 0 || c.dec.state != chunkDone {
@@ -613,11 +613,13 @@ func (c *conn) hold(buf []byte, owned bool, pos, end int) {
 
 // dispatch runs the handler for the parsed request.
 func (c *conn) dispatch() {
-	c.requests++
+	if c.requests < math.MaxUint32 {
+		c.requests++
+	}
 	c.timeoutKind = timeoutNone
 	c.state = stateHandler
 	c.reported = false
-	if c.cfg.onResponse != nil {
+	if c.srv.cfg.onResponse != nil {
 		c.started = c.ls.loop.Now()
 	}
 	w := c.w
@@ -669,7 +671,7 @@ func (c *conn) handlerPanic(v any) {
 // maxedOut reports whether this request is the last the connection may
 // serve.
 func (c *conn) maxedOut() bool {
-	return c.cfg.maxRequests > 0 && c.requests >= c.cfg.maxRequests
+	return c.srv.cfg.maxRequests > 0 && int64(c.requests) >= int64(c.srv.cfg.maxRequests)
 }
 
 // responseDone moves on once a response is finished: to the next request,
@@ -688,7 +690,7 @@ func (c *conn) responseDone(closeAfter bool) {
 			// this loop, so no timeout can be missed.
 			c.timeoutKind, c.idlePending = timeoutIdle, true
 		} else {
-			c.setTimeout(timeoutIdle, c.cfg.idleTimeout)
+			c.setTimeout(timeoutIdle, c.srv.cfg.idleTimeout)
 		}
 	}
 	if c.processing {
@@ -844,7 +846,7 @@ func (c *conn) setTimeout(kind uint8, d time.Duration) {
 	c.timeoutKind = kind
 	q := c.ls.queue(d)
 	c.deadline = c.ls.mono() + int64(d)
-	if c.tq == q && c.tnext == nil {
+	if c.tq == q.index && c.tnext == nil {
 		return // already last: its later deadline keeps the order
 	}
 	c.unqueue()
@@ -897,7 +899,7 @@ func (c *conn) PauseProducing() {
 	if c.state >= stateClosed {
 		return
 	}
-	c.setTimeout(timeoutWrite, c.cfg.writeTimeout)
+	c.setTimeout(timeoutWrite, c.srv.cfg.writeTimeout)
 	c.t.PauseReading()
 	if c.responding() {
 		if p := c.w.producer; p != nil {
@@ -917,7 +919,7 @@ func (c *conn) ResumeProducing() {
 	if c.timeoutKind == timeoutWrite {
 		c.timeoutKind = timeoutNone
 		if c.state == stateIdle {
-			c.setTimeout(timeoutIdle, c.cfg.idleTimeout)
+			c.setTimeout(timeoutIdle, c.srv.cfg.idleTimeout)
 		}
 	}
 	if c.responding() {

@@ -94,7 +94,7 @@ func WithResponseHook(fn func(r *Request, info ResponseInfo)) Option {
 
 // report calls the response hook, once per response.
 func (c *conn) report(status int, n int64, err error, generated bool) {
-	fn := c.cfg.onResponse
+	fn := c.srv.cfg.onResponse
 	if fn == nil || c.reported {
 		return
 	}
@@ -128,7 +128,7 @@ func (c *conn) errRequest() *Request {
 // errorBody runs the error hook for status; it returns the header fields
 // and body to send, or ok false for the default answer.
 func (c *conn) errorBody(status int) (headers []headerField, body []byte, ok bool) {
-	fn := c.cfg.onError
+	fn := c.srv.cfg.onError
 	if fn == nil {
 		return nil, nil, false
 	}
@@ -150,8 +150,8 @@ func (c *conn) errorBody(status int) (headers []headerField, body []byte, ok boo
 // default to the reactor's logger (to standard error when the loop has
 // none).
 func (c *conn) panicked(pe *protocol.PanicError) {
-	if c.cfg.onPanic != nil {
-		c.cfg.onPanic(pe)
+	if c.srv.cfg.onPanic != nil {
+		c.srv.cfg.onPanic(pe)
 		return
 	}
 	c.logPanic(pe, "http handler panicked")

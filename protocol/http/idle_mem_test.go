@@ -23,8 +23,8 @@ import (
 // HTTP connection, ≤ 300 B per idle echo connection, 10,000 held); these
 // bounds are the heap that promise rests on.
 const (
-	idleHTTPAllocMax = 440
-	idleHTTPLiveMax  = 380
+	idleHTTPAllocMax = 420
+	idleHTTPLiveMax  = 350
 	idleEchoAllocMax = 350
 	idleEchoLiveMax  = 290
 )

@@ -313,7 +313,7 @@ func (w *ResponseWriter) Finish() error {
 		w.closeAfter = true
 		c.endBody(ErrResponseFinished)
 	}
-	if c.cfg.onResponse != nil {
+	if c.srv.cfg.onResponse != nil {
 		c.report(w.status, w.written, nil, false)
 	}
 	if !w.committed {

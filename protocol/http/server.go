@@ -41,7 +41,7 @@ func NewServer(h Handler, opts ...Option) (*Server, error) {
 
 // BuildProtocol returns the HTTP protocol for a new connection.
 func (s *Server) BuildProtocol(addr net.Addr) protocol.Protocol {
-	return &conn{srv: s, cfg: &s.cfg}
+	return &conn{srv: s}
 }
 
 // loopState returns the per-loop state of l, creating it on first use.
@@ -65,7 +65,7 @@ type loopState struct {
 	loop   protocol.Loop
 	epoch  time.Time // the loop's time when ls was made: mono's zero
 	// queues has one timeout queue per timeout duration in use (a
-	// server has at most six: see conn.setTimeout).
+	// server has at most six: see conn.setTimeout), never removed.
 	queues    []*timeoutQueue
 	exchanges []*reqState // idle exchanges for reuse
 	memo      routeMemo   // the loop's last route match
@@ -108,7 +108,7 @@ func (ls *loopState) queue(d time.Duration) *timeoutQueue {
 			return q
 		}
 	}
-	q := &timeoutQueue{ls: ls, d: d}
+	q := &timeoutQueue{ls: ls, d: d, index: uint8(len(ls.queues) + 1)}
 	q.fireFn = q.fire
 	ls.queues = append(ls.queues, q)
 	return q
@@ -125,6 +125,7 @@ func (ls *loopState) queue(d time.Duration) *timeoutQueue {
 type timeoutQueue struct {
 	ls         *loopState
 	d          time.Duration
+	index      uint8 // 1 + its index in ls.queues, as conn.tq holds it
 	head, tail *conn
 	armed      bool
 	fireFn     func()
@@ -133,7 +134,7 @@ type timeoutQueue struct {
 // push appends c, whose deadline is the latest, and arms the timer if it
 // is not.
 func (q *timeoutQueue) push(c *conn) {
-	c.tq, c.tprev, c.tnext = q, q.tail, nil
+	c.tq, c.tprev, c.tnext = q.index, q.tail, nil
 	if q.tail != nil {
 		q.tail.tnext = c
 	} else {
@@ -148,10 +149,10 @@ func (q *timeoutQueue) push(c *conn) {
 
 // unqueue takes c off its timeout queue, if it is on one.
 func (c *conn) unqueue() {
-	q := c.tq
-	if q == nil {
+	if c.tq == 0 {
 		return
 	}
+	q := c.ls.queues[c.tq-1]
 	if c.tprev != nil {
 		c.tprev.tnext = c.tnext
 	} else {
@@ -162,7 +163,7 @@ func (c *conn) unqueue() {
 	} else {
 		q.tail = c.tprev
 	}
-	c.tq, c.tprev, c.tnext = nil, nil, nil
+	c.tq, c.tprev, c.tnext = 0, nil, nil
 }
 
 // fire times out every connection whose deadline has passed, in deadline
