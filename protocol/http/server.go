@@ -69,6 +69,7 @@ type loopState struct {
 	queues    []*timeoutQueue
 	exchanges []*reqState // idle exchanges for reuse
 	memo      routeMemo   // the loop's last route match
+	lastHead  headMemo    // the loop's last response head
 }
 
 // mono is the loop's current time as nanoseconds since ls.epoch, which
