@@ -19,6 +19,23 @@ type target struct {
 	// TLS marks an HTTP server that serves HTTPS when started with
 	// -tls-cert and -tls-key, and so takes the TLS loads.
 	TLS bool
+	// Backend is the reactor backend one of Mustaine's targets runs on,
+	// passed as -backend (set by -backends; "" for the other servers). A
+	// target whose binary has no -backend flag runs on its default,
+	// epoll, and its other backends are reported missing.
+	Backend string
+}
+
+// defaultBackend is what a Mustaine server runs on without -backend.
+const defaultBackend = "epoll"
+
+// label names t in the tables, charts and progress lines: the flag name,
+// with the backend when it is not the default one.
+func (t target) label() string {
+	if t.Backend == "" || t.Backend == defaultBackend {
+		return t.Name
+	}
+	return t.Name + " " + t.Backend
 }
 
 // binary is the file name the target is built to.

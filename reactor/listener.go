@@ -431,7 +431,7 @@ func (l *loop) accept(ln *Listener) {
 		if !ln.acquire() {
 			return // closed: a stale readiness report
 		}
-		nfd, sa, err := sysAccept(fd)
+		nfd, remote, err := sysAcceptAddr(fd, ln.unix)
 		ln.release()
 		if err != nil {
 			switch err {
@@ -448,7 +448,7 @@ func (l *loop) accept(ln *Listener) {
 			}
 		}
 		ln.backoff[l.index] = 0
-		l.newConn(nfd, sa, ln.factory, ln.unix, ln.sockopts)
+		l.newConn(nfd, remote, ln.factory, ln.unix, ln.sockopts)
 	}
 }
 
@@ -475,9 +475,8 @@ func (l *loop) acceptBackoff(ln *Listener, err error) {
 	l.CallLater(d, func() { l.attach(ln) })
 }
 
-// newConn sets up an accepted connection on this loop.
-func (l *loop) newConn(fd int, sa unix.Sockaddr, factory protocol.Factory, isUnix bool, so *SocketOptions) {
-	remote := sockaddrToAddr(sa, isUnix)
+// newConn sets up an accepted connection, from remote, on this loop.
+func (l *loop) newConn(fd int, remote net.Addr, factory protocol.Factory, isUnix bool, so *SocketOptions) {
 	if !isUnix {
 		if so == nil {
 			unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
