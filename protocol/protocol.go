@@ -129,3 +129,13 @@ func (f *Funcs) ConnectionLost(reason error) {
 		f.OnLost(f.t, reason)
 	}
 }
+
+// ForProtocol returns a Factory that makes a new, zero-valued P for every
+// connection, as Twisted's Factory.forProtocol does: protocol.ForProtocol[Echo]()
+// where *Echo is the Protocol (typically a struct embedding Base).
+func ForProtocol[P any, PP interface {
+	*P
+	Protocol
+}]() Factory {
+	return FactoryFunc(func(net.Addr) Protocol { return PP(new(P)) })
+}

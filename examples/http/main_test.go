@@ -413,9 +413,9 @@ func TestFlagsLogHasNoColourWhenStderrIsAFile(t *testing.T) {
 }
 
 // TestREADMEEchoServerIsTwentyLinesThatBuild pins the README's first
-// example: at most 20 lines, gofmt-formatted, ListenTCP's error given a
-// name (which the compiler then makes the code use), and a program that
-// builds against this module.
+// example: at most 20 lines, gofmt-formatted, no error of the reactor's
+// dropped (a named error the compiler then makes the code use), and a
+// program that builds against this module.
 func TestREADMEEchoServerIsTwentyLinesThatBuild(t *testing.T) {
 	readme, err := os.ReadFile("../../README.md")
 	if err != nil {
@@ -435,8 +435,11 @@ func TestREADMEEchoServerIsTwentyLinesThatBuild(t *testing.T) {
 	if formatted, err := format.Source(code); err != nil || !bytes.Equal(formatted, code) {
 		t.Errorf("the README's echo server is not gofmt-formatted (%v):\n%s", err, formatted)
 	}
-	if !listenErrorNamed(t, code) {
-		t.Errorf("the README's echo server drops ListenTCP's error:\n%s", code)
+	if dropped := droppedErrors(t, code); len(dropped) > 0 {
+		t.Errorf("the README's echo server drops errors (%s):\n%s", strings.Join(dropped, "; "), code)
+	}
+	if !bytes.Contains(code, []byte("Listen")) || !bytes.Contains(code, []byte("DataReceived")) {
+		t.Errorf("the README's echo server does not listen and echo:\n%s", code)
 	}
 	gocmd, err := exec.LookPath("go")
 	if err != nil {
@@ -453,31 +456,49 @@ func TestREADMEEchoServerIsTwentyLinesThatBuild(t *testing.T) {
 	}
 }
 
-// listenErrorNamed reports whether code assigns the error of a ListenTCP
-// call to a variable other than _.
-func listenErrorNamed(t *testing.T, code []byte) bool {
+// droppedErrors lists the calls of code to the reactor's fallible
+// functions (New, ListenTCP, ListenAndRun, Run) whose error is not given a
+// name: called as a statement, or assigned to _.
+func droppedErrors(t *testing.T, code []byte) []string {
 	t.Helper()
 	f, err := parser.ParseFile(token.NewFileSet(), "main.go", code, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	named := false
-	ast.Inspect(f, func(n ast.Node) bool {
-		as, ok := n.(*ast.AssignStmt)
-		if !ok || len(as.Lhs) != 2 || len(as.Rhs) != 1 {
-			return true
-		}
-		call, ok := as.Rhs[0].(*ast.CallExpr)
+	fallible := func(e ast.Expr) (string, bool) {
+		call, ok := e.(*ast.CallExpr)
 		if !ok {
-			return true
+			return "", false
 		}
 		sel, ok := call.Fun.(*ast.SelectorExpr)
-		if id, isIdent := as.Lhs[1].(*ast.Ident); ok && sel.Sel.Name == "ListenTCP" && isIdent && id.Name != "_" {
-			named = true
+		if !ok {
+			return "", false
+		}
+		switch sel.Sel.Name {
+		case "New", "ListenTCP", "ListenAndRun", "Run":
+			return sel.Sel.Name, true
+		}
+		return "", false
+	}
+	var dropped []string
+	ast.Inspect(f, func(n ast.Node) bool {
+		switch n := n.(type) {
+		case *ast.ExprStmt:
+			if name, ok := fallible(n.X); ok {
+				dropped = append(dropped, name+" called as a statement")
+			}
+		case *ast.AssignStmt:
+			if len(n.Rhs) == 1 {
+				if name, ok := fallible(n.Rhs[0]); ok {
+					if id, isIdent := n.Lhs[len(n.Lhs)-1].(*ast.Ident); isIdent && id.Name == "_" {
+						dropped = append(dropped, name+"'s error assigned to _")
+					}
+				}
+			}
 		}
 		return true
 	})
-	return named
+	return dropped
 }
 
 // TestREADMENamesTheStepsOfCI pins that README.md names every step
