@@ -53,16 +53,20 @@ type loop struct {
 	turns    uint64                  // loop iterations, for tests and stats
 	gid      atomic.Uint64           // the loop goroutine's id once it runs; see onLoop
 	done     chan struct{}
+
+	// forgetFD, set by a poller whose requests hold sockets open (io_uring),
+	// is told of each registered fd the loop is about to close.
+	forgetFD func(fd int)
 }
 
 var _ protocol.Loop = (*loop)(nil)
 
 func newLoop(r *Reactor, index int) (*loop, error) {
-	p, err := newPoller(r.cfg.maxEvents)
+	p, err := newLoopPoller(&r.cfg)
 	if err != nil {
 		return nil, err
 	}
-	return &loop{
+	l := &loop{
 		r:         r,
 		index:     index,
 		poller:    p,
@@ -73,7 +77,11 @@ func newLoop(r *Reactor, index int) (*loop, error) {
 		readBuf:   make([]byte, r.cfg.readBufferSize),
 		listeners: make(map[int]*Listener),
 		done:      make(chan struct{}),
-	}, nil
+	}
+	if f, ok := p.(interface{ forget(fd int) }); ok {
+		l.forgetFD = f.forget
+	}
+	return l, nil
 }
 
 // Now returns the loop's clock: the time read when the loop last woke up
@@ -132,6 +140,14 @@ func (l *loop) run() {
 	}
 	defer close(l.done)
 	l.gid.Store(currentGoroutineID())
+	if s, ok := l.poller.(interface{ start() error }); ok {
+		// A poller bound to the loop's thread (io_uring) starts on it.
+		if err := s.start(); err != nil {
+			l.log.Error().Err(err).Msg("poller start failed; loop stops")
+			l.abortAll(err)
+			return
+		}
+	}
 	for {
 		l.turns++
 		n, err := l.poll()
@@ -639,6 +655,9 @@ func (l *loop) release(c *conn) bool {
 	if c.fd < len(l.conns) && l.conns[c.fd] == c {
 		l.conns[c.fd] = nil
 		l.nconns--
+	}
+	if l.forgetFD != nil {
+		l.forgetFD(c.fd)
 	}
 	unix.Close(c.fd) // closing also removes it from the poller
 	l.releaseOut(c)

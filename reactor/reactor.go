@@ -53,6 +53,7 @@ func New(opts ...Option) (*Reactor, error) {
 	for _, o := range opts {
 		o(&r.cfg)
 	}
+	chooseBackend(&r.cfg)
 	r.pool = newPool(r.cfg.workers, r.cfg.workQueue)
 	for i := 0; i < r.cfg.loops; i++ {
 		l, err := newLoop(r, i)

@@ -56,6 +56,7 @@ func main() {
 	certFile := flag.String("tls-cert", "", "serve HTTPS with this PEM certificate (with -tls-key)")
 	keyFile := flag.String("tls-key", "", "PEM private key for -tls-cert")
 	flag.BoolVar(&proxyProtocol, "proxy-protocol", false, "expect a PROXY protocol v1/v2 header (HAProxy's send-proxy) from loopback sources before each connection's bytes")
+	backend := reactor.BackendFlag(nil)
 	flag.Parse()
 	if *loops < 1 {
 		// Refused like a malformed flag: message, usage, exit status 2.
@@ -83,7 +84,7 @@ func main() {
 	if *listen != "" {
 		where = *listen
 	}
-	if err := run(where, *loops, log, reactor.WithReusePort(*reusePort)); err != nil {
+	if err := run(where, *loops, log, reactor.WithReusePort(*reusePort), reactor.WithBackend(*backend)); err != nil {
 		fmt.Fprintln(os.Stderr, "http:", err)
 		os.Exit(1)
 	}

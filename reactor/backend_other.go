@@ -1,0 +1,17 @@
+//go:build !linux
+
+package reactor
+
+import "errors"
+
+// readinessName names the readiness backend in the fallback's log line.
+const readinessName = "kqueue"
+
+// errUringNotLinux is why io_uring falls back off Linux.
+var errUringNotLinux = errors.New("io_uring exists only on Linux")
+
+// uringProbe reports why io_uring cannot be used: off Linux, never.
+func uringProbe() error { return errUringNotLinux }
+
+// newLoopPoller makes a loop's poller: always the readiness one here.
+func newLoopPoller(cfg *config) (poller, error) { return newPoller(cfg.maxEvents) }
