@@ -29,6 +29,7 @@ const (
 	fOutputFull                        // unsent output above the high-water mark, no producer: not reading
 	fLingering                         // closed for writing after LoseConnection; dropping input until EOF
 	fDropped                           // input arrived after LoseConnection and was dropped
+	fSending                           // io_uring: a send of the output is in flight
 )
 
 // readBlocked is the set of states in which the reactor does not read from

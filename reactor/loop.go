@@ -57,6 +57,9 @@ type loop struct {
 	// forgetFD, set by a poller whose requests hold sockets open (io_uring),
 	// is told of each registered fd the loop is about to close.
 	forgetFD func(fd int)
+	// ur is the io_uring backend, which takes over connections' reads and
+	// writes (see uring_linux.go); nil on the readiness backends.
+	ur *uringPoller
 }
 
 var _ protocol.Loop = (*loop)(nil)
@@ -80,6 +83,9 @@ func newLoop(r *Reactor, index int) (*loop, error) {
 	}
 	if f, ok := p.(interface{ forget(fd int) }); ok {
 		l.forgetFD = f.forget
+	}
+	if u := asUring(p); u != nil {
+		l.ur, u.l = u, l
 	}
 	return l, nil
 }
@@ -157,6 +163,9 @@ func (l *loop) run() {
 			return
 		}
 		l.dispatchIO(n)
+		if l.ur != nil {
+			l.ur.complete() // io_uring: the turn's receives and sends
+		}
 		l.runReadAgain()
 		l.runQueued()
 		l.runTimers()
@@ -247,6 +256,9 @@ func (l *loop) connEvent(c *conn, flags uint32) {
 		if c.flags&(fConnecting|fClosed) != 0 {
 			return
 		}
+		if l.ur != nil {
+			l.ur.connected(c)
+		}
 		// Connected. The same edge-triggered report may also carry the
 		// data or the close the peer sent at once, which no later event
 		// repeats: handle them now.
@@ -271,6 +283,10 @@ func (l *loop) connEvent(c *conn, flags uint32) {
 func (l *loop) read(c *conn, hup bool) {
 	if c.flags&readBlocked != 0 {
 		c.flags |= fReadPending
+		return
+	}
+	if l.ur != nil {
+		l.ur.resume(c) // io_uring: input arrives as completions
 		return
 	}
 	c.flags &^= fReadPending
@@ -478,6 +494,14 @@ func (l *loop) flush(c *conn) {
 	}
 	for round := 0; ; round++ {
 		if c.pending() > 0 {
+			if l.ur != nil {
+				// io_uring: sent by the turn's enter; the completion
+				// goes on from here, as a writability report does.
+				l.ur.send(c)
+				c.flags |= fWantWrite
+				l.applyWaterMarks(c)
+				return
+			}
 			n, err := sysWrite(c.fd, c.out[c.outOff:])
 			if err != nil {
 				if err == unix.EAGAIN {
@@ -686,7 +710,9 @@ func (l *loop) lost(c *conn, reason error) {
 
 // register adds a new connection to this loop's table and poller.
 func (l *loop) register(c *conn) error {
-	if err := l.poller.addConn(c.fd); err != nil {
+	if l.ur != nil {
+		l.ur.addStream(c)
+	} else if err := l.poller.addConn(c.fd); err != nil {
 		return err
 	}
 	for c.fd >= len(l.conns) {

@@ -3,6 +3,7 @@
 package reactor
 
 import (
+	"runtime"
 	"time"
 	"unsafe"
 
@@ -25,21 +26,60 @@ func newLoopPoller(cfg *config) (poller, error) {
 // completion for a closed fd whose number was reused is recognised), the
 // low four bytes the fd.
 const (
-	udConn   = 1 // multishot POLL_ADD of a connection or UDP socket
+	udPoll   = 1 // multishot POLL_ADD of a connecting socket
+	udRecv   = 2 // multishot RECV of a connection into the buffer ring
 	udWake   = 3 // READ of the wake-up eventfd, re-armed
-	udIgnore = 4 // POLL_REMOVE and other completions nobody waits for
+	udIgnore = 4 // cancellations: nobody waits for them
 	udEpoll  = 5 // multishot POLL_ADD of the inner epoll instance
+	udSend   = 6 // SEND of a connection's output
 )
 
 func userData(kind uint8, gen uint32, fd int) uint64 {
 	return uint64(kind)<<56 | uint64(gen&0xffffff)<<32 | uint64(uint32(fd))
 }
 
-// uringPoller is the io_uring backend's poller. A connection's readiness
-// comes from a multishot POLL_ADD request, collected by the same
-// io_uring_enter that submits the turn's requests and sleeps until the
-// timing wheel's next deadline (IORING_ENTER_EXT_ARG). CallFromThread's
-// wake-up is an eventfd whose READ request is always armed.
+// A connection's requests, in uconn.state.
+const (
+	ucPoll     uint8 = 1 << iota // readiness poll armed (connecting)
+	ucRecv                       // multishot recv armed
+	ucStopping                   // its cancellation asked for: data may still come
+	ucSend                       // a send in flight
+	ucEOF                        // EOF or an error arrived behind held input
+)
+
+// uconn is the io_uring state of the connection on one fd.
+type uconn struct {
+	c     *conn
+	gen   uint32
+	state uint8
+	err   int32  // the recv error queued behind held input (0: EOF)
+	held  []byte // input taken from the kernel while reading was blocked
+	// The send in flight reads sendBuf's memory, which is Go heap (the
+	// connection's output buffer): it is pinned until the completion, and
+	// the output code neither moves the unsent bytes nor pools the buffer
+	// meanwhile (fSending). Pinning rather than copying into mmap'd send
+	// buffers keeps the hot path copy-free; the buffer is the one the
+	// handler's writes were appended to.
+	sendBuf []byte
+	pin     runtime.Pinner
+}
+
+// orphan is a send still in flight when its connection closed: its buffer
+// stays pinned until the kernel reports the (cancelled) send.
+type orphan struct {
+	buf []byte
+	pin *runtime.Pinner
+}
+
+// uringPoller is the io_uring backend. A connection is served by
+// completions: a multishot RECV into the loop's provided-buffer ring
+// (IORING_RECV_MULTISHOT with IOSQE_BUFFER_SELECT) delivers its input, and
+// its output goes out as SEND requests queued during the turn and
+// submitted, all of them, by the io_uring_enter that also waits for the
+// next completions, until the timing wheel's next deadline
+// (IORING_ENTER_EXT_ARG). A connect in progress is watched by a multishot
+// POLL_ADD until it is over. CallFromThread's wake-up is an eventfd whose
+// READ request is always armed.
 //
 // Listening and UDP sockets stay on a readiness path: they are registered
 // in an inner epoll instance exactly as on the epoll backend (the UDP code
@@ -49,19 +89,21 @@ func userData(kind uint8, gen uint32, fd int) uint64 {
 // while a request is armed stays open until the request's cancellation
 // has run in the kernel, later than close(2) returns, and a program that
 // closes a listener or a UDP port and binds the same port again at once
-// (which the tests pin) would find it still bound. A connection is
-// closed the same way, its cancellation submitted with the turn's other
-// requests (see forget): there only the FIN's timing moves, by
-// microseconds.
+// (which the tests pin) would find it still bound. A connection is closed
+// the same way, its cancellations submitted with the turn's other requests
+// (see forget): there only the FIN's timing moves, by microseconds.
 type uringPoller struct {
+	l       *loop
 	ring    *ring
+	bufs    *bufRing
 	ep      *epollPoller // listeners and UDP sockets
 	epHot   bool         // the inner epoll had events: ask it again
 	epReady bool         // the ring reported the inner epoll readable
 	wakefd  int
-	wbuf    []byte   // mmap'd: the eventfd READ's 8 bytes
-	gens    []uint32 // by fd: generation of the current registration
-	kinds   []uint8  // by fd: udConn, or 0 when not registered
+	wbuf    []byte     // mmap'd: the eventfd READ's 8 bytes
+	conns   []uconn    // by fd
+	done    []uringCQE // this turn's completions, handled by complete
+	orphans map[uint64]orphan
 }
 
 // uringEntries is each loop's submission ring size; the completion ring
@@ -69,44 +111,45 @@ type uringPoller struct {
 // (IORING_FEAT_NODROP) until reaped.
 const uringEntries = 1024
 
+// The loop's provided-buffer ring: what one recv completion can carry at
+// most, and how many buffers (their memory, mmap'd, is per loop and
+// independent of the connection count).
+const (
+	uringBufSize  = 16 << 10
+	uringBufCount = 256
+)
+
 func newUringPoller(cfg *config) (*uringPoller, error) {
-	// Completions run as task work on the thread that submitted the
-	// request. A Go loop that is not locked to its thread moves between
-	// threads, so the kernel must be allowed to interrupt the thread it
-	// left (the default: no COOP_TASKRUN, which would leave a completion
-	// waiting on a thread parked in the scheduler, never delivered). A
-	// locked loop has one thread: it takes SINGLE_ISSUER and
-	// DEFER_TASKRUN (task work runs inside the loop's own wait), and the
-	// ring is enabled from that thread in start.
-	flags := uint32(iouSetupSubmitAll)
-	if cfg.lockOSThread {
-		flags |= iouSetupSingleIssuer | iouSetupDeferTaskrun | iouSetupRDisabled
-	}
+	// The loop is locked to its thread (see chooseBackend): the ring has
+	// one submitter (SINGLE_ISSUER), whose completions' task work runs
+	// inside its own wait (DEFER_TASKRUN) rather than interrupting it,
+	// and is enabled from that thread in start.
+	flags := uint32(iouSetupSubmitAll | iouSetupSingleIssuer | iouSetupDeferTaskrun | iouSetupRDisabled)
 	r, err := newRing(uringEntries, flags)
 	if err != nil {
 		return nil, err
 	}
-	// A blocking eventfd: io_uring would complete a READ of a
-	// non-blocking one at once with EAGAIN instead of waiting.
-	wakefd, err := unix.Eventfd(0, unix.EFD_CLOEXEC)
-	if err != nil {
-		r.close()
+	p := &uringPoller{ring: r, wakefd: -1, orphans: make(map[uint64]orphan)}
+	fail := func(err error) (*uringPoller, error) {
+		p.close()
 		return nil, err
 	}
-	wbuf, err := unix.Mmap(-1, 0, uringPageSize, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_ANON|unix.MAP_PRIVATE)
-	if err != nil {
-		unix.Close(wakefd)
-		r.close()
-		return nil, err
+	if p.bufs, err = newBufRing(r, 0, uringBufCount, min(uringBufSize, cfg.readBufferSize)); err != nil {
+		return fail(err)
+	}
+	// A blocking eventfd: io_uring would complete a READ of a
+	// non-blocking one at once with EAGAIN instead of waiting.
+	if p.wakefd, err = unix.Eventfd(0, unix.EFD_CLOEXEC); err != nil {
+		return fail(err)
+	}
+	if p.wbuf, err = unix.Mmap(-1, 0, uringPageSize, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_ANON|unix.MAP_PRIVATE); err != nil {
+		return fail(err)
 	}
 	ep, err := newPoller(cfg.maxEvents)
 	if err != nil {
-		unix.Munmap(wbuf)
-		unix.Close(wakefd)
-		r.close()
-		return nil, err
+		return fail(err)
 	}
-	p := &uringPoller{ring: r, ep: ep.(*epollPoller), wakefd: wakefd, wbuf: wbuf}
+	p.ep = ep.(*epollPoller)
 	p.armWake()
 	p.armEpoll()
 	return p, nil
@@ -130,6 +173,12 @@ func (p *uringPoller) armEpoll() {
 	s.opFlags = unix.POLLIN
 	s.len = iouPollAddMulti
 	s.userData = userData(udEpoll, 0, 0)
+}
+
+// asUring is p as the io_uring backend, or nil.
+func asUring(p poller) *uringPoller {
+	u, _ := p.(*uringPoller)
+	return u
 }
 
 // epollOf is the epoll instance behind a Linux poller, where the UDP code
@@ -157,56 +206,116 @@ func (p *uringPoller) armWake() {
 	s.userData = userData(udWake, 0, 0)
 }
 
-func (p *uringPoller) track(fd int, kind uint8) uint32 {
-	for fd >= len(p.kinds) {
-		n := len(p.kinds) + 64
-		p.kinds = append(p.kinds, make([]uint8, n)...)
-		p.gens = append(p.gens, make([]uint32, n)...)
+// slot is fd's state, growing the table as needed.
+func (p *uringPoller) slot(fd int) *uconn {
+	for fd >= len(p.conns) {
+		p.conns = append(p.conns, make([]uconn, len(p.conns)+64)...)
 	}
-	p.gens[fd]++
-	p.kinds[fd] = kind
-	return p.gens[fd]
+	return &p.conns[fd]
 }
 
-func (p *uringPoller) armPoll(fd int, kind uint8, gen uint32) {
+// addConn is never used for connections (see addStream); the UDP code
+// registers with the inner epoll itself.
+func (p *uringPoller) addConn(fd int) error { return p.ep.addConn(fd) }
+
+// addStream starts serving c: a connect in progress is watched for its
+// outcome, a connected socket starts receiving.
+func (p *uringPoller) addStream(c *conn) {
+	u := p.slot(c.fd)
+	u.gen++
+	u.c, u.state, u.err, u.held = c, 0, 0, nil
+	if c.flags&fConnecting != 0 {
+		s := p.ring.sqe()
+		s.opcode = iouOpPollAdd
+		s.fd = int32(c.fd)
+		s.opFlags = unix.POLLIN | unix.POLLOUT | unix.POLLRDHUP
+		s.len = iouPollAddMulti
+		s.userData = userData(udPoll, u.gen, c.fd)
+		u.state |= ucPoll
+		return
+	}
+	p.armRecv(u)
+}
+
+// connected switches c, whose connect succeeded, from its poll to
+// receiving.
+func (p *uringPoller) connected(c *conn) {
+	u := p.slot(c.fd)
+	if u.state&ucPoll != 0 {
+		u.state &^= ucPoll
+		p.cancel(userData(udPoll, u.gen, c.fd))
+	}
+	if u.state&(ucRecv|ucEOF) == 0 {
+		p.armRecv(u)
+	}
+}
+
+func (p *uringPoller) armRecv(u *uconn) {
 	s := p.ring.sqe()
-	s.opcode = iouOpPollAdd
-	s.fd = int32(fd)
-	s.opFlags = unix.POLLIN | unix.POLLOUT | unix.POLLRDHUP
-	s.len = iouPollAddMulti
-	s.userData = userData(kind, gen, fd)
+	s.opcode = iouOpRecv
+	s.fd = int32(u.c.fd)
+	s.ioprio = iouRecvMultishot
+	s.flags = iouSqeBufferSelect
+	s.bufIndex = p.bufs.bgid
+	s.userData = userData(udRecv, u.gen, u.c.fd)
+	u.state |= ucRecv
 }
 
-func (p *uringPoller) addConn(fd int) error {
-	p.armPoll(fd, udConn, p.track(fd, udConn))
-	return nil
+func (p *uringPoller) cancel(ud uint64) {
+	s := p.ring.sqe()
+	s.opcode = iouOpAsyncCancel
+	s.fd = -1
+	s.addr = ud
+	s.userData = userData(udIgnore, 0, 0)
+}
+
+// send queues c's unsent output as one SEND request.
+func (p *uringPoller) send(c *conn) {
+	u := p.slot(c.fd)
+	b := c.out[c.outOff:]
+	u.pin.Pin(&b[0])
+	u.sendBuf = c.out
+	u.state |= ucSend
+	c.flags |= fSending
+	s := p.ring.sqe()
+	s.opcode = iouOpSend
+	s.fd = int32(c.fd)
+	s.addr = uint64(uintptr(unsafe.Pointer(&b[0])))
+	s.len = uint32(min(len(b), 1<<30))
+	s.opFlags = unix.MSG_NOSIGNAL
+	s.userData = userData(udSend, u.gen, c.fd)
 }
 
 func (p *uringPoller) addListener(fd int) error { return p.ep.addListener(fd) }
 
-// remove cancels fd's poll request. An armed request holds a reference to
-// the socket, so a socket is only really closed (FIN sent, port freed)
-// once its request is gone: every close of a registered fd comes here
-// first (see loop.forget).
-func (p *uringPoller) remove(fd int) error {
-	p.forget(fd)
-	// Submit now rather than with the next wait: the socket may have
-	// been closed by another loop already (a shared listener).
-	return p.ring.enter(0, 0, -1)
-}
+// remove stops watching a listener.
+func (p *uringPoller) remove(fd int) error { return p.ep.remove(fd) }
 
-// forget is remove for an fd the loop closes at once: the cancellation is
-// submitted with the turn's other requests, and the socket is released
-// when the kernel takes it, within the same turn.
+// forget ends fd's requests before the loop closes it: an armed request
+// holds a reference to the socket, so a socket is only really closed (FIN
+// or RST sent) once its requests are gone. The cancellations go with the
+// turn's other requests, and a send still in flight keeps its buffer
+// pinned until the kernel reports it.
 func (p *uringPoller) forget(fd int) {
-	if fd >= len(p.kinds) || p.kinds[fd] == 0 {
+	if fd >= len(p.conns) || p.conns[fd].c == nil {
 		return
 	}
-	s := p.ring.sqe()
-	s.opcode = iouOpPollRemove
-	s.addr = userData(p.kinds[fd], p.gens[fd], fd)
-	s.userData = userData(udIgnore, 0, 0)
-	p.kinds[fd] = 0
+	u := &p.conns[fd]
+	if u.state&ucPoll != 0 {
+		p.cancel(userData(udPoll, u.gen, fd))
+	}
+	if u.state&ucRecv != 0 && u.state&ucStopping == 0 {
+		p.cancel(userData(udRecv, u.gen, fd))
+	}
+	if u.state&ucSend != 0 {
+		ud := userData(udSend, u.gen, fd)
+		pin := new(runtime.Pinner)
+		*pin = u.pin
+		u.pin = runtime.Pinner{}
+		p.orphans[ud] = orphan{buf: u.sendBuf, pin: pin}
+		p.cancel(ud)
+	}
+	u.c, u.state, u.held, u.sendBuf = nil, 0, nil, nil
 }
 
 func (p *uringPoller) wait(events []pollEvent, timeout time.Duration) (int, error) {
@@ -223,7 +332,7 @@ func (p *uringPoller) wait(events []pollEvent, timeout time.Duration) (int, erro
 		p.epHot = n > 0
 	}
 	var min uint32
-	if timeout != 0 && out == 0 && r.cqReady() == 0 {
+	if timeout != 0 && out == 0 && r.cqReady() == 0 && len(p.done) == 0 {
 		min = 1
 	}
 	ns := int64(-1)
@@ -246,8 +355,9 @@ func (p *uringPoller) wait(events []pollEvent, timeout time.Duration) (int, erro
 	return out, nil
 }
 
-// reap turns completions into readiness events, re-arming the requests
-// that ended.
+// reap takes the completions from the ring: readiness reports of
+// connecting sockets become events, the rest wait in done for complete,
+// which runs after the turn's readiness events, on the loop.
 func (p *uringPoller) reap(events []pollEvent) int {
 	r := p.ring
 	head := *r.cqHead
@@ -255,46 +365,248 @@ func (p *uringPoller) reap(events []pollEvent) int {
 	out := 0
 	for ; head != tail && out < len(events); head++ {
 		cqe := r.cqes[head&r.cqMask]
-		kind := uint8(cqe.userData >> 56)
-		fd := int(uint32(cqe.userData))
-		gen := uint32(cqe.userData>>32) & 0xffffff
-		switch kind {
+		switch uint8(cqe.userData >> 56) {
 		case udWake:
 			p.armWake()
-			continue
 		case udEpoll:
 			p.epReady = true
 			if cqe.flags&iouCqeFMore == 0 {
 				p.armEpoll()
 			}
-			continue
-		case udConn:
-		default:
-			continue
-		}
-		current := fd < len(p.kinds) && p.kinds[fd] == kind && p.gens[fd]&0xffffff == gen
-		if !current {
-			continue // a late report for a closed registration
-		}
-		if cqe.flags&iouCqeFMore == 0 {
-			// A one-shot report, or a multishot request the kernel ended
-			// (it may, e.g. under memory pressure): arm it again.
-			p.armPoll(fd, kind, p.gens[fd])
-		}
-		if cqe.res < 0 {
+		case udPoll:
+			fd := int(uint32(cqe.userData))
+			if fd >= len(p.conns) {
+				continue
+			}
+			u := &p.conns[fd]
+			if u.state&ucPoll == 0 || u.gen&0xffffff != uint32(cqe.userData>>32)&0xffffff {
+				continue // a late report for a closed registration
+			}
+			if cqe.flags&iouCqeFMore == 0 {
+				u.state &^= ucPoll
+				if cqe.res != -int32(unix.ECANCELED) {
+					p.addStream(u.c) // the kernel ended it: arm it again
+				}
+			}
 			if cqe.res == -int32(unix.ECANCELED) {
 				continue
 			}
-			// The fd is in error; the loop learns which from the socket.
-			events[out] = pollEvent{fd: int32(fd), flags: evRead | evHup}
+			f := uint32(evRead | evHup)
+			if cqe.res >= 0 {
+				f = pollFlags(uint32(cqe.res))
+			}
+			events[out] = pollEvent{fd: int32(fd), flags: f}
 			out++
-			continue
+		case udRecv, udSend:
+			p.done = append(p.done, cqe)
 		}
-		events[out] = pollEvent{fd: int32(fd), flags: pollFlags(uint32(cqe.res))}
-		out++
 	}
 	r.cqAdvance(head)
 	return out
+}
+
+// current is the state of the connection a recv or send completion is
+// for, or nil when that connection was closed since.
+func (p *uringPoller) current(ud uint64, bit uint8) *uconn {
+	fd := int(uint32(ud))
+	if fd >= len(p.conns) {
+		return nil
+	}
+	u := &p.conns[fd]
+	if u.c == nil || u.state&bit == 0 || u.gen&0xffffff != uint32(ud>>32)&0xffffff {
+		return nil
+	}
+	return u
+}
+
+// complete handles the turn's recv and send completions, in the order the
+// kernel posted them.
+func (p *uringPoller) complete() {
+	for i := 0; i < len(p.done); i++ {
+		cqe := p.done[i]
+		if uint8(cqe.userData>>56) == udSend {
+			p.sendDone(cqe)
+			continue
+		}
+		var data []byte
+		if cqe.flags&iouCqeFBuffer != 0 {
+			bid := uint16(cqe.flags >> iouCqeBufShift)
+			if cqe.res > 0 {
+				data = p.bufs.buf(bid)[:cqe.res]
+			}
+			// The slice is valid until the buffer goes back, after the
+			// delivery; the kernel takes it again only at the next enter.
+			p.recvDone(cqe, data)
+			p.bufs.put(bid)
+			continue
+		}
+		p.recvDone(cqe, nil)
+	}
+	p.done = p.done[:0]
+	p.bufs.commit()
+}
+
+func (p *uringPoller) sendDone(cqe uringCQE) {
+	if o, ok := p.orphans[cqe.userData]; ok {
+		delete(p.orphans, cqe.userData)
+		o.pin.Unpin()
+		p.l.putBuf(o.buf)
+		return
+	}
+	u := p.current(cqe.userData, ucSend)
+	if u == nil {
+		return
+	}
+	c := u.c
+	u.pin.Unpin()
+	u.state &^= ucSend
+	c.flags &^= fSending | fWantWrite
+	if unsafe.SliceData(u.sendBuf) != unsafe.SliceData(c.out) {
+		// The output moved to a bigger buffer while the send was in
+		// flight (see reserveOut): the old one is free now.
+		p.l.putBuf(u.sendBuf)
+	}
+	u.sendBuf = nil
+	if cqe.res < 0 {
+		p.l.closeConn(c, connError(unix.Errno(-cqe.res)))
+		return
+	}
+	c.outOff += int(cqe.res)
+	// Go on as after a writability report: the rest of the output, the
+	// producer, a pending close or half-close.
+	p.l.flush(c)
+}
+
+// recvDone handles one completion of a connection's multishot recv:
+// data, EOF (res 0), or the end of the request.
+func (p *uringPoller) recvDone(cqe uringCQE, data []byte) {
+	u := p.current(cqe.userData, ucRecv)
+	if u == nil {
+		return
+	}
+	c := u.c
+	final := cqe.flags&iouCqeFMore == 0
+	if final {
+		u.state &^= ucRecv | ucStopping
+	}
+	l := p.l
+	switch {
+	case cqe.res > 0:
+		if len(u.held) > 0 || c.flags&readBlocked != 0 || u.state&ucStopping != 0 {
+			p.hold(u, data)
+		} else {
+			l.recvChunk(c, data)
+		}
+	case cqe.res == -int32(unix.ENOBUFS) || cqe.res == -int32(unix.ECANCELED):
+		// Out of buffers for a moment, or stopped by us: armed again
+		// below or when reading resumes.
+	default:
+		// EOF (0) or an error: after the input held, if any.
+		if len(u.held) > 0 || c.flags&readBlocked != 0 {
+			u.state |= ucEOF
+			u.err = cqe.res
+			p.hold(u, nil)
+			return
+		}
+		l.recvEnd(c, cqe.res)
+		return
+	}
+	if !final || u.c != c || c.flags&(fReadClosed|fClosed) != 0 {
+		return // more to come, or closed by the delivery
+	}
+	switch {
+	case c.flags&readBlocked != 0:
+		c.flags |= fReadPending // resume arms it again
+	case len(u.held) > 0 || u.state&ucEOF != 0:
+		c.flags |= fReadPending
+		l.queueRead(c)
+	case u.state&ucRecv == 0:
+		p.armRecv(u)
+	}
+}
+
+// hold keeps input that arrived while reading was blocked (it was in the
+// kernel's hands already: the multishot recv takes what arrives) and stops
+// the recv, so that the peer is held back by TCP's window from here on.
+func (p *uringPoller) hold(u *uconn, data []byte) {
+	u.held = append(u.held, data...)
+	c := u.c
+	c.flags |= fReadPending
+	if c.flags&readBlocked == 0 {
+		// Not blocked (any more): resume delivers it, in order.
+		p.l.queueRead(c)
+		return
+	}
+	if u.state&(ucRecv|ucStopping) == ucRecv {
+		u.state |= ucStopping
+		p.cancel(userData(udRecv, u.gen, c.fd))
+	}
+}
+
+// resume is loop.read on io_uring: reading is no longer blocked, so the
+// input held meanwhile is delivered and the recv armed again.
+func (p *uringPoller) resume(c *conn) {
+	u := p.slot(c.fd)
+	if u.c != c {
+		return
+	}
+	c.flags &^= fReadPending
+	if len(u.held) > 0 {
+		data := u.held
+		u.held = nil
+		p.l.recvChunk(c, data)
+		if u.c != c || c.flags&fClosed != 0 {
+			return
+		}
+		if c.flags&readBlocked != 0 {
+			c.flags |= fReadPending
+			return
+		}
+	}
+	if u.state&ucEOF != 0 {
+		u.state &^= ucEOF
+		p.l.recvEnd(c, u.err)
+		return
+	}
+	if u.state&(ucRecv|ucPoll) == 0 && c.flags&(fReadClosed|fClosed) == 0 {
+		p.armRecv(u)
+	}
+}
+
+// recvChunk is one chunk of input for c, as each read(2) of loop.read.
+func (l *loop) recvChunk(c *conn, data []byte) {
+	if c.flags&fClosing != 0 {
+		// After LoseConnection input is dropped (see loop.read).
+		c.flags |= fDropped
+		return
+	}
+	l.current = c
+	l.deliver(c, data)
+	l.current = nil
+	if c.flags&(fClosed|fReadClosed) != 0 {
+		return
+	}
+	if c.pending() > 0 || c.flags&(fClosing|fShutWrPending) != 0 {
+		// Flushed with the turn's other output, in one enter.
+		l.markDirty(c)
+	}
+}
+
+// recvEnd is the end of c's input: EOF (res 0) or an error (-errno).
+func (l *loop) recvEnd(c *conn, res int32) {
+	if res < 0 {
+		l.closeConn(c, connError(unix.Errno(-res)))
+		return
+	}
+	if c.flags&fLingering != 0 {
+		l.closeConn(c, c.closeReason())
+		return
+	}
+	l.peerEOF(c)
+	if c.flags&fClosed == 0 && c.flags&fLingering == 0 &&
+		(c.pending() > 0 || c.flags&(fClosing|fShutWrPending) != 0) {
+		l.markDirty(c)
+	}
 }
 
 // pollFlags maps a poll mask (the same bits as epoll's) to the loop's
@@ -325,13 +637,32 @@ func (p *uringPoller) wake() error {
 func (p *uringPoller) close() error {
 	// Closing the ring ends every request and drops their references to
 	// the sockets; only then may the eventfd and buffers go.
+	var mem []byte
+	if p.bufs != nil {
+		mem = p.bufs.mem
+	}
 	err := p.ring.close()
-	if e := unix.Close(p.wakefd); err == nil {
-		err = e
+	if mem != nil {
+		unix.Munmap(mem)
 	}
-	if e := p.ep.close(); err == nil {
-		err = e
+	if p.wakefd >= 0 {
+		if e := unix.Close(p.wakefd); err == nil {
+			err = e
+		}
 	}
-	unix.Munmap(p.wbuf)
+	if p.ep != nil {
+		if e := p.ep.close(); err == nil {
+			err = e
+		}
+	}
+	if p.wbuf != nil {
+		unix.Munmap(p.wbuf)
+	}
+	for _, o := range p.orphans {
+		o.pin.Unpin()
+	}
+	for i := range p.conns {
+		p.conns[i].pin.Unpin()
+	}
 	return err
 }

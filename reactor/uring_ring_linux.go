@@ -217,8 +217,10 @@ func (r *ring) sqe() *uringSQE {
 // error: the caller reaps what is there.
 func (r *ring) enter(minComplete uint32, flags uint32, timeout int64) error {
 	argp, argsz := uintptr(0), uintptr(0)
+	// GETEVENTS also without waiting: with DEFER_TASKRUN, completions are
+	// only posted while the submitter is in a GETEVENTS enter.
+	flags |= iouEnterGetEvents
 	if minComplete > 0 {
-		flags |= iouEnterGetEvents
 		if timeout >= 0 {
 			r.ts = unix.NsecToTimespec(timeout)
 			r.arg.ts = uint64(uintptr(unsafe.Pointer(&r.ts)))
