@@ -254,10 +254,10 @@ func (e *env) measure(ctx context.Context, cfg runConfig, l load, t target, bin 
 		pinServer = []string{"taskset", "-c", strconv.Itoa(e.o.ServerCPU)}
 		pinLoad = []string{"taskset", "-c", strconv.Itoa(e.o.LoadCPU)}
 	}
-	var extra []string
+	extra := append([]string(nil), t.Args...)
 	var client *tls.Config
 	if l.TLS {
-		extra = []string{"-tls-cert", e.cert.Cert, "-tls-key", e.cert.Key}
+		extra = append(extra, "-tls-cert", e.cert.Cert, "-tls-key", e.cert.Key)
 		client = e.client
 	}
 	srv, err := startServer(bin, pinServer, addr, cfg.Loops, extra...)

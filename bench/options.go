@@ -49,7 +49,7 @@ var (
 	// (an X25519MLKEM768 and an X25519 key share, the hybrid chosen by
 	// both servers) or X25519 alone (what wrk's OpenSSL 3.0 sends).
 	keyShareNames = []string{"x25519mlkem768", "x25519"}
-	targetNames   = []string{"mustaine", "gnet", "fasthttp", "nethttp", "netecho"}
+	targetNames   = []string{"mustaine", "mustaine-uring", "gnet", "fasthttp", "nethttp", "netecho"}
 	configNames   = []string{"pinned", "unpinned"}
 )
 

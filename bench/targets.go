@@ -19,6 +19,9 @@ type target struct {
 	// TLS marks an HTTP server that serves HTTPS when started with
 	// -tls-cert and -tls-key, and so takes the TLS loads.
 	TLS bool
+	// Args are extra flags the server is started with (-backend io_uring
+	// for the mustaine-uring rows).
+	Args []string
 }
 
 // binary is the file name the target is built to.
@@ -43,6 +46,8 @@ var allTargets = []target{
 	{Name: "fasthttp", Kind: kindHTTP, Pkg: "./bench/peers/fasthttp"},
 	{Name: "nethttp", Kind: kindHTTP, Pkg: "./bench/peers/nethttp", TLS: true},
 	{Name: "mustaine", Kind: kindEcho, Pkg: "./examples/echo", Ours: true},
+	{Name: "mustaine-uring", Kind: kindHTTP, Pkg: "./examples/http", Ours: true, Args: []string{"-backend", "io_uring"}},
+	{Name: "mustaine-uring", Kind: kindEcho, Pkg: "./examples/echo", Ours: true, Args: []string{"-backend", "io_uring"}},
 	{Name: "gnet", Kind: kindEcho, Pkg: "./bench/peers/gnetecho"},
 	{Name: "netecho", Kind: kindEcho, Pkg: "./bench/peers/netecho"},
 }

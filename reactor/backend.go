@@ -10,12 +10,29 @@ import (
 // Backend is the kernel interface a reactor's loops wait on.
 //
 // BackendEpoll (the default) is the readiness backend: epoll on Linux,
-// kqueue on macOS and FreeBSD. BackendIOURing is Linux's io_uring (see the
-// package doc's io_uring section): where it is unavailable (not Linux, a
-// kernel without the features it needs, /proc/sys/kernel/io_uring_disabled,
-// a seccomp profile refusing io_uring_setup) New falls back to the
-// readiness backend and logs one warning saying why. Reactor.Backend
-// reports the backend actually in use.
+// kqueue on macOS and FreeBSD. BackendIOURing is Linux's io_uring: where it
+// is unavailable (not Linux, a kernel without the features it needs,
+// /proc/sys/kernel/io_uring_disabled, a seccomp profile refusing
+// io_uring_setup) New falls back to the readiness backend and logs one
+// warning saying why. Reactor.Backend reports the backend actually in use.
+//
+// On io_uring a connection is served by completions rather than readiness:
+// a multishot receive into the loop's ring of provided buffers (mmap'd,
+// 256 × 16 KiB per loop, so DataReceived is given at most 16 KiB at a time
+// and the slice is valid only during the call, as on epoll), and every
+// send of a loop turn queued as a request and submitted by the one
+// io_uring_enter that also waits, until the timing wheel's next deadline,
+// for the next completions. The Protocol and Transport contract, flow
+// control, half-close, the lingering close and Stop's semantics are the
+// same on both backends, and the reactor's tests run on both. What
+// differs: a paused connection may have taken up to a few buffers of
+// input from the kernel before its receive is cancelled (it is held and
+// delivered on ResumeReading, so TCP's window holds the peer back a little
+// later than on epoll); listeners and UDP ports stay on readiness (an
+// epoll instance the ring watches), so that closing one frees its port at
+// once; and each loop is locked to its OS thread (see WithLockOSThread),
+// because io_uring delivers completions to the thread that submitted the
+// request.
 //
 // A Backend is a flag.Value, so a program takes it on its command line with
 // BackendFlag or flag.Var.

@@ -28,3 +28,4 @@ func (*uringPoller) complete()       {}
 
 // asUring is nil: every poller here is a readiness one.
 func asUring(poller) *uringPoller { return nil }
+func (*uringPoller) pause(*conn)  {}

@@ -172,6 +172,9 @@ func (c *conn) PauseReading() {
 		return
 	}
 	c.flags |= fPaused
+	if c.loop.ur != nil {
+		c.loop.ur.pause(c) // io_uring: stop the multishot receive now
+	}
 }
 
 // ResumeReading undoes PauseReading. Data that arrived meanwhile is read on

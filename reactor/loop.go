@@ -257,7 +257,10 @@ func (l *loop) connEvent(c *conn, flags uint32) {
 			return
 		}
 		if l.ur != nil {
+			// io_uring: the output ConnectionMade wrote is in flight and
+			// input comes as completions from here on.
 			l.ur.connected(c)
+			return
 		}
 		// Connected. The same edge-triggered report may also carry the
 		// data or the close the peer sent at once, which no later event
@@ -586,6 +589,9 @@ func (l *loop) applyWaterMarks(c *conn) {
 	switch {
 	case pending > cfg.highWater:
 		c.flags |= fOutputFull
+		if l.ur != nil {
+			l.ur.pause(c)
+		}
 	case pending <= cfg.lowWater && c.flags&fOutputFull != 0:
 		c.flags &^= fOutputFull
 		l.readIfPending(c)

@@ -543,6 +543,19 @@ func (p *uringPoller) hold(u *uconn, data []byte) {
 	}
 }
 
+// pause stops c's receive as soon as reading is blocked, so that little
+// more than what is already in flight is taken from the kernel.
+func (p *uringPoller) pause(c *conn) {
+	if c.fd >= len(p.conns) {
+		return
+	}
+	u := &p.conns[c.fd]
+	if u.c == c && u.state&(ucRecv|ucStopping) == ucRecv {
+		u.state |= ucStopping
+		p.cancel(userData(udRecv, u.gen, c.fd))
+	}
+}
+
 // resume is loop.read on io_uring: reading is no longer blocked, so the
 // input held meanwhile is delivered and the recv armed again.
 func (p *uringPoller) resume(c *conn) {
@@ -551,9 +564,16 @@ func (p *uringPoller) resume(c *conn) {
 		return
 	}
 	c.flags &^= fReadPending
-	if len(u.held) > 0 {
-		data := u.held
-		u.held = nil
+	for len(u.held) > 0 {
+		// In chunks no bigger than a receive's, stopping as soon as
+		// reading is blocked again, as a run of read(2) calls would.
+		n := min(len(u.held), p.bufs.size)
+		data := u.held[:n:n]
+		if n == len(u.held) {
+			u.held = nil
+		} else {
+			u.held = u.held[n:]
+		}
 		p.l.recvChunk(c, data)
 		if u.c != c || c.flags&fClosed != 0 {
 			return
