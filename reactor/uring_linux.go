@@ -645,14 +645,7 @@ func pollFlags(m uint32) uint32 {
 	return f
 }
 
-func (p *uringPoller) wake() error {
-	one := [8]byte{1}
-	_, _, e := unix.RawSyscall(unix.SYS_WRITE, uintptr(p.wakefd), uintptr(unsafe.Pointer(&one[0])), 8)
-	if e != 0 && e != unix.EAGAIN {
-		return e
-	}
-	return nil
-}
+func (p *uringPoller) wake() error { return signalEventfd(p.wakefd) }
 
 func (p *uringPoller) close() error {
 	// Closing the ring ends every request and drops their references to
