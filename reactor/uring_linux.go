@@ -52,8 +52,10 @@ type uconn struct {
 	c     *conn
 	gen   uint32
 	state uint8
-	err   int32  // the recv error queued behind held input (0: EOF)
-	held  []byte // input taken from the kernel while reading was blocked
+	err   int32 // the recv error queued behind held input (0: EOF)
+	// held is input taken from the kernel while reading was blocked, kept
+	// in its ring buffers (no copy, no Go heap) until reading resumes.
+	held []heldBuf
 	// The send in flight reads sendBuf's memory, which is Go heap (the
 	// connection's output buffer): it is pinned until the completion, and
 	// the output code neither moves the unsent bytes nor pools the buffer
@@ -62,6 +64,12 @@ type uconn struct {
 	// handler's writes were appended to.
 	sendBuf []byte
 	pin     runtime.Pinner
+}
+
+// heldBuf is one receive's input kept back: n bytes of buffer bid.
+type heldBuf struct {
+	bid uint16
+	n   uint32
 }
 
 // orphan is a send still in flight when its connection closed: its buffer
@@ -104,6 +112,11 @@ type uringPoller struct {
 	conns   []uconn    // by fd
 	done    []uringCQE // this turn's completions, handled by complete
 	orphans map[uint64]orphan
+	// Buffers held by paused connections are not the kernel's: a
+	// receive that ran out of buffers while most are held waits in
+	// starved until some come back, rather than failing again at once.
+	heldBufs int
+	starved  []*conn
 }
 
 // uringEntries is each loop's submission ring size; the completion ring
@@ -223,7 +236,7 @@ func (p *uringPoller) addConn(fd int) error { return p.ep.addConn(fd) }
 func (p *uringPoller) addStream(c *conn) {
 	u := p.slot(c.fd)
 	u.gen++
-	u.c, u.state, u.err, u.held = c, 0, 0, nil
+	u.c, u.state, u.err, u.held = c, 0, 0, u.held[:0]
 	if c.flags&fConnecting != 0 {
 		s := p.ring.sqe()
 		s.opcode = iouOpPollAdd
@@ -315,7 +328,37 @@ func (p *uringPoller) forget(fd int) {
 		p.orphans[ud] = orphan{buf: u.sendBuf, pin: pin}
 		p.cancel(ud)
 	}
-	u.c, u.state, u.held, u.sendBuf = nil, 0, nil, nil
+	p.dropHeld(u)
+	u.c, u.state, u.sendBuf = nil, 0, nil
+}
+
+// dropHeld gives u's held buffers back to the kernel.
+func (p *uringPoller) dropHeld(u *uconn) {
+	for _, h := range u.held {
+		p.bufs.put(h.bid)
+	}
+	p.heldBufs -= len(u.held)
+	u.held = u.held[:0]
+	p.bufs.commit()
+	p.feedStarved()
+}
+
+// feedStarved arms again the receives that found no buffer, once enough
+// are the kernel's again.
+func (p *uringPoller) feedStarved() {
+	if len(p.starved) == 0 || p.heldBufs > uringBufCount*3/4 {
+		return
+	}
+	for i, c := range p.starved {
+		p.starved[i] = nil
+		if c.fd < len(p.conns) {
+			if u := &p.conns[c.fd]; u.c == c && u.state&(ucRecv|ucEOF) == 0 &&
+				c.flags&(readBlocked|fReadClosed|fClosed) == 0 && len(u.held) == 0 {
+				p.armRecv(u)
+			}
+		}
+	}
+	p.starved = p.starved[:0]
 }
 
 func (p *uringPoller) wait(events []pollEvent, timeout time.Duration) (int, error) {
@@ -428,23 +471,22 @@ func (p *uringPoller) complete() {
 			p.sendDone(cqe)
 			continue
 		}
-		var data []byte
-		if cqe.flags&iouCqeFBuffer != 0 {
-			bid := uint16(cqe.flags >> iouCqeBufShift)
-			if cqe.res > 0 {
-				data = p.bufs.buf(bid)[:cqe.res]
-			}
-			// The slice is valid until the buffer goes back, after the
-			// delivery; the kernel takes it again only at the next enter.
-			p.recvDone(cqe, data)
+		// The buffer's input is valid until the buffer goes back, after
+		// the delivery (the kernel takes it again only at the next
+		// enter), unless it is held.
+		if cqe.flags&iouCqeFBuffer == 0 {
+			p.recvDone(cqe, noBuf)
+		} else if bid := uint16(cqe.flags >> iouCqeBufShift); !p.recvDone(cqe, int(bid)) {
 			p.bufs.put(bid)
-			continue
 		}
-		p.recvDone(cqe, nil)
 	}
 	p.done = p.done[:0]
 	p.bufs.commit()
+	p.feedStarved()
 }
+
+// noBuf marks a completion without a buffer.
+const noBuf = -1
 
 func (p *uringPoller) sendDone(cqe uringCQE) {
 	if o, ok := p.orphans[cqe.userData]; ok {
@@ -478,11 +520,12 @@ func (p *uringPoller) sendDone(cqe uringCQE) {
 }
 
 // recvDone handles one completion of a connection's multishot recv:
-// data, EOF (res 0), or the end of the request.
-func (p *uringPoller) recvDone(cqe uringCQE, data []byte) {
+// data in buffer bid, EOF (res 0), or the end of the request. It reports
+// whether it kept the buffer (held, see hold).
+func (p *uringPoller) recvDone(cqe uringCQE, bid int) (kept bool) {
 	u := p.current(cqe.userData, ucRecv)
 	if u == nil {
-		return
+		return false
 	}
 	c := u.c
 	final := cqe.flags&iouCqeFMore == 0
@@ -491,28 +534,36 @@ func (p *uringPoller) recvDone(cqe uringCQE, data []byte) {
 	}
 	l := p.l
 	switch {
-	case cqe.res > 0:
+	case cqe.res > 0 && bid >= 0:
 		if len(u.held) > 0 || c.flags&readBlocked != 0 || u.state&ucStopping != 0 {
-			p.hold(u, data)
+			u.held = append(u.held, heldBuf{bid: uint16(bid), n: uint32(cqe.res)})
+			p.heldBufs++
+			kept = true
+			p.hold(u)
 		} else {
-			l.recvChunk(c, data)
+			l.recvChunk(c, p.bufs.buf(uint16(bid))[:cqe.res])
 		}
-	case cqe.res == -int32(unix.ENOBUFS) || cqe.res == -int32(unix.ECANCELED):
-		// Out of buffers for a moment, or stopped by us: armed again
-		// below or when reading resumes.
+	case cqe.res == -int32(unix.ENOBUFS):
+		if final && c.flags&readBlocked == 0 && len(u.held) == 0 && p.heldBufs > uringBufCount*3/4 {
+			// Paused connections hold most buffers: wait for some.
+			p.starved = append(p.starved, c)
+			return false
+		}
+	case cqe.res == -int32(unix.ECANCELED) || cqe.res > 0:
+		// Stopped by us: armed again below or when reading resumes.
 	default:
 		// EOF (0) or an error: after the input held, if any.
 		if len(u.held) > 0 || c.flags&readBlocked != 0 {
 			u.state |= ucEOF
 			u.err = cqe.res
-			p.hold(u, nil)
-			return
+			p.hold(u)
+			return false
 		}
 		l.recvEnd(c, cqe.res)
-		return
+		return false
 	}
 	if !final || u.c != c || c.flags&(fReadClosed|fClosed) != 0 {
-		return // more to come, or closed by the delivery
+		return kept // more to come, or closed by the delivery
 	}
 	switch {
 	case c.flags&readBlocked != 0:
@@ -523,13 +574,13 @@ func (p *uringPoller) recvDone(cqe uringCQE, data []byte) {
 	case u.state&ucRecv == 0:
 		p.armRecv(u)
 	}
+	return kept
 }
 
 // hold keeps input that arrived while reading was blocked (it was in the
 // kernel's hands already: the multishot recv takes what arrives) and stops
 // the recv, so that the peer is held back by TCP's window from here on.
-func (p *uringPoller) hold(u *uconn, data []byte) {
-	u.held = append(u.held, data...)
+func (p *uringPoller) hold(u *uconn) {
 	c := u.c
 	c.flags |= fReadPending
 	if c.flags&readBlocked == 0 {
@@ -565,16 +616,14 @@ func (p *uringPoller) resume(c *conn) {
 	}
 	c.flags &^= fReadPending
 	for len(u.held) > 0 {
-		// In chunks no bigger than a receive's, stopping as soon as
-		// reading is blocked again, as a run of read(2) calls would.
-		n := min(len(u.held), p.bufs.size)
-		data := u.held[:n:n]
-		if n == len(u.held) {
-			u.held = nil
-		} else {
-			u.held = u.held[n:]
-		}
-		p.l.recvChunk(c, data)
+		// One receive at a time, stopping as soon as reading is blocked
+		// again, as a run of read(2) calls would.
+		h := u.held[0]
+		u.held = u.held[:copy(u.held, u.held[1:])]
+		p.heldBufs--
+		p.l.recvChunk(c, p.bufs.buf(h.bid)[:h.n])
+		p.bufs.put(h.bid)
+		p.bufs.commit()
 		if u.c != c || c.flags&fClosed != 0 {
 			return
 		}
@@ -583,6 +632,7 @@ func (p *uringPoller) resume(c *conn) {
 			return
 		}
 	}
+	p.feedStarved()
 	if u.state&ucEOF != 0 {
 		u.state &^= ucEOF
 		p.l.recvEnd(c, u.err)
