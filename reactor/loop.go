@@ -500,9 +500,9 @@ func (l *loop) flush(c *conn) {
 			if l.ur != nil {
 				// io_uring: sent by the turn's enter; the completion
 				// goes on from here, as a writability report does.
+				// The water marks are applied to what it refuses.
 				l.ur.send(c)
 				c.flags |= fWantWrite
-				l.applyWaterMarks(c)
 				return
 			}
 			n, err := sysWrite(c.fd, c.out[c.outOff:])

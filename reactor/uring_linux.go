@@ -63,6 +63,7 @@ type uconn struct {
 	// buffers keeps the hot path copy-free; the buffer is the one the
 	// handler's writes were appended to.
 	sendBuf []byte
+	sendLen int // bytes the send in flight offered
 	pin     runtime.Pinner
 }
 
@@ -294,7 +295,8 @@ func (p *uringPoller) send(c *conn) {
 	s.opcode = iouOpSend
 	s.fd = int32(c.fd)
 	s.addr = uint64(uintptr(unsafe.Pointer(&b[0])))
-	s.len = uint32(min(len(b), 1<<30))
+	u.sendLen = min(len(b), 1<<30)
+	s.len = uint32(u.sendLen)
 	s.opFlags = unix.MSG_NOSIGNAL
 	s.userData = userData(udSend, u.gen, c.fd)
 }
@@ -514,6 +516,12 @@ func (p *uringPoller) sendDone(cqe uringCQE) {
 		return
 	}
 	c.outOff += int(cqe.res)
+	if int(cqe.res) < u.sendLen || c.pending() <= p.l.r.cfg.lowWater {
+		// The water marks count what the kernel refused, as on epoll:
+		// the rest of a short send, not output written meanwhile that
+		// the next send offers.
+		p.l.applyWaterMarks(c)
+	}
 	// Go on as after a writability report: the rest of the output, the
 	// producer, a pending close or half-close.
 	p.l.flush(c)
