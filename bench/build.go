@@ -18,6 +18,19 @@ type built struct {
 	Path    string // the executable, when the build succeeded
 	Missing string // why the package is absent, when it is
 	Err     error  // the build failure of a package that exists
+	// Backend reports that the executable takes -backend (Mustaine's
+	// examples, once they choose a reactor backend).
+	Backend bool
+}
+
+// takesFlag reports whether the executable at path lists -name in its
+// usage (what a Go program prints for -h).
+func takesFlag(ctx context.Context, path, name string) bool {
+	hctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	out, _ := exec.CommandContext(hctx, path, "-h").CombinedOutput()
+	return bytes.Contains(out, []byte("-"+name+" ")) || bytes.Contains(out, []byte("-"+name+"\n")) ||
+		bytes.Contains(out, []byte("-"+name+"\t"))
 }
 
 // moduleRoot returns the directory of the go.mod the harness belongs to.
@@ -54,6 +67,9 @@ func hasGoFiles(dir string) bool {
 func buildTargets(ctx context.Context, root, dir string, targets []target, log io.Writer) map[string]built {
 	out := make(map[string]built, len(targets))
 	for _, t := range targets {
+		if _, done := out[t.binary()]; done {
+			continue // the same server on another backend
+		}
 		if !hasGoFiles(filepath.Join(root, t.Pkg)) {
 			out[t.binary()] = built{Missing: "package " + t.Pkg + " does not exist yet"}
 			fmt.Fprintf(log, "bench: %s (%s): missing, skipped\n", t.binary(), t.Pkg)
@@ -72,7 +88,11 @@ func buildTargets(ctx context.Context, root, dir string, targets []target, log i
 			fmt.Fprintf(log, "bench: %s: BUILD FAILED: %s\n", t.binary(), tail(stderr.String(), 400))
 			continue
 		}
-		out[t.binary()] = built{Path: path}
+		b := built{Path: path}
+		if t.Ours {
+			b.Backend = takesFlag(ctx, path, "backend")
+		}
+		out[t.binary()] = b
 	}
 	return out
 }

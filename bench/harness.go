@@ -10,9 +10,11 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -93,8 +95,15 @@ func harnessMain(args []string, stdout, stderr io.Writer) int {
 
 	fmt.Fprintf(stderr, "bench: building %d servers in %s\n", len(targets), tmp)
 	bins := buildTargets(ctx, root, tmp, targets, stderr)
-	fmt.Fprintf(stderr, "bench: %d rounds × %d tables, about %v\n", o.Rounds, len(configs),
-		estimate(o, configs, loads, targets, bins).Round(time.Second))
+	for _, t := range targets {
+		if t.Backend != "" && t.Backend != defaultBackend && bins[t.binary()].Path != "" && !bins[t.binary()].Backend {
+			fmt.Fprintf(stderr, "bench: %s (%s) has no -backend flag yet: %s skipped; %s runs on its default, %s\n",
+				t.binary(), t.Pkg, t.label(), t.Name, defaultBackend)
+		}
+	}
+	prog := newProgress(o, configs, loads, targets, bins, stderr)
+	fmt.Fprintf(stderr, "bench: %d rounds × %d tables, %d runs, about %v\n", o.Rounds, len(configs), prog.total,
+		prog.left.Round(time.Second))
 
 	res := results{}
 	failed := false
@@ -105,8 +114,11 @@ func harnessMain(args []string, stdout, stderr io.Writer) int {
 				if !l.appliesTo(t) {
 					continue
 				}
-				c := res.at(cellKey{cfg.Name, l.Name, t.Name})
+				c := res.at(cellKey{cfg.Name, l.Name, t.label()})
 				c.Missing = b.Missing
+				if c.Missing == "" && b.Path != "" && !runnable(t, b) {
+					c.Missing = t.Pkg + " has no -backend flag yet (runs once it takes -backend " + t.Backend + ")"
+				}
 				if b.Err != nil {
 					c.Failures = append(c.Failures, b.Err.Error())
 					failed = true
@@ -120,15 +132,17 @@ measure:
 			for li, l := range loads {
 				for _, t := range rotate(targetsFor(targets, l), round+li) {
 					b := bins[t.binary()]
-					if b.Path == "" {
+					if b.Path == "" || !runnable(t, b) {
 						continue
 					}
 					if ctx.Err() != nil {
 						break measure
 					}
-					s, err := e.measure(ctx, cfg, l, t, b.Path)
-					c := res.at(cellKey{cfg.Name, l.Name, t.Name})
-					label := fmt.Sprintf("[%s %d/%d] %s %s", cfg.Name, round+1, o.Rounds, l.Name, t.Name)
+					label := fmt.Sprintf("[%s %d/%d] %s %s", cfg.Name, round+1, o.Rounds, l.Name, t.label())
+					prog.start(label)
+					s, err := e.measure(ctx, cfg, l, t, b)
+					prog.done(l)
+					c := res.at(cellKey{cfg.Name, l.Name, t.label()})
 					if err != nil {
 						if ctx.Err() != nil {
 							break measure
@@ -151,13 +165,24 @@ measure:
 	if interrupted {
 		header += " **Interrupted: partial results.**"
 	}
-	md := renderMarkdown(tableSpec{Configs: configs, Loads: loads, Targets: targets, Header: header}, res)
+	spec := tableSpec{Configs: configs, Loads: loads, Targets: targets, Header: header}
+	md := renderMarkdown(spec, res)
 	fmt.Fprint(stdout, md)
 	if err := os.WriteFile(o.Out, []byte(md), 0o644); err != nil {
 		fmt.Fprintln(stderr, "bench:", err)
 		return exitFailure
 	}
 	fmt.Fprintf(stderr, "bench: tables written to %s\n", o.Out)
+	if o.Charts {
+		files, err := writeCharts(filepath.Dir(o.Out), spec, res)
+		if err != nil {
+			fmt.Fprintln(stderr, "bench:", err)
+			return exitFailure
+		}
+		if len(files) > 0 {
+			fmt.Fprintf(stderr, "bench: charts written to %s\n", strings.Join(files, ", "))
+		}
+	}
 	if failed || interrupted {
 		return exitFailure
 	}
@@ -205,25 +230,71 @@ func rotate[T any](ts []T, k int) []T {
 	return append(slices.Clone(ts[k:]), ts[:k]...)
 }
 
-// estimate is the wall time the measurement should take.
-func estimate(o *options, configs []runConfig, loads []load, targets []target, bins map[string]built) time.Duration {
-	var per time.Duration
+// runnable reports whether target t can run from binary b: on its
+// default backend always, on another one only if b takes -backend.
+func runnable(t target, b built) bool {
+	return t.Backend == "" || t.Backend == defaultBackend || b.Backend
+}
+
+// estimate is the wall time one run of load l should take.
+func estimate(o *options, l load) time.Duration {
+	switch {
+	case l.Idle && l.TLS:
+		return 3*time.Second + time.Duration(o.IdleConns)*300*time.Microsecond // the handshakes
+	case l.Idle:
+		return 3 * time.Second
+	default:
+		return o.Warmup + o.Duration + time.Second
+	}
+}
+
+// progress reports on stderr which run starts, how many are done and
+// the time left: the estimate of the runs left, scaled by how the
+// estimates of the runs done compared with the time they took.
+type progress struct {
+	o       *options
+	w       io.Writer
+	total   int
+	n       int
+	left    time.Duration // estimated time of the runs not done yet
+	estDone time.Duration // estimated time of the runs done
+	began   time.Time
+}
+
+func newProgress(o *options, configs []runConfig, loads []load, targets []target, bins map[string]built, w io.Writer) *progress {
+	p := &progress{o: o, w: w, began: time.Now()}
 	for _, l := range loads {
 		for _, t := range targetsFor(targets, l) {
-			if bins[t.binary()].Path == "" {
+			if b := bins[t.binary()]; b.Path == "" || !runnable(t, b) {
 				continue
 			}
-			switch {
-			case l.Idle && l.TLS:
-				per += 3*time.Second + time.Duration(o.IdleConns)*300*time.Microsecond // the handshakes
-			case l.Idle:
-				per += 3 * time.Second
-			default:
-				per += o.Warmup + o.Duration + time.Second
-			}
+			p.total += o.Rounds * len(configs)
+			p.left += estimate(o, l) * time.Duration(o.Rounds*len(configs))
 		}
 	}
-	return per * time.Duration(o.Rounds*len(configs))
+	return p
+}
+
+// eta is the time the runs left should take.
+func (p *progress) eta() time.Duration {
+	if p.estDone <= 0 {
+		return p.left
+	}
+	return time.Duration(float64(p.left) * float64(time.Since(p.began)) / float64(p.estDone))
+}
+
+// start reports that the next run begins.
+func (p *progress) start(label string) {
+	p.n++
+	fmt.Fprintf(p.w, "%s: run %d/%d, %v elapsed, about %v left\n", label, p.n, p.total,
+		time.Since(p.began).Round(time.Second), p.eta().Round(time.Second))
+}
+
+// done accounts for a finished run of load l.
+func (p *progress) done(l load) {
+	d := estimate(p.o, l)
+	p.left -= d
+	p.estDone += d
 }
 
 // describe is the progress line of one measurement.
@@ -244,7 +315,7 @@ func describe(l load, s sample) string {
 }
 
 // measure runs one load against a fresh server process.
-func (e *env) measure(ctx context.Context, cfg runConfig, l load, t target, bin string) (sample, error) {
+func (e *env) measure(ctx context.Context, cfg runConfig, l load, t target, b built) (sample, error) {
 	addr, err := freeLoopbackAddr()
 	if err != nil {
 		return sample{}, err
@@ -254,13 +325,16 @@ func (e *env) measure(ctx context.Context, cfg runConfig, l load, t target, bin 
 		pinServer = []string{"taskset", "-c", strconv.Itoa(e.o.ServerCPU)}
 		pinLoad = []string{"taskset", "-c", strconv.Itoa(e.o.LoadCPU)}
 	}
-	extra := append([]string(nil), t.Args...)
+	var extra []string
 	var client *tls.Config
 	if l.TLS {
-		extra = append(extra, "-tls-cert", e.cert.Cert, "-tls-key", e.cert.Key)
+		extra = []string{"-tls-cert", e.cert.Cert, "-tls-key", e.cert.Key}
 		client = e.client
 	}
-	srv, err := startServer(bin, pinServer, addr, cfg.Loops, extra...)
+	if t.Backend != "" && b.Backend {
+		extra = append(extra, "-backend", t.Backend)
+	}
+	srv, err := startServer(b.Path, pinServer, addr, cfg.Loops, extra...)
 	if err != nil {
 		return sample{}, err
 	}

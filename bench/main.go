@@ -15,6 +15,10 @@ func main() {
 			os.Exit(udpLoadMain(os.Args[2:], os.Stdout, os.Stderr))
 		case "httpload":
 			os.Exit(httploadMain(os.Args[2:], os.Stdout, os.Stderr))
+		case "amp":
+			os.Exit(ampMain(os.Args[2:], os.Stdout, os.Stderr))
+		case "ampload":
+			os.Exit(ampLoadMain(os.Args[2:], os.Stdout, os.Stderr))
 		case "tlsload":
 			os.Exit(tlsloadMain(os.Args[2:], os.Stdout, os.Stderr))
 		}

@@ -18,6 +18,7 @@ var errUsage = errors.New("usage")
 type options struct {
 	Loads         []string
 	Targets       []string
+	Backends      []string // Mustaine's reactor backends: backendNames
 	Configs       []string
 	Duration      time.Duration
 	Warmup        time.Duration
@@ -33,6 +34,7 @@ type options struct {
 	IdleTouch     bool
 	KeyShare      string // the Go TLS clients' key exchange: keyShareNames
 	Out           string
+	Charts        bool // write the SVG charts beside Out
 }
 
 // runConfig is one table: where the server and the load run.
@@ -49,8 +51,11 @@ var (
 	// (an X25519MLKEM768 and an X25519 key share, the hybrid chosen by
 	// both servers) or X25519 alone (what wrk's OpenSSL 3.0 sends).
 	keyShareNames = []string{"x25519mlkem768", "x25519"}
-	targetNames   = []string{"mustaine", "mustaine-uring", "gnet", "fasthttp", "nethttp", "netecho"}
+	targetNames   = []string{"mustaine", "gnet", "fasthttp", "nethttp", "netecho"}
 	configNames   = []string{"pinned", "unpinned"}
+	// backendNames are the reactor backends Mustaine's targets run on
+	// (the examples' -backend flag).
+	backendNames = []string{"epoll", "io_uring"}
 )
 
 // parseOptions reads the harness flags; -h prints the usage to stderr.
@@ -60,6 +65,7 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs.SetOutput(stderr)
 	loads := fs.String("loads", strings.Join(loadNames, ","), "loads to run, comma-separated: "+strings.Join(loadNames, ","))
 	targets := fs.String("targets", strings.Join(targetNames, ","), "servers to run, comma-separated: "+strings.Join(targetNames, ","))
+	backends := fs.String("backends", strings.Join(backendNames, ","), "reactor backends Mustaine's servers run on (their -backend flag), comma-separated: "+strings.Join(backendNames, ","))
 	configs := fs.String("configs", strings.Join(configNames, ","), "tables to produce: pinned (server on -server-cpu with -pinned-loops, load on -load-cpu), unpinned (-unpinned-loops, no taskset)")
 	fs.DurationVar(&o.Duration, "duration", 10*time.Second, "measured time per run (wrk rounds up to whole seconds)")
 	fs.DurationVar(&o.Warmup, "warmup", time.Second, "unmeasured load before each measured run (0 for none)")
@@ -75,6 +81,7 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs.BoolVar(&o.IdleTouch, "idle-touch", false, "make one exchange on each idle connection before measuring")
 	fs.StringVar(&o.KeyShare, "tls-keyshare", keyShareNames[0], "key exchange of the Go TLS clients (https-handshake, idle-https): "+strings.Join(keyShareNames, ", "))
 	fs.StringVar(&o.Out, "out", "bench-results.md", "markdown file the tables are written to (also printed)")
+	fs.BoolVar(&o.Charts, "charts", true, "also draw the results as SVG charts beside -out: results-cpu.svg, results-rate.svg, results-memory.svg")
 	if err := fs.Parse(args); err != nil {
 		return nil, fmt.Errorf("%w: %w", errUsage, err)
 	}
@@ -89,6 +96,9 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 		return nil, err
 	}
 	if o.Configs, err = pickList("-configs", *configs, configNames); err != nil {
+		return nil, err
+	}
+	if o.Backends, err = pickList("-backends", *backends, backendNames); err != nil {
 		return nil, err
 	}
 	return o, o.validate()
@@ -172,15 +182,25 @@ func (o *options) selectedLoads() []load {
 }
 
 // selectedTargets returns the selected targets that some selected load
-// applies to, in table order.
+// applies to, in table order; each of Mustaine's own is repeated once per
+// selected backend.
 func (o *options) selectedTargets(loads []load) []target {
 	var out []target
 	for _, t := range allTargets {
 		if !slices.Contains(o.Targets, t.Name) {
 			continue
 		}
-		if slices.ContainsFunc(loads, func(l load) bool { return l.appliesTo(t) }) {
+		if !slices.ContainsFunc(loads, func(l load) bool { return l.appliesTo(t) }) {
+			continue
+		}
+		if !t.Ours || t.Backend != "" {
 			out = append(out, t)
+			continue
+		}
+		for _, b := range o.Backends {
+			tb := t
+			tb.Backend = b
+			out = append(out, tb)
 		}
 	}
 	return out

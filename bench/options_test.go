@@ -55,10 +55,44 @@ func TestSelectedTargetsKeepsOnlyThoseALoadAppliesTo(t *testing.T) {
 	}
 	var got []string
 	for _, tg := range o.selectedTargets(o.selectedLoads()) {
-		got = append(got, tg.binary())
+		got = append(got, tg.binary()+"/"+tg.label())
 	}
-	if want := []string{"mustaine-echo", "gnet-echo"}; !reflect.DeepEqual(got, want) {
+	// Mustaine's server once per backend, the peers once.
+	if want := []string{"mustaine-echo/mustaine", "mustaine-echo/mustaine io_uring", "gnet-echo/gnet"}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("targets = %v, want %v", got, want)
+	}
+}
+
+func TestBackendsSelectMustainesVariantsOnly(t *testing.T) {
+	o, err := parseOptions([]string{"-loads", "plaintext", "-targets", "mustaine,gnet", "-backends", "io_uring"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, tg := range o.selectedTargets(o.selectedLoads()) {
+		got = append(got, tg.label())
+	}
+	if want := []string{"mustaine io_uring", "gnet"}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("targets = %v, want %v", got, want)
+	}
+	if _, err := parseOptions([]string{"-backends", "kqueue2"}, io.Discard); !errors.Is(err, errUsage) {
+		t.Fatalf("-backends kqueue2: err = %v, want errUsage", err)
+	}
+}
+
+func TestRunnableSkipsOtherBackendsOfABinaryWithoutTheFlag(t *testing.T) {
+	epoll := target{Name: "mustaine", Ours: true, Backend: "epoll"}
+	uring := target{Name: "mustaine", Ours: true, Backend: "io_uring"}
+	peer := target{Name: "gnet"}
+	old, cur := built{Path: "x"}, built{Path: "x", Backend: true}
+	for _, c := range []struct {
+		t    target
+		b    built
+		want bool
+	}{{epoll, old, true}, {uring, old, false}, {uring, cur, true}, {peer, old, true}} {
+		if got := runnable(c.t, c.b); got != c.want {
+			t.Errorf("runnable(%s, backend flag %v) = %v, want %v", c.t.label(), c.b.Backend, got, c.want)
+		}
 	}
 }
 

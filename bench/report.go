@@ -201,11 +201,11 @@ func writeRows(b *strings.Builder, cfg runConfig, l load, targets []target, res 
 		if !l.appliesTo(t) {
 			continue
 		}
-		c := res[cellKey{cfg.Name, l.Name, t.Name}]
+		c := res[cellKey{cfg.Name, l.Name, t.label()}]
 		if c == nil {
 			continue // target not selected
 		}
-		fmt.Fprintf(b, "| %s | %s | ", l.Title, t.Name)
+		fmt.Fprintf(b, "| %s | %s | ", l.Title, t.label())
 		switch {
 		case c.Missing != "":
 			fmt.Fprintf(b, "missing: %s |\n", c.Missing)

@@ -42,7 +42,12 @@ func freeLoopbackAddr() (string, error) {
 // is not empty.
 func startServer(bin string, pin []string, addr string, loops int, extra ...string) (*server, error) {
 	argv := append(append([]string{}, pin...), bin, "-addr", addr, "-loops", strconv.Itoa(loops))
-	argv = append(argv, extra...)
+	return startCommand(append(argv, extra...), addr)
+}
+
+// startCommand starts the server argv (pin included) that listens on addr.
+func startCommand(argv []string, addr string) (*server, error) {
+	bin := argv[0]
 	cmd := exec.Command(argv[0], argv[1:]...)
 	out := &tailBuffer{max: 4096}
 	cmd.Stdout, cmd.Stderr = out, out

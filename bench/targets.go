@@ -19,9 +19,23 @@ type target struct {
 	// TLS marks an HTTP server that serves HTTPS when started with
 	// -tls-cert and -tls-key, and so takes the TLS loads.
 	TLS bool
-	// Args are extra flags the server is started with (-backend io_uring
-	// for the mustaine-uring rows).
-	Args []string
+	// Backend is the reactor backend one of Mustaine's targets runs on,
+	// passed as -backend (set by -backends; "" for the other servers). A
+	// target whose binary has no -backend flag runs on its default,
+	// epoll, and its other backends are reported missing.
+	Backend string
+}
+
+// defaultBackend is what a Mustaine server runs on without -backend.
+const defaultBackend = "epoll"
+
+// label names t in the tables, charts and progress lines: the flag name,
+// with the backend when it is not the default one.
+func (t target) label() string {
+	if t.Backend == "" || t.Backend == defaultBackend {
+		return t.Name
+	}
+	return t.Name + " " + t.Backend
 }
 
 // binary is the file name the target is built to.
@@ -46,8 +60,6 @@ var allTargets = []target{
 	{Name: "fasthttp", Kind: kindHTTP, Pkg: "./bench/peers/fasthttp"},
 	{Name: "nethttp", Kind: kindHTTP, Pkg: "./bench/peers/nethttp", TLS: true},
 	{Name: "mustaine", Kind: kindEcho, Pkg: "./examples/echo", Ours: true},
-	{Name: "mustaine-uring", Kind: kindHTTP, Pkg: "./examples/http", Ours: true, Args: []string{"-backend", "io_uring"}},
-	{Name: "mustaine-uring", Kind: kindEcho, Pkg: "./examples/echo", Ours: true, Args: []string{"-backend", "io_uring"}},
 	{Name: "gnet", Kind: kindEcho, Pkg: "./bench/peers/gnetecho"},
 	{Name: "netecho", Kind: kindEcho, Pkg: "./bench/peers/netecho"},
 }

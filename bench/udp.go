@@ -205,32 +205,11 @@ func measureUDP(ctx context.Context, bin string, t udpTarget, pinServer, pinLoad
 		return udpSample{}, err
 	}
 	load := func(d time.Duration) (udpResult, error) {
-		argv := append(append([]string{}, pinLoad...), self, "udpload", "-addr", addr,
+		return runLoadJSON[udpResult](ctx, "udpload", append(append([]string{}, pinLoad...), self, "udpload", "-addr", addr,
 			"-clients", strconv.Itoa(clients), "-size", strconv.Itoa(size),
-			"-window", strconv.Itoa(window), "-duration", d.String(), "-gen", gen)
-		c := exec.CommandContext(ctx, argv[0], argv[1:]...)
-		c.Stderr = os.Stderr
-		b, err := c.Output()
-		if err != nil {
-			return udpResult{}, fmt.Errorf("udpload: %w", err)
-		}
-		var r udpResult
-		return r, json.Unmarshal(b, &r)
+			"-window", strconv.Itoa(window), "-duration", d.String(), "-gen", gen))
 	}
-	if warmup > 0 {
-		if _, err := load(warmup); err != nil {
-			return udpSample{}, err
-		}
-	}
-	cpu0, err := processCPU(srv.Pid)
-	if err != nil {
-		return udpSample{}, err
-	}
-	r, err := load(duration)
-	if err != nil {
-		return udpSample{}, err
-	}
-	cpu1, err := processCPU(srv.Pid)
+	r, cpu, err := serverCPUDuring(srv, load, warmup, duration)
 	if err != nil {
 		return udpSample{}, err
 	}
@@ -242,7 +221,7 @@ func measureUDP(ctx context.Context, bin string, t udpTarget, pinServer, pinLoad
 	}
 	return udpSample{
 		msgsPerS:  float64(r.Messages) / r.Seconds,
-		cpuPerMsg: (cpu1 - cpu0) / time.Duration(r.Messages),
+		cpuPerMsg: cpu / time.Duration(r.Messages),
 		resent:    r.Resent,
 	}, nil
 }

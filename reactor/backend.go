@@ -30,9 +30,9 @@ import (
 // delivered on ResumeReading, so TCP's window holds the peer back a little
 // later than on epoll); listeners and UDP ports stay on readiness (an
 // epoll instance the ring watches), so that closing one frees its port at
-// once; and each loop is locked to its OS thread (see WithLockOSThread),
-// because io_uring delivers completions to the thread that submitted the
-// request.
+// once; and each loop is locked to its OS thread (see WithLockOSThread)
+// so that its ring can batch completions into the loop's own wait
+// (IORING_SETUP_SINGLE_ISSUER and DEFER_TASKRUN; measured in chooseBackend).
 //
 // A Backend is a flag.Value, so a program takes it on its command line with
 // BackendFlag or flag.Var.

@@ -53,28 +53,8 @@ func abandonConnectUnix(r *reactor.Reactor, path string) {
 // ConnectUnix names the user's line that called the library, not the
 // library's own line inside the reactor package.
 func TestLibraryDeferredsReportTheCallersSite(t *testing.T) {
-	reports := make(chan string, 64)
-	prev := deferred.SetUnhandledErrorHook(func(err error, at string) {
-		select {
-		case reports <- at:
-		default:
-		}
-	})
-	t.Cleanup(func() { deferred.SetUnhandledErrorHook(prev) })
-
-	r, err := reactor.New(reactor.WithLoops(1), reactor.WithSignalHandling(false),
-		reactor.WithLogger(zerolog.New(io.Discard)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- r.Run() }()
-	t.Cleanup(func() {
-		r.Stop()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	})
+	reports := captureUnhandledSites(t)
+	r := runSiteReactor(t)
 	// A port nobody listens on: connects to it are refused.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -102,6 +82,38 @@ func TestLibraryDeferredsReportTheCallersSite(t *testing.T) {
 			t.Errorf("%s: creation site %q is not in the test file", tc.helper, at)
 		}
 	}
+}
+
+// captureUnhandledSites returns the creation sites of the unhandled-error
+// reports made until the test ends.
+func captureUnhandledSites(t *testing.T) <-chan string {
+	reports := make(chan string, 64)
+	prev := deferred.SetUnhandledErrorHook(func(err error, at string) {
+		select {
+		case reports <- at:
+		default:
+		}
+	})
+	t.Cleanup(func() { deferred.SetUnhandledErrorHook(prev) })
+	return reports
+}
+
+// runSiteReactor runs a one-loop reactor until the test ends.
+func runSiteReactor(t *testing.T) *reactor.Reactor {
+	r, err := reactor.New(reactor.WithLoops(1), reactor.WithSignalHandling(false),
+		reactor.WithLogger(zerolog.New(io.Discard)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- r.Run() }()
+	t.Cleanup(func() {
+		r.Stop()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
+	return r
 }
 
 // awaitSite runs the garbage collector until a report whose creation site

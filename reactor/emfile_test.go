@@ -20,7 +20,9 @@ import (
 const emfileChildEnv = "MUSTAINE_EMFILE_CHILD"
 
 // emfileChild runs in a subprocess with few descriptors: an echo server
-// that prints its address and stops when its stdin closes.
+// that prints its address, then its accept back-off count (Stats) for each
+// line read from stdin, and stops when its stdin closes, printing the
+// count a last time.
 func emfileChild() {
 	lim := unix.Rlimit{Cur: 48, Max: 48}
 	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
@@ -39,12 +41,15 @@ func emfileChild() {
 	}
 	fmt.Println(ln.Addr().String())
 	go func() {
-		io.Copy(io.Discard, os.Stdin)
+		for in := bufio.NewScanner(os.Stdin); in.Scan(); {
+			fmt.Println(r.Stats().Total().AcceptBackoffs)
+		}
 		r.Stop()
 	}()
 	if err := r.Run(); err != nil {
 		os.Exit(3)
 	}
+	fmt.Println(r.Stats().Total().AcceptBackoffs)
 	os.Exit(0)
 }
 
@@ -74,11 +79,22 @@ func TestAcceptEMFILEBacksOffWithoutSpinningAndRecovers(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cmd.Process.Kill()
-	addr, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil {
-		t.Fatalf("child did not start: %v\n%s", err, stderr.String())
+	out := bufio.NewReader(stdout)
+	line := func() string {
+		s, err := out.ReadString('\n')
+		if err != nil {
+			t.Fatalf("child: %v\n%s", err, stderr.String())
+		}
+		return strings.TrimSpace(s)
 	}
-	addr = strings.TrimSpace(addr)
+	backoffs := func() string {
+		stdin.Write([]byte("stats\n"))
+		return line()
+	}
+	addr := line()
+	if n := backoffs(); n != "0" {
+		t.Fatalf("Stats counts %s accept back-offs before any connection", n)
+	}
 
 	// Far more connections than the child has descriptors: the kernel
 	// completes them into the backlog, the child runs out of fds.
@@ -92,6 +108,11 @@ func TestAcceptEMFILEBacksOffWithoutSpinningAndRecovers(t *testing.T) {
 	}
 	for !strings.Contains(stderr.String(), "backing off") {
 		time.Sleep(20 * time.Millisecond)
+	}
+	// Each back-off is counted before it is logged.
+	logged := strings.Count(stderr.String(), "backing off")
+	if n, _ := strconv.Atoi(backoffs()); n < logged {
+		t.Errorf("Stats counts %d accept back-offs, %d were logged before", n, logged)
 	}
 	before := cpuTicks(t, cmd.Process.Pid)
 	time.Sleep(time.Second)
@@ -121,7 +142,11 @@ func TestAcceptEMFILEBacksOffWithoutSpinningAndRecovers(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	stdin.Close()
+	final := line()
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("child exited with %v\n%s", err, stderr.String())
+	}
+	if want := strconv.Itoa(strings.Count(stderr.String(), "backing off")); final != want {
+		t.Errorf("Stats counts %s accept back-offs, %s were logged", final, want)
 	}
 }

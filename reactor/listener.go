@@ -51,6 +51,9 @@ type Listener struct {
 	backoff []time.Duration
 
 	sockopts *SocketOptions // applied to accepted connections; nil: the defaults
+
+	key        string      // names it for an upgrade (inherit.go); guarded by r.mu
+	handedOver atomic.Bool // a new process serves its sockets: keep the Unix file
 }
 
 // Addr returns the address the listener is bound to (with the real port
@@ -107,7 +110,7 @@ func (ln *Listener) closeFD() {
 		for _, fd := range ln.fds[min(1, len(ln.fds)):] {
 			unix.Close(fd)
 		}
-		if ln.path != "" {
+		if ln.path != "" && !ln.handedOver.Load() {
 			os.Remove(ln.path)
 		}
 		ln.r.removeListener(ln)
@@ -128,6 +131,9 @@ func (ln *Listener) closeFD() {
 // loop (WithReusePort), although Linux lets every SO_REUSEPORT socket of
 // the same user join the group and share the connections (socket(7)). See
 // listenReusePortGroup for how, and for the one race that remains.
+//
+// In a process started by Upgrade, ListenTCP on the address the previous
+// process listened on serves the sockets it handed over instead.
 //
 // opts configure this listener (WithProxyProtocol).
 func (r *Reactor) ListenTCP(address string, factory protocol.Factory, opts ...ListenOption) (*Listener, error) {
@@ -161,6 +167,9 @@ func (r *Reactor) ListenTCPWith(address string, factory protocol.Factory, opts L
 		return nil, ErrStopped
 	}
 	so := &opts.Socket
+	if ln, ok, err := r.adoptInherited(listenKey(false, address), factory, so); ok {
+		return ln, err
+	}
 	backlog := listenBacklog
 	if opts.Backlog > 0 {
 		backlog = opts.Backlog
@@ -302,7 +311,8 @@ func tcpListenSocketWith(family int, reusePort bool, so *SocketOptions) (int, er
 	return fd, nil
 }
 
-// ListenUnix listens on a Unix-domain stream socket at path.
+// ListenUnix listens on a Unix-domain stream socket at path (in a process
+// started by Upgrade: serves the socket the previous one handed over).
 // opts configure this listener (WithProxyProtocol).
 func (r *Reactor) ListenUnix(path string, factory protocol.Factory, opts ...ListenOption) (*Listener, error) {
 	return r.listenUnix(path, r.applyListenOptions(factory, opts), listenBacklog)
@@ -312,6 +322,9 @@ func (r *Reactor) ListenUnix(path string, factory protocol.Factory, opts ...List
 func (r *Reactor) listenUnix(path string, factory protocol.Factory, backlog int) (*Listener, error) {
 	if r.state.Load() >= stateStopping {
 		return nil, ErrStopped
+	}
+	if ln, ok, err := r.adoptInherited(listenKey(true, path), factory, nil); ok {
+		return ln, err
 	}
 	fd, err := sysSocket(unix.AF_UNIX, unix.SOCK_STREAM)
 	if err != nil {
@@ -345,6 +358,7 @@ func (r *Reactor) serve(fds []int, isUnix bool, path, address string, factory pr
 		r: r, fd: fds[0], addr: sockaddrToAddr(bound, isUnix), factory: factory,
 		unix: isUnix, path: path, done: make(chan struct{}),
 		backoff: make([]time.Duration, len(r.loops)), sockopts: so,
+		key: listenKey(isUnix, address),
 	}
 	if len(fds) > 1 {
 		ln.fds = fds
@@ -417,7 +431,7 @@ func (l *loop) accept(ln *Listener) {
 		if !ln.acquire() {
 			return // closed: a stale readiness report
 		}
-		nfd, sa, err := sysAccept(fd)
+		nfd, remote, err := sysAcceptAddr(fd, ln.unix)
 		ln.release()
 		if err != nil {
 			switch err {
@@ -434,7 +448,7 @@ func (l *loop) accept(ln *Listener) {
 			}
 		}
 		ln.backoff[l.index] = 0
-		l.newConn(nfd, sa, ln.factory, ln.unix, ln.sockopts)
+		l.newConn(nfd, remote, ln.factory, ln.unix, ln.sockopts)
 	}
 }
 
@@ -444,6 +458,7 @@ func (l *loop) acceptBackoff(ln *Listener, err error) {
 	d := ln.backoff[l.index]*2 + acceptBackoffMin
 	d = min(d, acceptBackoffMax)
 	ln.backoff[l.index] = d
+	l.stats.acceptBackoffs++
 	fd := ln.fdFor(l)
 	if l.listeners[fd] != ln {
 		return
@@ -460,9 +475,8 @@ func (l *loop) acceptBackoff(ln *Listener, err error) {
 	l.CallLater(d, func() { l.attach(ln) })
 }
 
-// newConn sets up an accepted connection on this loop.
-func (l *loop) newConn(fd int, sa unix.Sockaddr, factory protocol.Factory, isUnix bool, so *SocketOptions) {
-	remote := sockaddrToAddr(sa, isUnix)
+// newConn sets up an accepted connection, from remote, on this loop.
+func (l *loop) newConn(fd int, remote net.Addr, factory protocol.Factory, isUnix bool, so *SocketOptions) {
 	if !isUnix {
 		if so == nil {
 			unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
@@ -473,6 +487,7 @@ func (l *loop) newConn(fd int, sa unix.Sockaddr, factory protocol.Factory, isUni
 	var proto protocol.Protocol
 	l.guard(nil, func() { proto = factory.BuildProtocol(remote) })
 	if proto == nil {
+		l.stats.refused++
 		unix.Close(fd)
 		return
 	}

@@ -51,6 +51,7 @@ type loop struct {
 	now      time.Time               // see Now; refreshed twice per turn
 	shutdown *shutdownState          // set once Stop reaches this loop
 	turns    uint64                  // loop iterations, for tests and stats
+	stats    loopStats               // counters, see stats.go
 	gid      atomic.Uint64           // the loop goroutine's id once it runs; see onLoop
 	done     chan struct{}
 
@@ -145,6 +146,7 @@ func (l *loop) run() {
 		defer runtime.UnlockOSThread()
 	}
 	defer close(l.done)
+	defer l.holdRunning()()
 	l.gid.Store(currentGoroutineID())
 	if s, ok := l.poller.(interface{ start() error }); ok {
 		// A poller bound to the loop's thread (io_uring) starts on it.
@@ -293,6 +295,9 @@ func (l *loop) read(c *conn, hup bool) {
 		return
 	}
 	c.flags &^= fReadPending
+	if c.proxy != nil && c.proxy.held != nil && !l.deliverHeld(c) {
+		return
+	}
 	high := l.r.cfg.highWater
 	for i := 0; ; i++ {
 		if i == maxReadsPerEvent {
@@ -301,6 +306,7 @@ func (l *loop) read(c *conn, hup bool) {
 			break
 		}
 		n, err := sysRead(c.fd, l.readBuf)
+		l.stats.read(n)
 		if n > 0 && c.flags&fClosing != 0 {
 			// After LoseConnection input is dropped, as Twisted stops
 			// reading; it is still taken from the kernel so that the close
@@ -359,6 +365,27 @@ func (l *loop) read(c *conn, hup bool) {
 	if c.flags&fClosed == 0 && (c.pending() > 0 || c.flags&(fClosing|fShutWrPending) != 0) {
 		l.flush(c)
 	}
+}
+
+// deliverHeld gives c's Protocol the bytes held back with its PROXY header
+// (see proxyLayer.handOver) and reports whether reading may go on.
+func (l *loop) deliverHeld(c *conn) bool {
+	held := c.proxy.held
+	c.proxy.held = nil
+	l.current = c
+	l.deliver(c, held)
+	l.current = nil
+	if c.flags&(fClosed|fReadClosed) != 0 {
+		return false
+	}
+	if c.flags&readBlocked != 0 {
+		c.flags |= fReadPending
+		if c.pending() > 0 || c.flags&(fClosing|fShutWrPending) != 0 {
+			l.flush(c)
+		}
+		return false
+	}
+	return true
 }
 
 // readIfPending queues a read of c on the next turn if data is waiting and
@@ -506,6 +533,7 @@ func (l *loop) flush(c *conn) {
 				return
 			}
 			n, err := sysWrite(c.fd, c.out[c.outOff:])
+			l.stats.wrote(n)
 			if err != nil {
 				if err == unix.EAGAIN {
 					c.flags |= fWantWrite
@@ -636,7 +664,18 @@ func (l *loop) linger(c *conn) {
 		return
 	}
 	l.queueRead(c)
-	l.CallLater(lingerTimeout, func() { l.closeConn(c, c.closeReason()) })
+	// The timer names the connection by fd and id, not by pointer: it is
+	// not cancelled when the peer's EOF closes c first, and must not keep
+	// c (its Protocol, its TLS state) reachable meanwhile, nor forever in
+	// the wheel of a reactor that stopped.
+	fd, id := c.fd, c.id
+	l.CallLater(lingerTimeout, func() {
+		if fd < len(l.conns) {
+			if c := l.conns[fd]; c != nil && c.id == id {
+				l.closeConn(c, c.closeReason())
+			}
+		}
+	})
 }
 
 func (l *loop) shutWrite(c *conn) {
@@ -659,6 +698,7 @@ func (l *loop) closeConn(c *conn, reason error) {
 	if !l.release(c) {
 		return
 	}
+	l.stats.closedConn(c, reason)
 	l.lost(c, reason)
 }
 
@@ -671,6 +711,7 @@ func (l *loop) abort(c *conn, reason error) {
 	// SO_LINGER with a zero timeout makes close send RST and drop output.
 	unix.SetsockoptLinger(c.fd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1, Linger: 0})
 	l.release(c)
+	l.stats.closedConn(c, reason)
 	l.CallSoon(func() { l.lost(c, reason) })
 }
 
@@ -735,6 +776,7 @@ func (l *loop) start(c *conn) {
 	if l.r.cfg.logger.GetLevel() <= zerolog.DebugLevel {
 		l.connLog(c, l.log.Debug()).Msg("connection made")
 	}
+	l.stats.started(c)
 	l.current = c
 	l.guard(c, func() { c.proto.ConnectionMade(c) })
 	l.current = nil

@@ -30,6 +30,8 @@ type config struct {
 	tlsTimeout      time.Duration // 0: defaultTLSHandshakeTimeout; <0: none
 	tlsHandshakes   int           // 0: defaultTLSHandshakes
 	backend         Backend       // settled by chooseBackend in New
+	upgradeSignals  []os.Signal   // WithUpgradeOn (upgrade.go)
+	upgradeTimeout  time.Duration
 }
 
 func defaultConfig() config {
@@ -48,6 +50,7 @@ func defaultConfig() config {
 		signals:         true,
 		resolver:        net.DefaultResolver,
 		backend:         defaultBackend(),
+		upgradeTimeout:  defaultUpgradeTimeout,
 	}
 }
 

@@ -133,6 +133,10 @@ func isInternalStarter(f protocol.Factory) bool {
 type proxyState struct {
 	header *proxyproto.Header // nil: optional mode, no header came
 	local  net.Addr           // the original destination, nil to ask the socket
+	// held are the bytes that came with the header while the Protocol had
+	// paused reading in ConnectionMade; loop.read delivers them first once
+	// reading resumes.
+	held []byte
 }
 
 var _ protocol.ProxyInfo = (*conn)(nil)
@@ -234,9 +238,18 @@ func (p *proxyLayer) handOver(h *proxyproto.Header, rest []byte) {
 	}
 	c.proto = inner
 	l.guard(c, func() { inner.ConnectionMade(c) })
-	if len(rest) > 0 && c.flags&(fClosed|fClosing) == 0 {
-		inner.DataReceived(rest)
+	if len(rest) == 0 || c.flags&(fClosed|fClosing) != 0 {
+		return
 	}
+	if c.flags&readBlocked != 0 {
+		// The Protocol paused reading (or its output is over the mark):
+		// hold the rest, which lives in the loop's read buffer, and let
+		// the read that follows ResumeReading deliver it first.
+		st.held = append([]byte(nil), rest...)
+		c.flags |= fReadPending
+		return
+	}
+	inner.DataReceived(rest)
 }
 
 // refuse logs why and closes the connection.

@@ -40,6 +40,7 @@ type Reactor struct {
 	running atomic.Bool
 
 	handshakes handshakeLimiter // bounds concurrent TLS handshakes (tls.go)
+	upgrade    upgradeState     // Upgrade (upgrade.go)
 }
 
 // New creates a reactor and its loops. Nothing runs until Run.
@@ -55,6 +56,7 @@ func New(opts ...Option) (*Reactor, error) {
 	}
 	chooseBackend(&r.cfg)
 	r.pool = newPool(r.cfg.workers, r.cfg.workQueue)
+	initRuntimePoller.Do(startRuntimePoller)
 	for i := 0; i < r.cfg.loops; i++ {
 		l, err := newLoop(r, i)
 		if err != nil {
@@ -158,6 +160,7 @@ func (r *Reactor) Run() error {
 	r.mu.Unlock()
 	sigs, stopSignals := r.notifySignals()
 	defer stopSignals()
+	defer r.watchUpgrades()()
 
 	l0 := r.loops[0]
 	l0.CallFromThread(func() {

@@ -2,7 +2,11 @@
 
 package reactor
 
-import "golang.org/x/sys/unix"
+import (
+	"net"
+
+	"golang.org/x/sys/unix"
+)
 
 // On the BSDs and macOS system calls go through libc, so the plain wrappers
 // are used.
@@ -35,6 +39,16 @@ func sysAccept(fd int) (int, unix.Sockaddr, error) {
 	// A write to a socket whose peer is gone must return EPIPE, not kill us.
 	unix.SetsockoptInt(nfd, unix.SOL_SOCKET, unix.SO_NOSIGPIPE, 1)
 	return nfd, sa, nil
+}
+
+// sysAcceptAddr is sysAccept returning the peer's address as the
+// connection keeps it.
+func sysAcceptAddr(fd int, isUnix bool) (int, net.Addr, error) {
+	nfd, sa, err := sysAccept(fd)
+	if err != nil {
+		return -1, nil, err
+	}
+	return nfd, sockaddrToAddr(sa, isUnix), nil
 }
 
 // sysSocket creates a non-blocking, close-on-exec socket.

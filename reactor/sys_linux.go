@@ -3,6 +3,8 @@
 package reactor
 
 import (
+	"bytes"
+	"net"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -35,9 +37,48 @@ func sysWrite(fd int, p []byte) (int, error) {
 	return int(r), nil
 }
 
-// sysAccept accepts one connection as a non-blocking, close-on-exec fd.
-func sysAccept(fd int) (int, unix.Sockaddr, error) {
-	return unix.Accept4(fd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
+// sysAcceptAddr accepts one connection as a non-blocking, close-on-exec
+// fd and returns it with the peer's address as the connection keeps it.
+// The kernel writes the address on this goroutine's
+// stack: unix.Accept4 makes it in a heap buffer and copies it into a
+// Sockaddr, 144 B of garbage per accepted connection, which a burst of
+// connections (10,000 held idle) turns into resident memory.
+func sysAcceptAddr(fd int, isUnix bool) (int, net.Addr, error) {
+	var rsa unix.RawSockaddrAny
+	n := uint32(unix.SizeofSockaddrAny)
+	r, _, e := unix.RawSyscall6(unix.SYS_ACCEPT4, uintptr(fd), uintptr(unsafe.Pointer(&rsa)),
+		uintptr(unsafe.Pointer(&n)), unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0, 0)
+	if e != 0 {
+		return -1, nil, e
+	}
+	switch rsa.Addr.Family {
+	case unix.AF_INET:
+		p := (*unix.RawSockaddrInet4)(unsafe.Pointer(&rsa))
+		sa := unix.SockaddrInet4{Port: netPort(p.Port), Addr: p.Addr}
+		return int(r), sockaddrToAddr(&sa, isUnix), nil
+	case unix.AF_INET6:
+		p := (*unix.RawSockaddrInet6)(unsafe.Pointer(&rsa))
+		sa := unix.SockaddrInet6{Port: netPort(p.Port), ZoneId: p.Scope_id, Addr: p.Addr}
+		return int(r), sockaddrToAddr(&sa, isUnix), nil
+	case unix.AF_UNIX:
+		p := (*unix.RawSockaddrUnix)(unsafe.Pointer(&rsa))
+		var sa unix.SockaddrUnix
+		if k := int(n) - int(unsafe.Offsetof(p.Path)); k > 0 {
+			path := unsafe.Slice((*byte)(unsafe.Pointer(&p.Path[0])), min(k, len(p.Path)))
+			if i := bytes.IndexByte(path, 0); i >= 0 {
+				path = path[:i]
+			}
+			sa.Name = string(path)
+		}
+		return int(r), sockaddrToAddr(&sa, isUnix), nil
+	}
+	return int(r), sockaddrToAddr(nil, isUnix), nil
+}
+
+// netPort reads a port stored in network byte order.
+func netPort(p uint16) int {
+	b := (*[2]byte)(unsafe.Pointer(&p))
+	return int(b[0])<<8 | int(b[1])
 }
 
 // sysSocket creates a non-blocking, close-on-exec socket.

@@ -91,7 +91,7 @@ func (r *Reactor) ConnectTLS(address string, config *tls.Config, factory protoco
 func (r *Reactor) ConnectTLSOn(lp protocol.Loop, address string, config *tls.Config, factory protocol.Factory, timeout time.Duration) *deferred.Deferred[protocol.Protocol] {
 	host, _, err := net.SplitHostPort(address)
 	if err != nil {
-		return deferred.Fail[protocol.Protocol](fmt.Errorf("%w: %s: %w", ErrBadAddress, address, err))
+		return deferred.FailForCaller[protocol.Protocol](fmt.Errorf("%w: %s: %w", ErrBadAddress, address, err))
 	}
 	return r.connectTLS(lp, clientTLSConfig(config, host), factory, func(f protocol.Factory) *deferred.Deferred[protocol.Protocol] {
 		return r.ConnectTCPOn(lp, address, f, timeout)
@@ -125,11 +125,11 @@ func (r *Reactor) connectTLS(lp protocol.Loop, config *tls.Config, factory proto
 	dial func(protocol.Factory) *deferred.Deferred[protocol.Protocol]) *deferred.Deferred[protocol.Protocol] {
 	l, ok := lp.(*loop)
 	if !ok || l.r != r {
-		return deferred.Fail[protocol.Protocol](fmt.Errorf("%w: loop does not belong to this reactor", ErrConnectFailed))
+		return deferred.FailForCaller[protocol.Protocol](fmt.Errorf("%w: loop does not belong to this reactor", ErrConnectFailed))
 	}
 	cf := &clientTLSFactory{r: r, config: config, user: factory}
 	cf.client, _ = factory.(protocol.ClientFactory)
-	cf.d = deferred.NewWithCanceller(func(*deferred.Deferred[protocol.Protocol]) { cf.cancel() })
+	cf.d = deferred.NewForCaller(func(*deferred.Deferred[protocol.Protocol]) { cf.cancel() })
 	// The TCP connect's Deferred fires on l: it is made and chained there.
 	l.CallFromThread(func() {
 		if cf.d.Called() {
@@ -285,6 +285,44 @@ func (h *handshakeLimiter) release() {
 type loopTLS struct {
 	plain   []byte
 	scratch []byte
+	inputs  [][]byte // free bio input buffers (see tlsInput)
+}
+
+// Bio input buffers: the ciphertext a connection receives before
+// crypto/tls reads it (the ClientHello, until the handshake goroutine
+// takes it) is kept in a buffer its loop hands back to a free list once
+// drained after the handshake, and the next connection's ClientHello goes
+// into one from that list. Allocated per handshake, these buffers would be
+// garbage of the ClientHello's size class (1536 bytes for Go's clients)
+// interleaved with the handshake buffers crypto/tls keeps in that class
+// for the connection's life, leaving holes in the heap's spans. The list
+// keeps at most tlsInputFree buffers of at most tlsInputMax bytes; with
+// it empty a buffer is allocated to the size of what arrived, so
+// connections waiting for a handshake slot hold no more than before.
+const (
+	tlsInputMax  = 4096
+	tlsInputFree = 64 // 256 KiB per loop at most
+)
+
+// tlsInput returns an empty input buffer from the free list, or nil. On
+// the loop.
+func (l *loop) tlsInput() []byte {
+	n := len(l.tls.inputs)
+	if n == 0 {
+		return nil
+	}
+	b := l.tls.inputs[n-1]
+	l.tls.inputs[n-1] = nil
+	l.tls.inputs = l.tls.inputs[:n-1]
+	return b
+}
+
+// tlsInputDone takes back an input buffer nobody reads any more. On the
+// loop.
+func (l *loop) tlsInputDone(b []byte) {
+	if c := cap(b); c > 0 && c <= tlsInputMax && len(l.tls.inputs) < tlsInputFree {
+		l.tls.inputs = append(l.tls.inputs, b[:0])
+	}
 }
 
 func (l *loop) tlsPlain() []byte {

@@ -43,7 +43,6 @@ type tlsLayer struct {
 	tc        *tls.Conn
 	b         bio // in the layer: one allocation less per connection
 	config    *tls.Config
-	server    bool
 	factory   protocol.Factory  // builds user after the handshake; nil for StartTLS
 	dial      *clientTLSFactory // set for ConnectTLS
 	user      protocol.Protocol // nil until the handshake is done (StartTLS: from the start)
@@ -51,6 +50,7 @@ type tlsLayer struct {
 	pending   [][]byte          // plaintext written during a StartTLS handshake
 	lostErr   error             // what ConnectionLost tells the user, if not the socket's reason
 	state     tlsState
+	server    bool
 	made      bool // user's ConnectionMade has run (or StartTLS: the user was there before)
 	handshook bool // the handshake succeeded
 	queued    bool // waiting for a handshake slot
@@ -116,6 +116,7 @@ func (t *tlsLayer) ConnectionMade(tr protocol.Transport) {
 func (t *tlsLayer) attach(c *conn) {
 	t.c = c
 	c.tls = t
+	c.loop.stats.tlsStarted++
 	t.b.init(c)
 	if t.server {
 		t.tc = tls.Server(&t.b, t.config)
@@ -200,6 +201,7 @@ func (t *tlsLayer) WriteConnectionLost() {
 func (t *tlsLayer) ConnectionLost(reason error) {
 	prev := t.state
 	t.state = tlsClosed
+	t.c.loop.stats.tlsLost(t.handshook)
 	t.timer.Cancel()
 	t.b.setErr(net.ErrClosed)
 	t.pending = nil
@@ -295,6 +297,7 @@ func (t *tlsLayer) handshakeDone(err error) {
 	t.timer.Cancel()
 	t.state = tlsOpen
 	t.handshook = true
+	t.c.loop.stats.tlsDone++
 	c, l := t.c, t.c.loop
 	if t.user == nil {
 		l.guard(c, func() { t.user = t.factory.BuildProtocol(c.remote) })
@@ -686,6 +689,9 @@ type bioHandshake struct {
 	// not yet read.
 	hello                        [5]byte
 	helloLeft, fragLeft, hdrLeft int
+	// plan is the first fragment's size; handLen and handCap follow
+	// crypto/tls's handshake buffer as the fragments fill it.
+	plan, handLen, handCap int
 }
 
 // init readies b, blocking, for a handshake on c.
@@ -705,25 +711,37 @@ func (b *bio) handshakeOver() {
 	b.mu.Unlock()
 }
 
-// helloFragment is the largest fragment reframeHello cuts the first
-// record into: with its header it fits the 576 bytes crypto/tls first
-// allocates for its record buffer (bytes.Buffer.Grow of a header plus
-// bytes.MinRead, rounded up to Go's size class), so that buffer never
+// maxHelloFragment is the largest fragment reframeHello cuts the first
+// record into: with its 5-byte header it fills the 576 bytes crypto/tls
+// first allocates for its record buffer (bytes.Buffer.Grow of a header
+// plus bytes.MinRead, rounded up to Go's size class), so that buffer never
 // grows for the ClientHello.
-const helloFragment = 512
+const maxHelloFragment = 576 - 5
+
+// maxPlannedHello is the largest ClientHello whose fragment sizes are
+// planned to keep crypto/tls's handshake buffer small (see helloPlan);
+// a larger one is cut into maxHelloFragment pieces.
+const maxPlannedHello = 4096
 
 // reframeHello cuts a server's first record, a ClientHello of more than
-// helloFragment bytes (about 1.8 KB from clients that send an ML-KEM key
-// share), into records of at most helloFragment bytes, which Read hands
-// out one at a time. crypto/tls keeps its record buffer's capacity for the
-// life of the connection, and that buffer must hold a whole record: fed
-// the ClientHello as it came, it keeps 2.7 KB per connection; fed the
-// fragments, 576 bytes. RFC 8446 section 5.1 lets a handshake message be
-// fragmented across records (the transcript covers the messages, not the
-// records), and crypto/tls reassembles them; only plaintext records can
-// be re-framed, and the first is always one. Anything that is not a whole
-// handshake record is left alone for crypto/tls to judge. On the loop,
-// before the handshake goroutine starts.
+// maxHelloFragment bytes (about 1.5 KB from clients that send an ML-KEM
+// key share), into smaller records, which Read hands out one at a time.
+// crypto/tls keeps the capacity of two buffers for the life of the
+// connection (bytes.Buffer never shrinks): its record buffer, which must
+// hold a whole record, and its handshake buffer, which must hold the
+// whole ClientHello and grows, as bytes.Buffer does, by doubling as the
+// records' payloads are appended to it. Fed the ClientHello as it came,
+// they keep 2.7 KB and 1.5 KB; fed fragments of at most maxHelloFragment,
+// the record buffer keeps 576 bytes, and the fragments' sizes are chosen
+// (helloPlan) so that the handshake buffer's doublings end at the
+// smallest size class that holds the ClientHello: 1536 bytes for Go's
+// default client rather than 2048 for fragments of 512. RFC 8446 section
+// 5.1 lets a handshake message be fragmented across records (the
+// transcript covers the messages, not the records), and crypto/tls
+// reassembles them; only plaintext records can be re-framed, and the
+// first is always one. Anything that is not a whole handshake record is
+// left alone for crypto/tls to judge. On the loop, before the handshake
+// goroutine starts.
 func (b *bio) reframeHello() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -732,12 +750,73 @@ func (b *bio) reframeHello() {
 		return
 	}
 	n := int(in[3])<<8 | int(in[4])
-	if n <= helloFragment || n > 16384 || len(in) < 5+n {
+	if n <= maxHelloFragment || n > 16384 || len(in) < 5+n {
 		return
 	}
 	copy(b.hs.hello[:], in[:5])
 	b.off += 5
 	b.hs.helloLeft = n
+	b.hs.plan = helloPlan(n)
+}
+
+// helloPlan returns the size of the first fragment of a ClientHello of n
+// bytes. The next ones are as large as the simulated handshake buffer's
+// capacity (or maxHelloFragment), which makes each growth a doubling
+// (bytes.Buffer grows to twice its capacity when that is enough, rounded
+// up to the allocator's size class): the buffer's final capacity is the
+// first of first's class, then its doublings, that holds n. The first
+// fragment is the largest whose chain ends lowest.
+func helloPlan(n int) int {
+	if n > maxPlannedHello {
+		return maxHelloFragment
+	}
+	classes := allocClasses()
+	best, bestCap := maxHelloFragment, 1<<30
+	for _, c := range classes {
+		if c <= 64 { // a first write of 64 bytes or less gets 64 (bytes.Buffer's smallBufferSize)
+			continue
+		}
+		first := min(c, maxHelloFragment)
+		if first > n {
+			break
+		}
+		end := allocRound(classes, first)
+		for end < n {
+			end = allocRound(classes, 2*end)
+		}
+		if end <= bestCap {
+			best, bestCap = first, end
+		}
+	}
+	return best
+}
+
+var (
+	allocClassesOnce sync.Once
+	allocClassTable  []int
+)
+
+// allocClasses returns the capacities Go's allocator gives byte slices,
+// ascending, up to twice maxPlannedHello, found once by asking it.
+func allocClasses() []int {
+	allocClassesOnce.Do(func() {
+		for n := 1; n <= 2*maxPlannedHello; {
+			c := cap(append([]byte(nil), make([]byte, n)...))
+			allocClassTable = append(allocClassTable, c)
+			n = c + 1
+		}
+	})
+	return allocClassTable
+}
+
+// allocRound is the capacity of a byte slice of n bytes, from classes.
+func allocRound(classes []int, n int) int {
+	for _, c := range classes {
+		if c >= n {
+			return c
+		}
+	}
+	return n
 }
 
 // readHello is Read while reframeHello's fragments last: it returns at
@@ -745,7 +824,7 @@ func (b *bio) reframeHello() {
 func (b *bio) readHello(p []byte) int {
 	h := b.hs
 	if h.hdrLeft == 0 && h.fragLeft == 0 {
-		n := min(h.helloLeft, helloFragment)
+		n := h.nextFragment()
 		h.helloLeft -= n
 		h.fragLeft, h.hdrLeft = n, 5
 		h.hello[3], h.hello[4] = byte(n>>8), byte(n)
@@ -762,6 +841,28 @@ func (b *bio) readHello(p []byte) int {
 		w += k
 	}
 	return w
+}
+
+// nextFragment is the size of the next fragment of the ClientHello (see
+// helloPlan), and follows crypto/tls's handshake buffer as it will grow.
+func (h *bioHandshake) nextFragment() int {
+	n := h.plan
+	if h.handCap > 0 {
+		n = h.handCap
+	}
+	n = min(n, h.helloLeft, maxHelloFragment)
+	if h.handLen+n > h.handCap {
+		if h.handCap == 0 {
+			h.handCap = n
+		} else {
+			h.handCap = max(2*h.handCap, h.handLen+n)
+		}
+		if h.handLen+n <= 2*maxPlannedHello {
+			h.handCap = allocRound(allocClasses(), h.handCap)
+		}
+	}
+	h.handLen += n
+	return n
 }
 
 // reframing reports whether Read is handing out reframeHello's
@@ -790,6 +891,9 @@ func (b *bio) push(p []byte) int {
 	defer b.mu.Unlock()
 	if b.off == len(b.buf) {
 		b.buf, b.off = b.buf[:0], 0
+	}
+	if b.buf == nil {
+		b.buf = b.c.loop.tlsInput()
 	}
 	b.buf = append(b.buf, p...)
 	if b.hs != nil {
@@ -820,6 +924,10 @@ func (b *bio) unborrow() {
 		b.borrowed = nil
 	}
 	if b.off == len(b.buf) {
+		if b.hs == nil {
+			// The handshake goroutine is gone: nobody else holds it.
+			b.c.loop.tlsInputDone(b.buf)
+		}
 		b.buf, b.off = nil, 0
 	}
 	b.mu.Unlock()

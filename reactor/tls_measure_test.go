@@ -38,6 +38,9 @@ func TestTLSMemServer(t *testing.T) {
 	if mode == "" {
 		t.Skip("server process of TestTLSIdleConnectionMemory")
 	}
+	if os.Getenv("MUSTAINE_HEAP_PROFILE") != "" {
+		runtime.MemProfileRate = 1 // every allocation, for exact sizes per connection
+	}
 	cert := getTLSPKI(t).goodCert(t)
 	hello := []byte("Hello, World!")
 	var addr string
@@ -53,7 +56,11 @@ func TestTLSMemServer(t *testing.T) {
 		defer hs.Close()
 		addr = nl.Addr().String()
 	default:
-		r := startReactor(t, WithLoops(1))
+		opts := []Option{WithLoops(1)}
+		if n, err := strconv.Atoi(os.Getenv("MUSTAINE_TLS_HANDSHAKES")); err == nil {
+			opts = append(opts, WithTLSHandshakes(n))
+		}
+		r := startReactor(t, opts...)
 		srv, err := http.NewServer(http.HandlerFunc(func(w *http.ResponseWriter, req *http.Request) { w.Write(hello) }))
 		if err != nil {
 			t.Fatal(err)
@@ -80,6 +87,12 @@ func TestTLSMemServer(t *testing.T) {
 		}
 		h := tlsHeapInUse()
 		fmt.Println(tlsRSSKiB(), h)
+		if os.Getenv("MUSTAINE_MEMSTATS") != "" {
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			fmt.Fprintf(os.Stderr, "%s %s: HeapInuse %d HeapAlloc %d HeapIdle-Released %d StackInuse %d NextGC %d NumGC %d TotalAlloc %d goroutines %d\n",
+				mode, sc.Text(), ms.HeapInuse, ms.HeapAlloc, ms.HeapIdle-ms.HeapReleased, ms.StackInuse, ms.NextGC, ms.NumGC, ms.TotalAlloc, runtime.NumGoroutine())
+		}
 		if p := os.Getenv("MUSTAINE_HEAP_PROFILE"); p != "" && sc.Text() == "profile" && mode == "tls" {
 			f, _ := os.Create(p)
 			pprof.WriteHeapProfile(f)
@@ -118,6 +131,7 @@ func tlsHeapInUse() uint64 {
 func tlsMeasureIdle(t *testing.T, mode string, n int) (rssPer, heapPer float64) {
 	cmd := exec.Command(os.Args[0], "-test.run=^TestTLSMemServer$")
 	cmd.Env = append(os.Environ(), memServerEnv+"="+mode)
+	cmd.Stderr = os.Stderr
 	stdin, _ := cmd.StdinPipe()
 	stdout, _ := cmd.StdoutPipe()
 	if err := cmd.Start(); err != nil {

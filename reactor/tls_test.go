@@ -3,17 +3,12 @@ package reactor
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
-	"math/big"
 	mrand "math/rand/v2"
 	"net"
 	"path/filepath"
@@ -25,15 +20,16 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/mustaine/mustaine/deferred"
+	"github.com/mustaine/mustaine/internal/testpki"
 	"github.com/mustaine/mustaine/protocol"
 )
 
-// tlsTestPKI is a CA and certificates it signed, made for one test run.
+// tlsTestPKI is a CA and certificates it signed, made for one test run
+// (internal/testpki), failing the test on error.
 type tlsTestPKI struct {
-	caCert *x509.Certificate
-	caKey  *ecdsa.PrivateKey
-	pool   *x509.CertPool
-	caPEM  []byte
+	ca    *testpki.CA
+	pool  *x509.CertPool
+	caPEM []byte
 }
 
 var (
@@ -44,89 +40,34 @@ var (
 func getTLSPKI(t testing.TB) *tlsTestPKI {
 	t.Helper()
 	tlsPKIOnce.Do(func() {
-		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		ca, err := testpki.NewCA("Mustaine test CA")
 		if err != nil {
 			panic(err)
 		}
-		tmpl := &x509.Certificate{
-			SerialNumber:          big.NewInt(1),
-			Subject:               pkix.Name{CommonName: "Mustaine test CA"},
-			NotBefore:             time.Now().Add(-time.Hour),
-			NotAfter:              time.Now().Add(24 * time.Hour),
-			IsCA:                  true,
-			BasicConstraintsValid: true,
-			KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
-		}
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-		if err != nil {
-			panic(err)
-		}
-		ca, _ := x509.ParseCertificate(der)
-		pool := x509.NewCertPool()
-		pool.AddCert(ca)
-		tlsPKI = &tlsTestPKI{caCert: ca, caKey: key, pool: pool, caPEM: tlsPEM("CERTIFICATE", der)}
+		tlsPKI = &tlsTestPKI{ca: ca, pool: ca.Pool, caPEM: tlsPEM("CERTIFICATE", ca.Cert.Raw)}
 	})
 	return tlsPKI
 }
-
-var tlsSerial = big.NewInt(100)
-var tlsSerialMu sync.Mutex
 
 // leaf issues a server certificate for hosts (IPs or DNS names), valid
 // from notBefore to notAfter.
 func (p *tlsTestPKI) leaf(t testing.TB, notBefore, notAfter time.Time, hosts ...string) tls.Certificate {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	cert, err := p.ca.Server(notBefore, notAfter, hosts...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tlsSerialMu.Lock()
-	tlsSerial.Add(tlsSerial, big.NewInt(1))
-	sn := new(big.Int).Set(tlsSerial)
-	tlsSerialMu.Unlock()
-	tmpl := &x509.Certificate{
-		SerialNumber: sn,
-		Subject:      pkix.Name{CommonName: hosts[0]},
-		NotBefore:    notBefore,
-		NotAfter:     notAfter,
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	for _, h := range hosts {
-		if ip := net.ParseIP(h); ip != nil {
-			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
-		} else {
-			tmpl.DNSNames = append(tmpl.DNSNames, h)
-		}
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, p.caCert, &key.PublicKey, p.caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf, _ := x509.ParseCertificate(der)
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}
+	return cert
 }
 
 // clientLeaf issues a client certificate.
 func (p *tlsTestPKI) clientLeaf(t testing.TB, name string) tls.Certificate {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	cert, err := p.ca.Client(name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()),
-		Subject:      pkix.Name{CommonName: name},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, p.caCert, &key.PublicKey, p.caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+	return cert
 }
 
 // goodCert is valid now for 127.0.0.1 and localhost.
@@ -526,12 +467,14 @@ func TestTLSHandshakeTimeout(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// The clock starts before the dial: the server may accept (and
+		// start its timer) before Dial returns to this goroutine.
+		start := time.Now()
 		c, err := net.Dial("tcp", ln.Addr().String())
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer c.Close()
-		start := time.Now()
 		c.SetDeadline(time.Now().Add(30 * time.Second))
 		n, err := c.Read(make([]byte, 1))
 		if elapsed := time.Since(start); elapsed < timeout {

@@ -4,13 +4,31 @@
 //
 //	go run ./examples/amp -listen 127.0.0.1:7200          # serve Sum and Divide
 //	go run ./examples/amp -call 127.0.0.1:7200            # Sum(13, 81), Divide(1234, 10), Divide(1, 0)
+//	go run ./examples/amp -call 127.0.0.1:7200 -count 600 -every 100ms
 //	go run ./examples/amp -listen 127.0.0.1:7200 -loops 2 -v
+//
+// -call makes -count rounds of the three calls, one round every -every
+// (from the start of one to the start of the next); round k calls
+// Sum(13, 80+k), Divide(1234·k, 10) and Divide(1, 0) and prints the three
+// results once all three are in. Its connection is kept up by
+// protocol.ReconnectingClientFactory, so it survives a server restart:
+// after a failed connect or a lost connection it connects again, about
+// 0.14 s, 0.37 s and 1 s later and then every second, and gives up (exit
+// status 1) after -retries failed connects in a row. Calls wait for the
+// connection: a round due while disconnected is made once the client is
+// connected again, and a round whose calls were lost with the connection
+// is made again, whole, on the next one (Sum and Divide have no side
+// effects, so a second call is harmless; a command that changes something
+// would need to find out whether the server did it). So every round is
+// printed exactly once, in order. An error answer the commands do not
+// declare ends the program with exit status 1.
 package main
 
 import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
 	"os"
 	"runtime"
 	"strings"
@@ -23,6 +41,7 @@ import (
 	"github.com/mustaine/mustaine/protocol"
 	"github.com/mustaine/mustaine/protocol/amp"
 	"github.com/mustaine/mustaine/reactor"
+	"github.com/mustaine/mustaine/timer"
 )
 
 // The commands, with Twisted's names and keys.
@@ -78,20 +97,20 @@ func calculator(log zerolog.Logger) *amp.Responders {
 
 func main() {
 	listen := flag.String("listen", "", "serve Sum and Divide on this address")
-	call := flag.String("call", "", "call Sum and Divide on the server at this address")
+	call := flag.String("call", "", "call Sum and Divide on the server at this address, reconnecting when the connection fails")
+	count := flag.Int("count", 1, "with -call: rounds of calls to make (at least 1)")
+	every := flag.Duration("every", time.Second, "with -call: time from the start of one round to the next")
+	retries := flag.Int("retries", 3, "with -call: connects that may fail in a row, after a failure or a lost connection, before giving up")
 	loops := flag.Int("loops", runtime.GOMAXPROCS(0), "number of event loops (at least 1)")
 	verbose := flag.Bool("v", false, "log connections and calls (debug level)")
 	flag.Parse()
-	if *loops < 1 {
-		// Refused like a malformed flag: message, usage, exit status 2.
-		fmt.Fprintf(flag.CommandLine.Output(), "invalid value \"%d\" for flag -loops: must be at least 1\n", *loops)
-		flag.Usage()
-		os.Exit(2)
-	}
-	if (*listen == "") == (*call == "") {
-		fmt.Fprintln(flag.CommandLine.Output(), "give one of -listen and -call")
-		flag.Usage()
-		os.Exit(2)
+	switch {
+	case *loops < 1:
+		usageError(fmt.Sprintf("invalid value \"%d\" for flag -loops: must be at least 1", *loops))
+	case *count < 1 || *every < 0 || *retries < 0:
+		usageError("-count must be at least 1, -every and -retries not negative")
+	case (*listen == "") == (*call == ""):
+		usageError("give one of -listen and -call")
 	}
 
 	level := zerolog.InfoLevel
@@ -110,7 +129,7 @@ func main() {
 		serve(r, *listen, log)
 		return
 	}
-	os.Exit(callServer(r, *call, log))
+	os.Exit(callServer(r, *call, callOptions{count: *count, every: *every, retries: *retries}, log))
 }
 
 func serve(r *reactor.Reactor, addr string, log zerolog.Logger) {
@@ -130,62 +149,174 @@ func serve(r *reactor.Reactor, addr string, log zerolog.Logger) {
 	log.Info().Msg("amp server stopped")
 }
 
-// callServer makes the three calls of Twisted's ampclient.py example,
+// callServer makes -count rounds of the calls of Twisted's ampclient.py
+// example over a connection that a ReconnectingClientFactory keeps up,
 // prints their results on stdout and returns the exit status.
-func callServer(r *reactor.Reactor, addr string, log zerolog.Logger) int {
-	results := make(chan string, 1)
-	var lines []string
-	out := func(s string) { lines = append(lines, s) }
-	factory := amp.NewFactory(nil, amp.WithLogger(log),
-		amp.WithConnectionMade(func(p *amp.Protocol) {
-			d := deferred.ThenDeferred(amp.Call(p, sum, SumArgs{13, 81}), func(s SumResult) *deferred.Deferred[DivideResult] {
-				out(fmt.Sprintf("Sum(13, 81) = %d", s.Total))
-				return amp.Call(p, divide, DivideArgs{1234, 10})
-			})
-			d = deferred.ThenDeferred(d, func(q DivideResult) *deferred.Deferred[DivideResult] {
-				out(fmt.Sprintf("Divide(1234, 10) = %v", q.Result))
-				return amp.Call(p, divide, DivideArgs{1, 0})
-			})
-			d.AddBoth(func(q DivideResult, err error) (DivideResult, error) {
-				switch {
-				case errors.Is(err, ErrZeroDivision):
-					out("Divide(1, 0): ZERO_DIVISION: " + err.(*amp.RemoteError).Description)
-					results <- strings.Join(lines, "\n")
-				case err != nil:
-					results <- "error: " + err.Error()
-				default:
-					results <- fmt.Sprintf("Divide(1, 0) = %v, want ZERO_DIVISION", q.Result)
-				}
-				p.Transport().LoseConnection()
-				return q, nil
-			})
-		}),
-		amp.WithConnectionLost(func(p *amp.Protocol, reason error) {
-			select {
-			case results <- "error: connection lost: " + reason.Error():
-			default:
-			}
-		}))
+func callServer(r *reactor.Reactor, addr string, o callOptions, log zerolog.Logger) int {
+	c := &caller{opts: o, log: log, done: make(chan error, 1)}
+	// Twisted's growth (e) from a short first delay: retries come about
+	// 0.14 s, 0.37 s and 1 s after a failure, then every second.
+	c.InitialDelay = 50 * time.Millisecond
+	c.MaxDelay = time.Second
+	c.Clock = r // loop 0's clock, where ConnectTCP runs, and the rounds too
+	c.factory = amp.NewFactory(nil, amp.WithLogger(log),
+		amp.WithConnectionMade(c.connected),
+		amp.WithConnectionLost(func(*amp.Protocol, error) { c.conn = nil }))
 	done := make(chan error, 1)
-	r.CallWhenRunning(func() {
-		r.ConnectTCP(addr, factory, 10*time.Second).AddErrback(func(err error) (p protocol.Protocol, _ error) {
-			results <- "error: " + err.Error()
-			return p, nil
-		})
-	})
+	r.CallWhenRunning(func() { c.Connect(r, addr, c, 10*time.Second) })
 	go func() { done <- r.Run() }()
-	res := <-results
+	err := <-c.done
 	_ = r.Stop()
-	if err := <-done; err != nil {
-		fmt.Fprintln(os.Stderr, "amp:", err)
+	if rerr := <-done; rerr != nil && err == nil {
+		err = rerr
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "amp:", oneLine(err))
 		return 1
 	}
-	if strings.HasPrefix(res, "error: ") || strings.Contains(res, "want ZERO") {
-		fmt.Fprintln(os.Stderr, "amp:", strings.TrimPrefix(res, "error: "))
-		return 1
-	}
-	fmt.Println(res)
 	return 0
+}
+
+// oneLine is err's text on one line: errors.Join puts a newline between
+// the parts ("connection refused" and the system's reason), which would
+// split a log line.
+func oneLine(err error) string { return strings.ReplaceAll(err.Error(), "\n", "; ") }
+
+// callOptions are -call's flags.
+type callOptions struct {
+	count   int           // rounds of calls
+	every   time.Duration // from the start of one round to the next
+	retries int           // failed connects in a row before giving up
+}
+
+// caller is the -call client: a ReconnectingClientFactory (it reconnects
+// after a failed connect or a lost connection) that makes its rounds of
+// calls whenever it is connected. Everything runs on loop 0.
+//
+// Round k calls Sum(13, 80+k), Divide(1234·k, 10) and Divide(1, 0), one
+// after the other; its three results are printed once all three are in,
+// so a round is printed whole or not at all. A round due while the client
+// is disconnected waits for the connection; a round whose calls are lost
+// with the connection is made again, whole, on the next one (Sum and
+// Divide have no side effects, so calling them twice is harmless). An
+// answer that is an error the commands do not declare ends the program.
+type caller struct {
+	protocol.ReconnectingClientFactory
+	opts    callOptions
+	log     zerolog.Logger
+	factory protocol.Factory
+	done    chan error // the outcome, sent once
+
+	conn     *amp.Protocol // nil while disconnected
+	round    int           // the round in flight or due next, from 1
+	busy     bool          // a round is in flight
+	start    time.Time     // when round 1 started: round k is due at start+(k-1)·every
+	wait     timer.Handle  // the wait for the next round's time
+	finished bool
+}
+
+// BuildProtocol builds the AMP protocol of a new connection and resets the
+// reconnect delay, as Twisted's reconnecting clients do.
+func (c *caller) BuildProtocol(addr net.Addr) protocol.Protocol {
+	c.ResetDelay()
+	return c.factory.BuildProtocol(addr)
+}
+
+// ClientConnectionFailed gives up after -retries failed connects in a row,
+// and otherwise retries.
+func (c *caller) ClientConnectionFailed(addr net.Addr, reason error) {
+	if c.finished {
+		return
+	}
+	if c.Retries() >= c.opts.retries {
+		c.finish(fmt.Errorf("%w (gave up after %d retries)", reason, c.Retries()))
+		return
+	}
+	c.ReconnectingClientFactory.ClientConnectionFailed(addr, reason)
+	c.log.Warn().Str("error", oneLine(reason)).Stringer("retry_in", c.Delay().Round(time.Millisecond)).Msg("connect failed")
+}
+
+// ClientConnectionLost reconnects, unless the calls are done.
+func (c *caller) ClientConnectionLost(addr net.Addr, reason error) {
+	if c.finished {
+		return
+	}
+	c.ReconnectingClientFactory.ClientConnectionLost(addr, reason)
+	c.log.Warn().Str("error", oneLine(reason)).Stringer("retry_in", c.Delay().Round(time.Millisecond)).Msg("connection lost, reconnecting")
+}
+
+func (c *caller) connected(p *amp.Protocol) {
+	c.log.Info().Str("addr", p.Transport().RemoteAddr().String()).Msg("connected")
+	c.conn = p
+	c.next()
+}
+
+// next starts the due round if the client is connected and idle, or waits
+// for its time.
+func (c *caller) next() {
+	if c.finished || c.busy || c.conn == nil {
+		return
+	}
+	if c.round == 0 {
+		c.round, c.start = 1, c.Clock.Now()
+	}
+	if c.round > c.opts.count {
+		c.finish(nil)
+		return
+	}
+	c.wait.Cancel()
+	if wait := c.start.Add(time.Duration(c.round-1) * c.opts.every).Sub(c.Clock.Now()); wait > 0 {
+		c.wait = c.Clock.CallLater(wait, c.next)
+		return
+	}
+	c.busy = true
+	k, p := c.round, c.conn
+	var lines []string
+	d := deferred.ThenDeferred(amp.Call(p, sum, SumArgs{13, int64(80 + k)}), func(s SumResult) *deferred.Deferred[DivideResult] {
+		lines = append(lines, fmt.Sprintf("Sum(13, %d) = %d", 80+k, s.Total))
+		return amp.Call(p, divide, DivideArgs{int64(1234 * k), 10})
+	})
+	d = deferred.ThenDeferred(d, func(q DivideResult) *deferred.Deferred[DivideResult] {
+		lines = append(lines, fmt.Sprintf("Divide(%d, 10) = %v", 1234*k, q.Result))
+		return amp.Call(p, divide, DivideArgs{1, 0})
+	})
+	d.AddBoth(func(q DivideResult, err error) (DivideResult, error) {
+		c.busy = false
+		var remote *amp.RemoteError
+		switch {
+		case errors.Is(err, ErrZeroDivision):
+			fmt.Println(strings.Join(lines, "\n") + "\nDivide(1, 0): ZERO_DIVISION: " + err.(*amp.RemoteError).Description)
+			c.round++
+			c.next()
+		case errors.As(err, &remote):
+			c.finish(fmt.Errorf("round %d: %w", k, err))
+		case err != nil:
+			// Lost with the connection: made again once reconnected.
+			c.log.Warn().Str("error", oneLine(err)).Int("round", k).Msg("round lost with the connection; it is made again once reconnected")
+		default:
+			c.finish(fmt.Errorf("round %d: Divide(1, 0) = %v, want ZERO_DIVISION", k, q.Result))
+		}
+		return q, nil
+	})
+}
+
+// finish stops reconnecting, closes the connection and reports err.
+func (c *caller) finish(err error) {
+	c.finished = true
+	c.StopTrying()
+	c.wait.Cancel()
+	if c.conn != nil {
+		c.conn.Transport().LoseConnection()
+	}
+	c.done <- err
+}
+
+// usageError refuses the flags as the flag package refuses a malformed
+// one: the message, the usage, exit status 2.
+func usageError(msg string) {
+	fmt.Fprintln(flag.CommandLine.Output(), msg)
+	flag.Usage()
+	os.Exit(2)
 }
 
 // isTerminal reports whether f is a terminal, which is when the log is in

@@ -2,6 +2,7 @@ package main
 
 import (
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/mustaine/mustaine/protocol/http"
@@ -12,7 +13,9 @@ import (
 // Every handler runs on the connection's loop: nothing here may block, so
 // /sleep and /users/{id} hand their waiting to the worker pool, and
 // /upload hashes on the pool while the body keeps coming.
-func newApp() http.Handler {
+//
+// draining is the server's state for /healthz: set once it begins to stop.
+func newApp(draining *atomic.Bool) http.Handler {
 	rt := http.NewRouter()
 	must(rt.HandleFunc("GET /{$}", hello))
 	must(rt.HandleFunc("GET /json", jsonHello))
@@ -21,6 +24,7 @@ func newApp() http.Handler {
 	must(rt.HandleFunc("POST /echo", echo))
 	must(rt.HandleFunc("GET /users/{id}", getUser))
 	must(rt.HandleFunc("GET /whoami", whoami))
+	must(rt.HandleFunc("GET /healthz", func(w *http.ResponseWriter, r *http.Request) { healthz(w, draining.Load()) }))
 	must(rt.Handle("POST /upload", http.StreamingBody(http.HandlerFunc(upload))))
 	rt.NotFound(http.HandlerFunc(notFound))
 	return rt
@@ -57,6 +61,20 @@ func whoami(w *http.ResponseWriter, r *http.Request) {
 	if a := r.RemoteAddr(); a != nil {
 		w.Write([]byte(a.String() + "\n"))
 	}
+}
+
+// healthz is the readiness check for load balancers (HAProxy's option
+// httpchk, a Kubernetes readinessProbe): 200 while serving, 503 once the
+// server drains, so the balancer stops sending it new requests while the
+// ones in flight finish.
+func healthz(w *http.ResponseWriter, draining bool) {
+	w.SetHeader("Content-Type", "text/plain")
+	if draining {
+		w.SetStatus(503)
+		w.WriteString("draining\n")
+		return
+	}
+	w.WriteString("ok\n")
 }
 
 func echo(w *http.ResponseWriter, r *http.Request) {

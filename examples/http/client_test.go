@@ -3,8 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -77,8 +81,14 @@ func (mc *mustaineClient) do(t *testing.T, req *http.ClientRequest) *http.Client
 // connection.
 func TestEndpointsAnswerMustainesClient(t *testing.T) {
 	_, addr := startServer(t, 2)
-	base := "http://" + addr
-	mc := newMustaineClient(t)
+	checkEndpointsOverOneConnection(t, newMustaineClient(t), "http://"+addr)
+}
+
+// checkEndpointsOverOneConnection sends a request to each endpoint kind
+// under base, compares each body byte for byte, and checks that they all
+// went over one connection.
+func checkEndpointsOverOneConnection(t *testing.T, mc *mustaineClient, base string) {
+	t.Helper()
 	upload := bytes.Repeat([]byte("upload "), 40000)
 	for _, tc := range []struct {
 		method, path string
@@ -102,6 +112,40 @@ func TestEndpointsAnswerMustainesClient(t *testing.T) {
 	mc.on(func() { st = mc.c.Stats() })
 	if st.Dials != 1 {
 		t.Errorf("%d connections for sequential requests, want 1", st.Dials)
+	}
+}
+
+// The example started with -tls-cert/-tls-key answers protocol/http's
+// client over https on every endpoint kind, over one kept-alive TLS
+// connection, with 1 and 2 server loops; a client that does not trust the
+// certificate gets x509.UnknownAuthorityError.
+func TestEndpointsAnswerMustainesClientOverHTTPS(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	cert := writeSelfSigned(t, certFile, keyFile, 1)
+	cfg, err := tlsServerConfig(certFile, keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tlsConfig = cfg
+	t.Cleanup(func() { tlsConfig = nil })
+	roots := x509.NewCertPool()
+	roots.AddCert(cert)
+	for _, loops := range []int{1, 2} {
+		t.Run(fmt.Sprintf("loops=%d", loops), func(t *testing.T) {
+			_, addr := startServer(t, loops)
+			checkEndpointsOverOneConnection(t, newMustaineClient(t, http.WithTLSConfig(&tls.Config{RootCAs: roots})), "https://"+addr)
+
+			untrusting := newMustaineClient(t, http.WithTLSConfig(&tls.Config{RootCAs: x509.NewCertPool()}))
+			var d *deferred.Deferred[*http.ClientResponse]
+			untrusting.on(func() { d = untrusting.c.Get("https://" + addr + "/") })
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			var unknown x509.UnknownAuthorityError
+			if _, err := d.Await(ctx); !errors.As(err, &unknown) {
+				t.Fatalf("untrusted certificate: %v, want x509.UnknownAuthorityError", err)
+			}
+		})
 	}
 }
 

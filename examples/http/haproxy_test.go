@@ -8,9 +8,7 @@ import (
 	"io"
 	"net"
 	nethttp "net/http"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -62,26 +60,12 @@ func startProxyChild(t *testing.T, loops int) (addr string) {
 	return addr
 }
 
-// freePort returns a loopback port that was free a moment ago.
-func freePort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
 // startHAProxy runs haproxy in the foreground in front of backend, its
 // server line ending with sendProxy, and returns its frontend address.
 func startHAProxy(t *testing.T, backend, sendProxy string) string {
 	t.Helper()
-	bin, err := exec.LookPath("haproxy")
-	if err != nil {
-		t.Skip("haproxy not installed (Debian: apt-get install haproxy)")
-	}
-	front := freePort(t)
+	bin := peer(t, "haproxy")
+	frontFile, front := frontSocket(t)
 	cfg := fmt.Sprintf(`global
     maxconn 100
 
@@ -92,49 +76,14 @@ defaults
     timeout server 30s
 
 frontend fe
-    bind %s
+    bind fd@3
     default_backend be
 
 backend be
     server s1 %s %s
-`, front, backend, sendProxy)
-	dir := t.TempDir()
-	path := filepath.Join(dir, "haproxy.cfg")
-	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	out := &exampletest.Buffer{}
-	cmd := exec.Command(bin, "-db", "-f", path)
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		cmd.Process.Kill() // by PID
-		<-exited
-		if t.Failed() {
-			t.Logf("haproxy config:\n%s\nhaproxy output:\n%s", cfg, out)
-		}
-	})
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		c, err := net.Dial("tcp", front)
-		if err == nil {
-			c.Close()
-			return front
-		}
-		select {
-		case <-exited:
-			t.Fatalf("haproxy exited:\n%s", out)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("haproxy does not listen on %s:\n%s", front, out)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+`, backend, sendProxy)
+	runHAProxy(t, bin, cfg, frontFile)
+	return front
 }
 
 // whoamiThrough GETs /whoami through front and returns the answer and the
@@ -168,9 +117,7 @@ func whoamiThrough(t *testing.T, front string) (got, client string) {
 // connection to the backend. The v2 variant also has HAProxy's health
 // checks send PROXY v2 LOCAL headers to the backend.
 func TestHAProxySendsClientAddressThroughPROXYProtocol(t *testing.T) {
-	if _, err := exec.LookPath("haproxy"); err != nil {
-		t.Skip("haproxy not installed (Debian: apt-get install haproxy)")
-	}
+	peer(t, "haproxy")
 	for _, v := range []struct{ name, server string }{
 		{"v1", "send-proxy"},
 		{"v2", "send-proxy-v2"},

@@ -19,6 +19,26 @@
 // PROXY header from a loopback source, and handlers see the original
 // client's address (GET /whoami shows it).
 //
+// Behind a load balancer, GET /healthz answers 200, and 503 once the
+// server is draining (SIGTERM, or an upgrade), so the balancer stops
+// sending it requests; -drain-delay keeps the connections it has open
+// (answering, /healthz with 503) that long before they are drained.
+//
+// SIGHUP (-upgrade-on; "none" turns it off) upgrades without dropping a
+// connection: the server starts a new copy of its binary, with the same
+// flags, on the same listening sockets, and once that one is ready it
+// drains and exits 0 (see reactor.Upgrade):
+//
+//	go build -o /tmp/http ./examples/http && /tmp/http -addr 127.0.0.1:8080 &
+//	kill -HUP %1      # after replacing /tmp/http with a new build
+//
+// Started by systemd socket activation (LISTEN_FDS set, as a .socket unit
+// does), it serves the sockets systemd passed instead of -addr/-listen.
+//
+// With -metrics 127.0.0.1:9090 it serves Prometheus metrics (the
+// reactor's Stats per loop, the Go runtime's, the process's) at /metrics on
+// a listener of its own, off the loops (see reactor/promstats).
+//
 // Endpoints:
 //
 //	GET  /            200 text/plain "Hello, World!" (TechEmpower plaintext)
@@ -28,6 +48,7 @@
 //	POST /echo        the request body back
 //	GET  /users/{id}  a user as JSON, looked up on the worker pool (ids 1–1000)
 //	GET  /whoami      the client's address as the handler sees it (host:port)
+//	GET  /healthz     200 "ok", 503 "draining" once the server is stopping
 //	POST /upload      streams the body (any size) and answers its length and SHA-256
 //	anything else     404; errors the server makes itself are JSON problem details
 package main
@@ -39,10 +60,14 @@ import (
 	"os"
 	"runtime"
 	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
 
 	"github.com/rs/zerolog"
 	"golang.org/x/sys/unix"
 
+	"github.com/mustaine/mustaine/deferred"
 	"github.com/mustaine/mustaine/protocol/http"
 	"github.com/mustaine/mustaine/reactor"
 )
@@ -57,6 +82,9 @@ func main() {
 	keyFile := flag.String("tls-key", "", "PEM private key for -tls-cert")
 	flag.BoolVar(&proxyProtocol, "proxy-protocol", false, "expect a PROXY protocol v1/v2 header (HAProxy's send-proxy) from loopback sources before each connection's bytes")
 	backend := reactor.BackendFlag(nil)
+	upgradeOn := flag.String("upgrade-on", "SIGHUP", "signal that starts a zero-downtime upgrade (SIGHUP, SIGUSR2 or none)")
+	flag.DurationVar(&drainDelay, "drain-delay", 0, "on SIGTERM or an upgrade, keep serving open connections (with /healthz answering 503) this long before draining them")
+	flag.StringVar(&metricsAddr, "metrics", "", metricsUsage)
 	flag.Parse()
 	if *loops < 1 {
 		// Refused like a malformed flag: message, usage, exit status 2.
@@ -84,7 +112,26 @@ func main() {
 	if *listen != "" {
 		where = *listen
 	}
-	if err := run(where, *loops, log, reactor.WithReusePort(*reusePort), reactor.WithBackend(*backend)); err != nil {
+	opts := []reactor.Option{reactor.WithReusePort(*reusePort), reactor.WithBackend(*backend)}
+	switch *upgradeOn {
+	case "SIGHUP":
+		opts = append(opts, reactor.WithUpgradeOn(syscall.SIGHUP))
+	case "SIGUSR2":
+		opts = append(opts, reactor.WithUpgradeOn(syscall.SIGUSR2))
+	case "none", "":
+	default:
+		fmt.Fprintf(flag.CommandLine.Output(), "invalid value %q for flag -upgrade-on: SIGHUP, SIGUSR2 or none\n", *upgradeOn)
+		flag.Usage()
+		os.Exit(2)
+	}
+	if _, err := reactor.ActivationListeners(); err != nil {
+		fmt.Fprintln(os.Stderr, "http:", err)
+		os.Exit(1)
+	}
+	if reactor.Activated() {
+		where = activated
+	}
+	if err := run(where, *loops, log, opts...); err != nil {
 		fmt.Fprintln(os.Stderr, "http:", err)
 		os.Exit(1)
 	}
@@ -95,6 +142,9 @@ func run(addr string, loops int, log zerolog.Logger, opts ...reactor.Option) err
 	if err != nil {
 		return err
 	}
+	if err := serveMetrics(r, log); err != nil {
+		return err
+	}
 	scheme := "http://"
 	if tlsConfig != nil || strings.HasPrefix(addr, "tls:") || strings.HasPrefix(addr, "ssl:") {
 		scheme = "https://"
@@ -102,7 +152,7 @@ func run(addr string, loops int, log zerolog.Logger, opts ...reactor.Option) err
 	// Logged once Run has started, so a supervisor that sends SIGTERM as
 	// soon as it sees this line gets a graceful stop.
 	r.CallWhenRunning(func() {
-		log.Info().Str("addr", scheme+ln.Addr().String()+"/").Int("loops", loops).Msg("http server listening")
+		log.Info().Str("addr", scheme+ln.Addr().String()+"/").Int("loops", loops).Int("pid", os.Getpid()).Msg("http server listening")
 	})
 	if err := r.Run(); err != nil {
 		return err
@@ -119,7 +169,9 @@ func newServer(addr string, loops int, log zerolog.Logger, opts ...reactor.Optio
 	if err != nil {
 		return nil, nil, err
 	}
-	srv, err := http.NewServer(newApp(), http.WithServerName("Mustaine"), http.WithErrorHandler(jsonErrors))
+	draining := new(atomic.Bool)
+	watchDraining(r, draining)
+	srv, err := http.NewServer(newApp(draining), http.WithServerName("Mustaine"), http.WithErrorHandler(jsonErrors))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -129,6 +181,18 @@ func newServer(addr string, loops int, log zerolog.Logger, opts ...reactor.Optio
 		lopts = append(lopts, reactor.WithProxyProtocol(reactor.ProxyProtocol{}))
 	}
 	var ln *reactor.Listener
+	if addr == activated {
+		// Socket activation: every socket systemd passed; the first is
+		// the one logged.
+		var lns []*reactor.Listener
+		if tlsConfig != nil {
+			return nil, nil, fmt.Errorf("-tls-cert goes with -addr, not with socket activation")
+		}
+		if lns, err = r.ListenActivated("", srv, lopts...); err != nil {
+			return nil, nil, err
+		}
+		return r, lns[0], nil
+	}
 	if tlsConfig != nil {
 		ln, err = r.ListenTLS(addr, tlsConfig, srv, lopts...)
 	} else if isEndpoint(addr) {
@@ -166,6 +230,29 @@ func isTerminal(f *os.File) bool {
 
 // tlsConfig, set from -tls-cert and -tls-key, makes newServer serve HTTPS.
 var tlsConfig *tls.Config
+
+// activated is newServer's address for the sockets systemd passed.
+const activated = "(socket activation)"
+
+// drainDelay, set by -drain-delay, is how long the server keeps its open
+// connections, /healthz answering 503, before it drains them.
+var drainDelay time.Duration
+
+// watchDraining makes /healthz answer 503 from the moment r begins to stop
+// (the Before Shutdown triggers run after the listeners stopped accepting
+// and before the connections drain), and holds the drain back for
+// drainDelay meanwhile.
+func watchDraining(r *reactor.Reactor, draining *atomic.Bool) {
+	r.AddSystemEventTrigger(reactor.Before, reactor.Shutdown, func() *deferred.Deferred[struct{}] {
+		draining.Store(true)
+		if drainDelay <= 0 {
+			return nil
+		}
+		d := deferred.New[struct{}]()
+		r.CallLater(drainDelay, func() { d.Callback(struct{}{}) })
+		return d
+	})
+}
 
 // proxyProtocol, set by -proxy-protocol, makes newServer's listener read a
 // PROXY header (from a load balancer on loopback) before each connection.

@@ -3,6 +3,7 @@ package amp
 import (
 	"encoding/binary"
 	"fmt"
+	"strings"
 )
 
 // Limits of the box encoding, as in Twisted's amp.py.
@@ -60,6 +61,15 @@ func (b *Box) Set(key string, value []byte) {
 // a zero key length. It fails with an error matching ErrKeyTooLong,
 // ErrValueTooLong or ErrEmptyKey, leaving dst as it was.
 func AppendBox(dst []byte, b Box) ([]byte, error) {
+	dst, err := appendFields(dst, b)
+	if err != nil {
+		return dst, err
+	}
+	return append(dst, 0, 0), nil
+}
+
+// appendFields is AppendBox without the terminating zero length.
+func appendFields(dst []byte, b Box) ([]byte, error) {
 	for _, f := range b {
 		switch {
 		case len(f.Key) == 0:
@@ -71,21 +81,30 @@ func AppendBox(dst []byte, b Box) ([]byte, error) {
 		}
 	}
 	for _, f := range b {
-		dst = binary.BigEndian.AppendUint16(dst, uint16(len(f.Key)))
-		dst = append(dst, f.Key...)
-		dst = binary.BigEndian.AppendUint16(dst, uint16(len(f.Value)))
-		dst = append(dst, f.Value...)
+		dst = appendField(dst, f.Key, f.Value)
 	}
-	return append(dst, 0, 0), nil
+	return dst, nil
+}
+
+// appendField appends one key and value, whose lengths the caller checked.
+func appendField[V string | []byte](dst []byte, key string, value V) []byte {
+	dst = binary.BigEndian.AppendUint16(dst, uint16(len(key)))
+	dst = append(dst, key...)
+	dst = binary.BigEndian.AppendUint16(dst, uint16(len(value)))
+	return append(dst, value...)
 }
 
 // ParseBox parses one box at the start of data and returns it with the
 // number of bytes it took. It returns n == 0 and a nil error when data holds
 // only the beginning of a box, and an error matching ErrMalformedBox when
 // data cannot start a box (a key longer than MaxKeyLength). The values
-// of the returned Box are copies.
+// of the returned Box are copies (each with its own capacity, so appending
+// to one cannot change another).
 func ParseBox(data []byte) (b Box, n int, err error) {
-	p := 0
+	// A first pass finds the end and counts the fields, so that the box
+	// takes three allocations whatever its size: the fields, one string
+	// holding every key and one copy holding every value.
+	fields, keyBytes, p := 0, 0, 0
 	for {
 		if len(data)-p < 2 {
 			return nil, 0, nil
@@ -93,10 +112,7 @@ func ParseBox(data []byte) (b Box, n int, err error) {
 		kl := int(binary.BigEndian.Uint16(data[p:]))
 		p += 2
 		if kl == 0 {
-			if b == nil {
-				b = Box{}
-			}
-			return b, p, nil
+			break
 		}
 		if kl > MaxKeyLength {
 			return nil, 0, fmt.Errorf("%w: key length %d over %d", ErrMalformedBox, kl, MaxKeyLength)
@@ -104,16 +120,41 @@ func ParseBox(data []byte) (b Box, n int, err error) {
 		if len(data)-p < kl+2 {
 			return nil, 0, nil
 		}
-		key := string(data[p : p+kl])
 		p += kl
 		vl := int(binary.BigEndian.Uint16(data[p:]))
-		p += 2
-		if len(data)-p < vl {
+		p += 2 + vl
+		if len(data) < p {
 			return nil, 0, nil
 		}
-		b = append(b, Field{key, append([]byte(nil), data[p:p+vl]...)})
+		fields++
+		keyBytes += kl
+	}
+	n = p
+	b = make(Box, 0, fields)
+	if fields == 0 {
+		return b, n, nil
+	}
+	var kb strings.Builder
+	kb.Grow(keyBytes)
+	for p = 0; p < n-2; {
+		kl := int(binary.BigEndian.Uint16(data[p:]))
+		kb.Write(data[p+2 : p+2+kl])
+		p += 2 + kl
+		p += 2 + int(binary.BigEndian.Uint16(data[p:]))
+	}
+	keys, values := kb.String(), append([]byte(nil), data[:n]...)
+	k := 0
+	for p = 0; len(b) < fields; {
+		kl := int(binary.BigEndian.Uint16(data[p:]))
+		key := keys[k : k+kl]
+		k += kl
+		p += 2 + kl
+		vl := int(binary.BigEndian.Uint16(data[p:]))
+		p += 2
+		b = append(b, Field{key, values[p : p+vl : p+vl]})
 		p += vl
 	}
+	return b, n, nil
 }
 
 // parseBoxes parses every complete box of data (used for AmpList values,

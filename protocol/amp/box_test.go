@@ -63,3 +63,22 @@ func TestBoxLimits(t *testing.T) {
 		t.Fatalf("key length 256 on the wire: %v", err)
 	}
 }
+
+// The values of a parsed box are copies that do not share capacity:
+// appending to one leaves the next one and the input as they were.
+func TestParsedValuesAreIndependentCopies(t *testing.T) {
+	in, err := amp.AppendBox(nil, amp.Box{{Key: "a", Value: []byte("1")}, {Key: "b", Value: []byte("2")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keep := append([]byte(nil), in...)
+	b, n, err := amp.ParseBox(in)
+	if err != nil || n != len(in) || len(b) != 2 {
+		t.Fatalf("%v, %d of %d bytes, %v", b, n, len(in), err)
+	}
+	_ = append(b[0].Value, "xxxxxxxx"...)
+	b[0].Value[0] = '9'
+	if got, _ := b.Get("b"); string(got) != "2" || b[1].Key != "b" || !bytes.Equal(in, keep) {
+		t.Fatalf("after writing to a's value: b = %q (key %q), input %q", got, b[1].Key, in)
+	}
+}

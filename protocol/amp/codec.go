@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"iter"
 	"math"
 	"reflect"
 	"strconv"
@@ -136,14 +137,7 @@ func encodeArgs(b Box, v reflect.Value) (Box, error) {
 	if err != nil {
 		return b, err
 	}
-	for _, f := range fs {
-		fv := v.Field(f.index)
-		if f.ptr {
-			if fv.IsNil() {
-				continue
-			}
-			fv = fv.Elem()
-		}
+	for f, fv := range sentFields(fs, v) {
 		val, err := f.c.enc(nil, fv)
 		if err != nil {
 			return b, fmt.Errorf("amp: argument %q: %w", f.key, err)
@@ -154,6 +148,52 @@ func encodeArgs(b Box, v reflect.Value) (Box, error) {
 		b = append(b, Field{f.key, val})
 	}
 	return b, nil
+}
+
+// sentFields yields the fields of v (a struct of schema fs) that are sent,
+// with their values: all but the nil pointers.
+func sentFields(fs []argField, v reflect.Value) iter.Seq2[argField, reflect.Value] {
+	return func(yield func(argField, reflect.Value) bool) {
+		for _, f := range fs {
+			fv := v.Field(f.index)
+			if f.ptr {
+				if fv.IsNil() {
+					continue
+				}
+				fv = fv.Elem()
+			}
+			if !yield(f, fv) {
+				return
+			}
+		}
+	}
+}
+
+// appendArgs appends the fields of v (a struct) to dst in the box
+// encoding, without the terminating zero length: the fields encodeArgs
+// would give, written straight into dst. On an error it returns dst as it
+// was.
+func appendArgs(dst []byte, v reflect.Value) ([]byte, error) {
+	fs, err := schemaOf(v.Type())
+	if err != nil {
+		return dst, err
+	}
+	start := len(dst)
+	for f, fv := range sentFields(fs, v) {
+		dst = binary.BigEndian.AppendUint16(dst, uint16(len(f.key)))
+		dst = append(dst, f.key...)
+		at := len(dst)
+		dst = append(dst, 0, 0) // the value's length, set once it is written
+		if dst, err = f.c.enc(dst, fv); err != nil {
+			return dst[:start], fmt.Errorf("amp: argument %q: %w", f.key, err)
+		}
+		n := len(dst) - at - 2
+		if n > MaxValueLength {
+			return dst[:start], fmt.Errorf("%w: argument %q, %d bytes", ErrValueTooLong, f.key, n)
+		}
+		binary.BigEndian.PutUint16(dst[at:], uint16(n))
+	}
+	return dst, nil
 }
 
 // decodeArgs fills v (a settable struct) from b.

@@ -64,23 +64,36 @@ type Responders struct {
 // NewResponders returns an empty Responders.
 func NewResponders() *Responders { return &Responders{m: map[string]responder{}} }
 
-// responder decodes a request box and starts the work; the result is an
-// answer box (without _answer) or an error box fields (code, description)
-// with whether to close.
-type responder func(p *Protocol, req Box) *deferred.Deferred[Box]
+// responder answers one request, in one of two ways.
+type responder struct {
+	// now answers at once (Respond): it appends the answer's encoded
+	// fields to dst, or fails.
+	now func(req Box, dst []byte) ([]byte, error)
+	// later answers when its Deferred fires (RespondDeferred), with the
+	// answer's fields.
+	later func(p *Protocol, req Box) *deferred.Deferred[Box]
+}
 
 // Respond registers fn as the responder of cmd: its response is sent as
 // the answer, and its error as the declared error box when it matches one
 // of cmd.Errors; any other error (or a panic) answers UNKNOWN and closes
-// the connection, as Twisted does.
+// the connection, as Twisted does. fn answers at once, on the loop: the
+// answer is encoded straight into the connection's output, with no
+// Deferred.
 func Respond[Req, Resp any](rs *Responders, cmd Command[Req, Resp], fn func(Req) (Resp, error)) {
-	RespondDeferred(rs, cmd, func(_ *Protocol, req Req) *deferred.Deferred[Resp] {
-		resp, err := fn(req)
+	mustSchemas[Req, Resp]()
+	c := cmd
+	rs.m[cmd.Name] = responder{now: func(req Box, dst []byte) ([]byte, error) {
+		args, err := Decode[Req](req)
 		if err != nil {
-			return deferred.Fail[Resp](err)
+			return dst, err
 		}
-		return deferred.Succeed(resp)
-	})
+		resp, err := callNow(fn, args)
+		if err != nil {
+			return dst, c.declare(err)
+		}
+		return appendArgs(dst, reflect.ValueOf(&resp).Elem())
+	}}
 }
 
 // RespondDeferred registers fn as the responder of cmd, answering when the
@@ -92,14 +105,9 @@ func Respond[Req, Resp any](rs *Responders, cmd Command[Req, Resp], fn func(Req)
 //
 // Errors are handled as in Respond.
 func RespondDeferred[Req, Resp any](rs *Responders, cmd Command[Req, Resp], fn func(p *Protocol, req Req) *deferred.Deferred[Resp]) {
-	if _, err := schemaOf(reflect.TypeFor[Req]()); err != nil {
-		panic(err)
-	}
-	if _, err := schemaOf(reflect.TypeFor[Resp]()); err != nil {
-		panic(err)
-	}
+	mustSchemas[Req, Resp]()
 	c := cmd
-	rs.m[cmd.Name] = func(p *Protocol, req Box) *deferred.Deferred[Box] {
+	rs.m[cmd.Name] = responder{later: func(p *Protocol, req Box) *deferred.Deferred[Box] {
 		args, err := Decode[Req](req)
 		if err != nil {
 			return deferred.Fail[Box](err)
@@ -111,13 +119,37 @@ func RespondDeferred[Req, Resp any](rs *Responders, cmd Command[Req, Resp], fn f
 				return deferred.Fail[Box](err)
 			}
 			return deferred.Succeed(b)
-		}).AddErrback(func(err error) (Box, error) {
-			if ec, ok := c.codeOf(err); ok {
-				return nil, &declaredError{code: ec.Code, fatal: ec.Fatal, err: err}
-			}
-			return nil, err
-		})
+		}).AddErrback(func(err error) (Box, error) { return nil, c.declare(err) })
+	}}
+}
+
+// mustSchemas panics if Req or Resp cannot be AMP arguments.
+func mustSchemas[Req, Resp any]() {
+	if _, err := schemaOf(reflect.TypeFor[Req]()); err != nil {
+		panic(err)
 	}
+	if _, err := schemaOf(reflect.TypeFor[Resp]()); err != nil {
+		panic(err)
+	}
+}
+
+// declare wraps err in a *declaredError when it matches one of c's
+// declared errors.
+func (c *Command[Req, Resp]) declare(err error) error {
+	if ec, ok := c.codeOf(err); ok {
+		return &declaredError{code: ec.Code, fatal: ec.Fatal, err: err}
+	}
+	return err
+}
+
+// callNow calls fn, turning a panic into a *deferred.PanicError.
+func callNow[Req, Resp any](fn func(Req) (Resp, error), args Req) (resp Resp, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = &deferred.PanicError{Value: r}
+		}
+	}()
+	return fn(args)
 }
 
 func callResponder[Req, Resp any](fn func(*Protocol, Req) *deferred.Deferred[Resp], p *Protocol, args Req) (d *deferred.Deferred[Resp]) {
@@ -151,18 +183,15 @@ func (e *declaredError) Unwrap() error { return e.err }
 // answer is dropped); AddTimeout on it times the call out. Call must be
 // called on p's loop.
 func Call[Req, Resp any](p *Protocol, cmd Command[Req, Resp], req Req) *deferred.Deferred[Resp] {
-	b, err := Encode(req)
-	if err != nil {
-		return deferred.Fail[Resp](err)
-	}
+	args := reflect.ValueOf(&req).Elem()
 	if cmd.NoAnswer {
-		if err := p.send(cmd.Name, b, ""); err != nil {
+		if err := p.send(cmd.Name, args); err != nil {
 			return deferred.Fail[Resp](err)
 		}
 		var zero Resp
 		return deferred.Succeed(zero)
 	}
-	raw := p.ask(cmd.Name, b)
+	raw := p.ask(cmd.Name, args)
 	c := cmd
 	return deferred.Then(raw, func(answer Box) (Resp, error) {
 		return Decode[Resp](answer)

@@ -21,6 +21,13 @@
 // a *deferred.Deferred[Resp]; Respond and RespondDeferred register the
 // responders a Protocol answers with.
 //
+// A Respond responder answers on the loop, at once: its response is
+// encoded straight into the connection's output, with no Deferred and no
+// intermediate Box, so a call costs the server five allocations (the
+// request box's three, the decoded arguments, the response). Over one
+// connection with 64 calls outstanding that is about a tenth of the CPU
+// per call of Go's net/rpc (go run ./bench amp).
+//
 // # Errors, as Twisted handles them
 //
 //   - A responder error that matches one of the command's ErrorCodes is

@@ -158,6 +158,20 @@ func FuzzArgumentRoundTrip(f *testing.F) {
 			a.P = &str
 		}
 		box, err := Encode(a)
+		// The answers of Respond are written by appendArgs straight into
+		// the output: the same bytes as the box Encode gives, the same
+		// errors, and nothing left behind on an error.
+		prefix := []byte("before")
+		direct, derr := appendArgs(prefix, reflect.ValueOf(&a).Elem())
+		if (derr == nil) != (err == nil) || derr != nil && derr.Error() != err.Error() {
+			t.Fatalf("appendArgs: %v, Encode: %v", derr, err)
+		}
+		if want, _ := appendFields([]byte("before"), box); err == nil && !bytes.Equal(direct, want) {
+			t.Fatalf("appendArgs wrote %q, Encode's box is %q", direct, want)
+		}
+		if derr != nil && string(direct) != "before" {
+			t.Fatalf("appendArgs left %q after its error %v", direct, derr)
+		}
 		if err == nil {
 			back, err := Decode[fuzzArgs](box)
 			if err != nil {

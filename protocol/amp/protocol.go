@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"reflect"
 	"strconv"
 
 	"github.com/rs/zerolog"
@@ -63,10 +64,10 @@ type Protocol struct {
 	later   []byte // input that arrived while parsing
 	out     []byte
 	counter uint64
-	pending map[string]*deferred.Deferred[Box]
+	pending map[uint64]*deferred.Deferred[Box] // by tag (see tagNumber)
 	// forgotten holds the tags of cancelled calls, whose late answers are
 	// dropped instead of closing the connection as unknown tags do.
-	forgotten map[string]struct{}
+	forgotten map[uint64]struct{}
 	inflight  int  // requests from the peer not answered yet
 	paused    bool // reading paused by the outstanding limit
 	busy      bool // parsing input
@@ -109,8 +110,8 @@ func (p *Protocol) Pending() int { return len(p.pending) }
 // ConnectionMade implements protocol.Protocol.
 func (p *Protocol) ConnectionMade(t protocol.Transport) {
 	p.t = t
-	p.pending = map[string]*deferred.Deferred[Box]{}
-	p.forgotten = map[string]struct{}{}
+	p.pending = map[uint64]*deferred.Deferred[Box]{}
+	p.forgotten = map[uint64]struct{}{}
 	p.log = p.log.With().Str("peer", fmt.Sprint(t.RemoteAddr())).Logger()
 	if p.cfg.made != nil {
 		p.cfg.made(p)
@@ -184,17 +185,17 @@ func (p *Protocol) boxReceived(b Box) bool {
 		return false
 	}
 	if tag, ok := b.Get(keyAnswer); ok {
-		if d := p.takePending(string(tag)); d != nil {
+		if d := p.takePending(tag); d != nil {
 			_ = d.Callback(b)
 		}
 	} else if tag, ok := b.Get(keyError); ok {
-		if d := p.takePending(string(tag)); d != nil {
+		if d := p.takePending(tag); d != nil {
 			code, _ := b.Get(keyErrorCode)
 			desc, _ := b.Get(keyErrorDesc)
 			_ = d.Errback(&RemoteError{Code: string(code), Description: string(desc)})
 		}
 	} else if name, ok := b.Get(keyCommand); ok {
-		p.dispatch(string(name), b)
+		p.dispatch(name, b)
 	} else {
 		p.fatal(fmt.Errorf("%w: no _command, _answer or _error", ErrMalformedBox))
 	}
@@ -203,29 +204,56 @@ func (p *Protocol) boxReceived(b Box) bool {
 
 // takePending removes and returns the call of tag. A tag of a cancelled
 // call gives nil; a tag never asked closes the connection.
-func (p *Protocol) takePending(tag string) *deferred.Deferred[Box] {
-	if d, ok := p.pending[tag]; ok {
-		delete(p.pending, tag)
-		return d
-	}
-	if _, ok := p.forgotten[tag]; ok {
-		delete(p.forgotten, tag)
-		return nil
+func (p *Protocol) takePending(tag []byte) *deferred.Deferred[Box] {
+	if n, ok := tagNumber(tag); ok {
+		if d, ok := p.pending[n]; ok {
+			delete(p.pending, n)
+			return d
+		}
+		if _, ok := p.forgotten[n]; ok {
+			delete(p.forgotten, n)
+			return nil
+		}
 	}
 	p.fatal(fmt.Errorf("%w: %q", ErrUnknownTag, tag))
 	return nil
 }
 
-func (p *Protocol) dispatch(name string, b Box) {
-	tagv, ask := b.Get(keyAsk)
-	tag := string(tagv)
-	r := p.rs.m[name]
-	if r == nil {
+// tagNumber is the counter value of a tag as this side writes them
+// (lowercase hexadecimal without leading zeros, from 1); any other tag is
+// not one of ours.
+func tagNumber(tag []byte) (uint64, bool) {
+	if len(tag) == 0 || len(tag) > 16 || tag[0] == '0' {
+		return 0, false
+	}
+	var n uint64
+	for _, c := range tag {
+		switch {
+		case '0' <= c && c <= '9':
+			n = n<<4 | uint64(c-'0')
+		case 'a' <= c && c <= 'f':
+			n = n<<4 | uint64(c-'a'+10)
+		default:
+			return 0, false
+		}
+	}
+	return n, true
+}
+
+func (p *Protocol) dispatch(name []byte, b Box) {
+	tag, ask := b.Get(keyAsk)
+	r, ok := p.rs.m[string(name)]
+	if !ok {
 		if !ask {
 			p.fatal(fmt.Errorf("%w: %q sent without _ask", ErrUnhandledCommand, name))
 			return
 		}
-		p.sendError(tag, CodeUnhandled, "Unhandled Command: b'"+name+"'") // Twisted's wording
+		p.sendError(tag, CodeUnhandled, "Unhandled Command: b'"+string(name)+"'") // Twisted's wording
+		return
+	}
+	if r.now != nil {
+		fields, err := r.now(b, p.out[:0])
+		p.answer(name, tag, ask, fields, err)
 		return
 	}
 	if ask {
@@ -237,37 +265,54 @@ func (p *Protocol) dispatch(name string, b Box) {
 			p.t.PauseReading()
 		}
 	}()
-	r(p, b).AddBoth(func(answer Box, err error) (Box, error) {
+	r.later(p, b).AddBoth(func(answer Box, err error) (Box, error) {
 		if ask {
 			p.answered()
 		}
-		if p.closing || p.lost {
-			return nil, nil
+		var fields []byte
+		if err == nil && ask && !p.closing && !p.lost {
+			fields, err = appendFields(p.out[:0], answer)
 		}
-		if err == nil && ask {
-			answer = append(answer, Field{keyAnswer, []byte(tag)})
-			if err = p.write(answer); err == nil || errors.Is(err, protocol.ErrClosed) {
-				return nil, nil
-			}
-		}
-		if err == nil {
-			return nil, nil
-		}
-		var de *declaredError
-		if errors.As(err, &de) && ask {
-			p.sendError(tag, de.code, de.Error())
-			if de.fatal {
-				p.closing = true
-				p.t.LoseConnection()
-			}
-			return nil, nil
-		}
-		if ask {
-			p.sendError(tag, CodeUnknown, "Unknown Error")
-		}
-		p.fatal(fmt.Errorf("amp: responder of %q: %w", name, err))
+		p.answer(name, tag, ask, fields, err)
 		return nil, nil
 	})
+}
+
+// answer sends the outcome of the request name with tag (ask: the peer
+// wants an answer): the answer's encoded fields, written to p.out by the
+// responder, or err, sent as the declared error box it is or as UNKNOWN,
+// which closes the connection.
+func (p *Protocol) answer(name, tag []byte, ask bool, fields []byte, err error) {
+	if p.closing || p.lost {
+		return
+	}
+	if err == nil && !ask {
+		return
+	}
+	if err == nil {
+		out := append(appendField(fields, keyAnswer, tag), 0, 0)
+		_, err = p.t.Write(out)
+		p.out = out
+		if cap(p.out) > 64<<10 {
+			p.out = nil
+		}
+		if err == nil || errors.Is(err, protocol.ErrClosed) {
+			return
+		}
+	}
+	var de *declaredError
+	if errors.As(err, &de) && ask {
+		p.sendError(tag, de.code, de.Error())
+		if de.fatal {
+			p.closing = true
+			p.t.LoseConnection()
+		}
+		return
+	}
+	if ask {
+		p.sendError(tag, CodeUnknown, "Unknown Error")
+	}
+	p.fatal(fmt.Errorf("amp: responder of %q: %w", name, err))
 }
 
 // answered counts an answer out and reads again below the limit.
@@ -282,8 +327,8 @@ func (p *Protocol) answered() {
 	}
 }
 
-func (p *Protocol) sendError(tag, code, desc string) {
-	_ = p.write(Box{{keyError, []byte(tag)}, {keyErrorCode, []byte(code)}, {keyErrorDesc, []byte(desc)}})
+func (p *Protocol) sendError(tag []byte, code, desc string) {
+	_ = p.write(Box{{keyError, tag}, {keyErrorCode, []byte(code)}, {keyErrorDesc, []byte(desc)}})
 }
 
 func (p *Protocol) write(b Box) error {
@@ -291,35 +336,59 @@ func (p *Protocol) write(b Box) error {
 	if err != nil {
 		return err
 	}
+	return p.writeOut(out)
+}
+
+// writeOut writes out, a box encoded in p.out's buffer, which it keeps for
+// the next box unless it grew large.
+func (p *Protocol) writeOut(out []byte) error {
 	p.out = out
-	_, err = p.t.Write(out)
+	_, err := p.t.Write(out)
 	if cap(p.out) > 64<<10 {
 		p.out = nil
 	}
 	return err
 }
 
-// send writes a request box: _command, _ask when tag is not empty, args.
-func (p *Protocol) send(name string, args Box, tag string) error {
+// encodeRequest encodes a request box in p.out's buffer: _command, _ask
+// with tag unless it is 0, then the fields of args (a struct).
+func (p *Protocol) encodeRequest(name string, tag uint64, args reflect.Value) ([]byte, error) {
 	if p.t == nil || p.lost || p.closing {
-		return ErrNotConnected
+		return nil, ErrNotConnected
 	}
-	b := make(Box, 0, len(args)+2)
-	b = append(b, Field{keyCommand, []byte(name)})
-	if tag != "" {
-		b = append(b, Field{keyAsk, []byte(tag)})
+	if len(name) > MaxValueLength {
+		return nil, fmt.Errorf("%w: command name of %d bytes", ErrValueTooLong, len(name))
 	}
-	return p.write(append(b, args...))
+	out := appendField(p.out[:0], keyCommand, name)
+	if tag != 0 {
+		var num [16]byte
+		out = appendField(out, keyAsk, strconv.AppendUint(num[:0], tag, 16))
+	}
+	out, err := appendArgs(out, args)
+	if err != nil {
+		return nil, err
+	}
+	return append(out, 0, 0), nil
+}
+
+// send writes a request without _ask.
+func (p *Protocol) send(name string, args reflect.Value) error {
+	out, err := p.encodeRequest(name, 0, args)
+	if err != nil {
+		return err
+	}
+	return p.writeOut(out)
 }
 
 // ask sends a request with a new tag and returns the Deferred of its
 // answer box.
-func (p *Protocol) ask(name string, args Box) *deferred.Deferred[Box] {
-	if p.t == nil || p.lost || p.closing {
-		return deferred.Fail[Box](ErrNotConnected)
+func (p *Protocol) ask(name string, args reflect.Value) *deferred.Deferred[Box] {
+	tag := p.counter + 1
+	out, err := p.encodeRequest(name, tag, args)
+	if err != nil {
+		return deferred.Fail[Box](err)
 	}
-	p.counter++
-	tag := strconv.FormatUint(p.counter, 16)
+	p.counter = tag
 	d := deferred.NewWithCanceller(func(*deferred.Deferred[Box]) {
 		if _, ok := p.pending[tag]; ok {
 			delete(p.pending, tag)
@@ -327,7 +396,7 @@ func (p *Protocol) ask(name string, args Box) *deferred.Deferred[Box] {
 		}
 	})
 	p.pending[tag] = d
-	if err := p.send(name, args, tag); err != nil {
+	if err := p.writeOut(out); err != nil {
 		delete(p.pending, tag)
 		_ = d.Errback(err)
 	}

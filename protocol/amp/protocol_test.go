@@ -350,3 +350,30 @@ func TestUnknownCommandWithoutAskCloses(t *testing.T) {
 		t.Fatalf("closing %v, wrote %q", tr.Disconnecting(), tr.String())
 	}
 }
+
+// An answer must carry the tag exactly as it was asked: "01", "A", "1 "
+// or "" for the pending call "1" are tags never asked, and close the
+// connection; the exact tag answers the call.
+func TestAnswerTagMustBeTheAskedTagExactly(t *testing.T) {
+	for _, tag := range []string{"01", "A", "1 ", "", "10000000000000001"} {
+		p := amp.New(nil, quiet)
+		tr := reactortest.Connect(p)
+		r := watch(amp.Call(p, Sum, SumReq{1, 2}))
+		answer, err := amp.AppendBox(nil, amp.Box{{Key: "_answer", Value: []byte(tag)}, {Key: "total", Value: []byte("3")}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.DataReceived(answer)
+		if !tr.Disconnecting() || r.fired {
+			t.Errorf("answer tagged %q to the call tagged 1: connection kept %v, call answered %+v", tag, !tr.Disconnecting(), r)
+		}
+	}
+	p := amp.New(nil, quiet)
+	tr := reactortest.Connect(p)
+	r := watch(amp.Call(p, Sum, SumReq{1, 2}))
+	answer, _ := amp.AppendBox(nil, amp.Box{{Key: "_answer", Value: []byte("1")}, {Key: "total", Value: []byte("3")}})
+	p.DataReceived(answer)
+	if tr.Disconnecting() || !r.fired || r.err != nil || r.v.Total != 3 {
+		t.Fatalf("answer tagged 1: closed %v, %+v", tr.Disconnecting(), r)
+	}
+}

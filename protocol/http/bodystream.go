@@ -90,6 +90,10 @@ func (c *conn) wantsStream() bool {
 // buffer (it must outlive the read), the rest of the input is kept for the
 // body, and the handler runs.
 func (c *conn) startStream(buf []byte, owned bool, pos int) {
+	c.pinned = true // the handler reads the body later: see reqState.pinned
+	if c.feedFn == nil {
+		c.feedFn = c.feed
+	}
 	c.held = append(c.ls.getBuf(), buf[pos:pos+c.headLen]...)
 	c.req.head = c.held
 	rest := buf[pos+c.headLen:]
@@ -103,7 +107,7 @@ func (c *conn) startStream(buf []byte, owned bool, pos int) {
 	} else if len(rest) > 0 {
 		c.in = append(c.ls.getBuf(), rest...)
 	}
-	c.bs = bodyStream{active: true, remaining: c.req.contentLength, lim: c.cfg.limits}
+	c.bs = bodyStream{active: true, remaining: c.req.contentLength, lim: c.srv.cfg.limits}
 	c.bs.lim.maxBody = math.MaxInt64
 	c.dispatch()
 	c.updateReading()
@@ -118,7 +122,7 @@ func (c *conn) startStream(buf []byte, owned bool, pos int) {
 func (r *Request) ReadBody(bc RequestBodyConsumer) error {
 	c := r.c
 	switch {
-	case c == nil || c.req != r || !c.bs.active:
+	case c == nil || c.curReq() != r || !c.bs.active:
 		return ErrNotStreaming
 	case c.bs.consumer != nil:
 		return ErrBodyStarted
@@ -130,7 +134,7 @@ func (r *Request) ReadBody(bc RequestBodyConsumer) error {
 		c.continueSent = true
 		c.out = append(c.outBuf(), "HTTP/1.1 100 Continue\r\n\r\n"...)
 	}
-	c.loop.CallSoon(c.feedFn)
+	c.ls.loop.CallSoon(c.feedFn)
 	c.flushIfOutside()
 	return nil
 }
@@ -140,7 +144,7 @@ func (r *Request) ReadBody(bc RequestBodyConsumer) error {
 // such as one waiting for a pool job that holds the previous piece.
 func (r *Request) PauseBody() {
 	c := r.c
-	if c == nil || c.req != r || !c.bodyPending() {
+	if c == nil || c.curReq() != r || !c.bodyPending() {
 		return
 	}
 	c.bs.paused = true
@@ -154,7 +158,7 @@ func (r *Request) PauseBody() {
 // delivered (possibly before ResumeBody returns), then reading goes on.
 func (r *Request) ResumeBody() {
 	c := r.c
-	if c == nil || c.req != r || !c.bodyPending() || !c.bs.paused {
+	if c == nil || c.curReq() != r || !c.bodyPending() || !c.bs.paused {
 		return
 	}
 	c.bs.paused = false
@@ -220,7 +224,7 @@ func (c *conn) streamData(data []byte) {
 // waitBody starts the body timeout while the body waits for the client.
 func (c *conn) waitBody() {
 	if c.bodyPending() && !c.bs.paused && c.bs.consumer != nil && c.state == stateHandler {
-		c.setTimeout(timeoutBody, c.cfg.readBodyTimeout)
+		c.setTimeout(timeoutBody, c.srv.cfg.readBodyTimeout)
 	}
 }
 

@@ -1,10 +1,12 @@
 package http
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/mustaine/mustaine/deferred"
@@ -18,7 +20,8 @@ var (
 	// does not parse or has no host, a header name or value that is not
 	// allowed, a framing field set by hand).
 	ErrInvalidRequest = errors.New("mustaine/http: invalid client request")
-	// ErrUnsupportedScheme: the URL's scheme is not "http".
+	// ErrUnsupportedScheme: the URL's scheme is neither "http" nor
+	// "https", or it is "https" and the Client's Dialer is not a TLSDialer.
 	ErrUnsupportedScheme = errors.New("mustaine/http: unsupported URL scheme")
 	// ErrMalformedResponse: the response breaks RFC 9112's syntax (status
 	// line, field line, bare LF, chunked framing) or frames its body
@@ -65,6 +68,20 @@ type Dialer interface {
 	ConnectTCPOn(lp protocol.Loop, address string, factory protocol.Factory, timeout time.Duration) *deferred.Deferred[protocol.Protocol]
 }
 
+// TLSDialer is a Dialer that also opens TLS connections, which "https"
+// URLs need; the Client finds it with a type assertion on its Dialer.
+// *reactor.Reactor is one: its ConnectTLSOn fires the Deferred once the
+// handshake has succeeded (and the Protocol's ConnectionMade ran), or
+// fails it with the handshake's error, which wraps crypto/tls's and
+// crypto/x509's (errors.As finds an x509.UnknownAuthorityError,
+// x509.HostnameError or x509.CertificateInvalidError in it).
+type TLSDialer interface {
+	Dialer
+	// ConnectTLSOn is ConnectTCPOn followed by a TLS client handshake
+	// with config; timeout bounds the TCP connect.
+	ConnectTLSOn(lp protocol.Loop, address string, config *tls.Config, factory protocol.Factory, timeout time.Duration) *deferred.Deferred[protocol.Protocol]
+}
+
 // ClientOption configures a Client.
 type ClientOption func(*clientConfig)
 
@@ -77,6 +94,7 @@ type clientConfig struct {
 	maxRedirects    int
 	maxBody         int64
 	lim             limits
+	tls             *tls.Config
 }
 
 func defaultClientConfig() clientConfig {
@@ -125,8 +143,12 @@ func WithRequestTimeout(d time.Duration) ClientOption {
 // WithFollowRedirects makes the client follow up to max redirects (301,
 // 302, 303, 307, 308 with a Location) for requests with a buffered body.
 // As net/http does, 301, 302 and 303 turn a request other than GET and HEAD
-// into a GET without body; 307 and 308 repeat it. Default 0: redirect
-// responses are returned as they are.
+// into a GET without body; 307 and 308 repeat it. Also as net/http does,
+// from the first redirect to a host that is neither the first request's
+// nor a subdomain of it, Authorization, WWW-Authenticate, Cookie and
+// Cookie2 are no longer sent (for the rest of the chain), and a Host field
+// the caller set is sent only until a redirect names a host of its own.
+// Default 0: redirect responses are returned as they are.
 func WithFollowRedirects(max int) ClientOption {
 	return func(c *clientConfig) { c.maxRedirects = max }
 }
@@ -150,6 +172,17 @@ func WithMaxResponseHeaderFields(n int) ClientOption {
 	return func(c *clientConfig) { c.lim.maxFields = n }
 }
 
+// WithTLSConfig sets the TLS configuration of "https" requests (default:
+// an empty one, which verifies the server's certificate against the
+// system's roots). The Client keeps a copy: later changes to cfg do not
+// reach it. In that copy NextProtos is "http/1.1", the only protocol the
+// Client speaks, and an empty ServerName becomes each request's host name
+// (without port), as net/http does; a ServerName set in cfg is used for
+// every host.
+func WithTLSConfig(cfg *tls.Config) ClientOption {
+	return func(c *clientConfig) { c.tls = cfg }
+}
+
 // Client is an HTTP/1.1 client bound to one loop (Twisted's Agent): every
 // method must be called on that loop, every Deferred it returns fires
 // there, and its connections belong to it. From another goroutine, reach
@@ -158,8 +191,9 @@ func WithMaxResponseHeaderFields(n int) ClientOption {
 //
 // # Connections
 //
-// The client keeps a pool of keep-alive connections per host and port,
-// each carrying one request at a time (no pipelining): a request takes the
+// The client keeps a pool of keep-alive connections per scheme, host and
+// port (so "http" and "https" requests to one host:port never share a
+// connection), each carrying one request at a time (no pipelining): a request takes the
 // most recently used idle connection, or a new one while the host is below
 // WithMaxConnsPerHost, or else waits in a queue, in order. A connection is
 // kept after a response when both sides allow it (RFC 9112 §9.3: HTTP/1.1
@@ -167,6 +201,23 @@ func WithMaxResponseHeaderFields(n int) ClientOption {
 // was framed; it is closed after WithIdleConnTimeout without a request.
 // Connections are opened by the Dialer given to NewClient, through one
 // internal function, so host-name resolution can come from it.
+//
+// # HTTPS
+//
+// An "https" URL (default port 443) is fetched over TLS when the Dialer
+// is a TLSDialer (*reactor.Reactor is), with the configuration of
+// WithTLSConfig; the request's Deferred waits for the handshake, which
+// WithConnectTimeout does not bound (the reactor's WithTLSHandshakeTimeout
+// does). A certificate that does not verify fails the request with the
+// Dialer's error, in which errors.As finds crypto/x509's:
+// x509.UnknownAuthorityError (untrusted issuer), x509.HostnameError (not
+// valid for the URL's host), x509.CertificateInvalidError (expired, not
+// yet valid, wrong usage). A response without framing (read until the
+// connection closes) is complete over TLS only if the server sent
+// close_notify before closing (RFC 9112 §9.8); without it the request
+// fails with ErrResponseIncomplete, as the body may have been cut short
+// by an attacker. Redirects between "http" and "https" follow the rules of
+// WithFollowRedirects in both directions, as net/http's do.
 //
 // # Responses
 //
@@ -186,7 +237,7 @@ func WithMaxResponseHeaderFields(n int) ClientOption {
 // ErrResponseIncomplete, never as a truncated success. A 101 response is
 // returned as it is, and its connection closed: there is no upgrade.
 //
-// Not done: TLS, proxies, cookies, content decoding, HTTP/2, Expect:
+// Not done: proxies, cookies, content decoding, HTTP/2, Expect:
 // 100-continue (a request body is sent at once).
 type Client struct {
 	lp     protocol.Loop
@@ -219,6 +270,12 @@ func NewClient(lp protocol.Loop, d Dialer, opts ...ClientOption) (*Client, error
 		return nil, ErrInvalidOption
 	}
 	cfg.lim.maxBody = cfg.maxBody
+	if cfg.tls == nil {
+		cfg.tls = &tls.Config{}
+	} else {
+		cfg.tls = cfg.tls.Clone()
+	}
+	cfg.tls.NextProtos = []string{"http/1.1"}
 	return &Client{lp: lp, dialer: d, cfg: cfg, hosts: make(map[string]*hostPool)}, nil
 }
 
@@ -346,6 +403,8 @@ type clientExchange struct {
 	body   []byte
 	u      *url.URL
 	addr   string // host:port to dial
+	key    string // the pool's: scheme "://" addr
+	tls    bool   // https
 	head   []byte // serialized request head
 	d      *deferred.Deferred[*ClientResponse]
 	conn   *clientConn
@@ -359,6 +418,13 @@ type clientExchange struct {
 	fresh     bool // must go on a connection that never carried a request
 	closeConn bool // the request asked for Connection: close
 	redirects int
+	// After a redirect to another host (not the first request's, nor a
+	// subdomain of it) the credentials fields stay unsent for the rest of
+	// the chain, and after a redirect with a host of its own the caller's
+	// Host field does, as net/http's Client does.
+	origHost    string
+	noCreds     bool
+	noHostField bool
 }
 
 // prepare parses the URL and serializes the head.
@@ -368,7 +434,7 @@ func (cx *clientExchange) prepare(raw string) error {
 	// generator): the last such request's parsed URL and head are kept.
 	plain := len(cx.req.headers) == 0 && cx.body == nil && cx.req.BodyProducer == nil
 	if plain && c.last.head != nil && c.last.method == cx.method && c.last.url == raw {
-		cx.u, cx.addr, cx.head, cx.closeConn = c.last.u, c.last.addr, c.last.head, false
+		cx.u, cx.addr, cx.key, cx.tls, cx.head, cx.closeConn = c.last.u, c.last.addr, c.last.key, c.last.tls, c.last.head, false
 		return nil
 	}
 	u, err := url.Parse(raw)
@@ -379,7 +445,7 @@ func (cx *clientExchange) prepare(raw string) error {
 		return err
 	}
 	if plain {
-		c.last = lastRequest{method: cx.method, url: raw, u: u, addr: cx.addr, head: cx.head}
+		c.last = lastRequest{method: cx.method, url: raw, u: u, addr: cx.addr, key: cx.key, tls: cx.tls, head: cx.head}
 	}
 	return nil
 }
@@ -388,24 +454,35 @@ func (cx *clientExchange) prepare(raw string) error {
 // its own, no body), for the next one to the same URL. Its URL and head
 // are never modified once made.
 type lastRequest struct {
-	method, url, addr string
-	u                 *url.URL
-	head              []byte
+	method, url, addr, key string
+	tls                    bool
+	u                      *url.URL
+	head                   []byte
 }
 
 func (cx *clientExchange) prepareURL(u *url.URL) error {
-	if u.Scheme != "http" {
+	var port string
+	switch u.Scheme {
+	case "http":
+		port = "80"
+	case "https":
+		if _, ok := cx.c.dialer.(TLSDialer); !ok {
+			return fmt.Errorf("%w: %q needs a Dialer that is a TLSDialer", ErrUnsupportedScheme, u.Scheme)
+		}
+		port = "443"
+	default:
 		return fmt.Errorf("%w: %q", ErrUnsupportedScheme, u.Scheme)
 	}
 	if u.Host == "" || u.User != nil {
 		return fmt.Errorf("%w: URL %q has no host, or userinfo", ErrInvalidRequest, u.String())
 	}
-	port := u.Port()
-	if port == "" {
-		port = "80"
+	if p := u.Port(); p != "" {
+		port = p
 	}
 	cx.u = u
+	cx.tls = u.Scheme == "https"
 	cx.addr = net.JoinHostPort(u.Hostname(), port)
+	cx.key = u.Scheme + "://" + cx.addr
 	target := u.RequestURI()
 	if !validToken(cx.method) {
 		return fmt.Errorf("%w: method %q", ErrInvalidRequest, cx.method)
@@ -426,6 +503,9 @@ func (cx *clientExchange) prepareURL(u *url.URL) error {
 	hostSet := false
 	cx.closeConn = false
 	for _, h := range cx.req.headers {
+		if cx.dropped(h.name) {
+			continue
+		}
 		if !validToken(h.name) || !validFieldValue(h.value) {
 			return fmt.Errorf("%w: header %q", ErrInvalidRequest, h.name)
 		}
@@ -449,7 +529,9 @@ func (cx *clientExchange) prepareURL(u *url.URL) error {
 		b = append(b, '\r', '\n')
 	}
 	for _, h := range cx.req.headers {
-		b = appendField(b, h.name, h.value)
+		if !cx.dropped(h.name) {
+			b = appendField(b, h.name, h.value)
+		}
 	}
 	switch {
 	case cx.req.BodyProducer != nil && cx.body == nil:
@@ -608,5 +690,43 @@ func (cx *clientExchange) redirect(resp *ClientResponse) (*url.URL, error) {
 	if resp.status <= 303 && cx.method != "GET" && cx.method != "HEAD" {
 		cx.method, cx.body = "GET", nil
 	}
+	if cx.redirects == 0 {
+		cx.origHost = strings.ToLower(cx.u.Hostname())
+	}
+	if !domainOrSubdomain(strings.ToLower(next.Hostname()), cx.origHost) {
+		cx.noCreds = true
+	}
+	if ref, err := url.Parse(loc); err == nil && ref.Host != "" {
+		cx.noHostField = true
+	}
 	return next, nil
+}
+
+// dropped reports whether the field name is left out of this request of
+// a redirect chain (see clientExchange.noCreds).
+func (cx *clientExchange) dropped(name string) bool {
+	if cx.noHostField && equalFoldString(name, "Host") {
+		return true
+	}
+	if !cx.noCreds {
+		return false
+	}
+	for _, s := range [...]string{"Authorization", "Www-Authenticate", "Cookie", "Cookie2"} {
+		if equalFoldString(name, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// domainOrSubdomain reports whether host is domain or a subdomain of it
+// (IP addresses match only themselves).
+func domainOrSubdomain(host, domain string) bool {
+	if host == domain {
+		return true
+	}
+	if net.ParseIP(domain) != nil || net.ParseIP(host) != nil {
+		return false
+	}
+	return strings.HasSuffix(host, "."+domain)
 }

@@ -369,7 +369,7 @@ func (cc *clientConn) ConnectionLost(reason error) {
 	if cx == nil {
 		return
 	}
-	if cc.headDone && cc.framing == frameClose && !errors.Is(reason, protocol.ErrPeerReset) && !errors.Is(reason, protocol.ErrAborted) {
+	if cc.headDone && cc.framing == frameClose && cc.closedCleanly(reason) {
 		// RFC 9112 §6.3: a body without framing ends with the
 		// connection. What a paused consumer held back goes first.
 		if len(cc.in) > 0 {
@@ -394,6 +394,19 @@ func (cc *clientConn) ConnectionLost(reason error) {
 		return
 	}
 	cx.fail(fmt.Errorf("%w: %w", ErrResponseIncomplete, reason))
+}
+
+// closedCleanly reports whether a connection that ended with reason ended
+// a body framed by the close: not a reset or an abort, and over TLS only
+// after the server's close_notify (RFC 9112 §9.8: without it the body may
+// have been truncated by an attacker). The reactor reports a close_notify
+// as protocol.ErrPeerClosed alone, an EOF without one joined with its
+// ErrNoCloseNotify.
+func (cc *clientConn) closedCleanly(reason error) bool {
+	if errors.Is(reason, protocol.ErrPeerReset) || errors.Is(reason, protocol.ErrAborted) {
+		return false
+	}
+	return cc.hp.tls == nil || reason == protocol.ErrPeerClosed
 }
 
 // cancelBody abandons a streamed body: the connection is aborted and the

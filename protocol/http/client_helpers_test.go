@@ -3,8 +3,10 @@ package http
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
+	"log"
 	"net"
 	nethttp "net/http"
 	"net/http/httptest"
@@ -32,7 +34,14 @@ type clientEnv struct {
 // startClient runs a one-loop reactor with a Client on it.
 func startClient(t *testing.T, opts ...ClientOption) *clientEnv {
 	t.Helper()
-	r, err := reactor.New(reactor.WithLoops(1), reactor.WithSignalHandling(false),
+	return startClientLoops(t, 1, opts...)
+}
+
+// startClientLoops runs a reactor of loops loops with a Client on its
+// first loop.
+func startClientLoops(t *testing.T, loops int, opts ...ClientOption) *clientEnv {
+	t.Helper()
+	r, err := reactor.New(reactor.WithLoops(loops), reactor.WithSignalHandling(false),
 		reactor.WithLogger(zerolog.New(io.Discard)))
 	if err != nil {
 		t.Fatal(err)
@@ -112,6 +121,13 @@ type countingServer struct {
 
 func newCountingServer(t *testing.T, h nethttp.Handler) *countingServer {
 	t.Helper()
+	return startCountingServer(t, h, nil)
+}
+
+// startCountingServer starts a countingServer, over TLS with tlsConfig
+// when it is not nil.
+func startCountingServer(t *testing.T, h nethttp.Handler, tlsConfig *tls.Config) *countingServer {
+	t.Helper()
 	s := &countingServer{}
 	s.Server = httptest.NewUnstartedServer(h)
 	s.Config.ConnState = func(_ net.Conn, st nethttp.ConnState) {
@@ -122,7 +138,13 @@ func newCountingServer(t *testing.T, h nethttp.Handler) *countingServer {
 			s.closed.Add(1)
 		}
 	}
-	s.Start()
+	if tlsConfig != nil {
+		s.Config.ErrorLog = log.New(io.Discard, "", 0) // failed handshakes are the point of some tests
+		s.TLS = tlsConfig
+		s.StartTLS()
+	} else {
+		s.Start()
+	}
 	t.Cleanup(s.Close)
 	return s
 }

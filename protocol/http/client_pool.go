@@ -1,17 +1,20 @@
 package http
 
 import (
+	"crypto/tls"
 	"net"
 
 	"github.com/mustaine/mustaine/deferred"
 	"github.com/mustaine/mustaine/protocol"
 )
 
-// hostPool is a Client's connections to one host and port, and the
-// requests waiting for one of them.
+// hostPool is a Client's connections to one scheme, host and port, and
+// the requests waiting for one of them.
 type hostPool struct {
 	c       *Client
-	addr    string
+	key     string                   // scheme "://" addr: the Client's map key
+	addr    string                   // host:port
+	tls     *tls.Config              // for https; nil for http
 	all     map[*clientConn]struct{} // connected, busy or idle
 	idle    []*clientConn            // most recently used last
 	dialing int
@@ -19,19 +22,37 @@ type hostPool struct {
 	filling bool              // maybeDial is running
 }
 
-// dial opens a connection to addr through the Client's Dialer. It is the
-// one place that connects, so that a resolver can take its place.
-func (c *Client) dial(addr string, f protocol.Factory) *deferred.Deferred[protocol.Protocol] {
+// dial opens a connection to addr through the Client's Dialer, with TLS
+// when config is not nil. It is the one place that connects, so that a
+// resolver can take its place.
+func (c *Client) dial(addr string, config *tls.Config, f protocol.Factory) *deferred.Deferred[protocol.Protocol] {
+	if config != nil {
+		// prepareURL let an https request through only with a TLSDialer.
+		return c.dialer.(TLSDialer).ConnectTLSOn(c.lp, addr, config, f, c.cfg.connectTimeout)
+	}
 	return c.dialer.ConnectTCPOn(c.lp, addr, f, c.cfg.connectTimeout)
+}
+
+// newHostPool makes the pool of cx's scheme, host and port.
+func (c *Client) newHostPool(cx *clientExchange) *hostPool {
+	hp := &hostPool{c: c, key: cx.key, addr: cx.addr, all: make(map[*clientConn]struct{})}
+	if cx.tls {
+		hp.tls = c.cfg.tls
+		if hp.tls.ServerName == "" {
+			hp.tls = hp.tls.Clone()
+			hp.tls.ServerName = cx.u.Hostname()
+		}
+	}
+	c.hosts[cx.key] = hp
+	return hp
 }
 
 // enqueue gives cx an idle connection to its host, or queues it (at the
 // front for a retry) and connects if the host is below its limit.
 func (c *Client) enqueue(cx *clientExchange, front bool) {
-	hp := c.hosts[cx.addr]
+	hp := c.hosts[cx.key]
 	if hp == nil {
-		hp = &hostPool{c: c, addr: cx.addr, all: make(map[*clientConn]struct{})}
-		c.hosts[cx.addr] = hp
+		hp = c.newHostPool(cx)
 	}
 	if !cx.fresh {
 		for len(hp.idle) > 0 {
@@ -82,7 +103,7 @@ func (hp *hostPool) dialOne() {
 	c.stats.Dials++
 	cc := &clientConn{c: c, hp: hp}
 	f := protocol.FactoryFunc(func(net.Addr) protocol.Protocol { return cc })
-	c.dial(hp.addr, f).AddBoth(func(p protocol.Protocol, err error) (protocol.Protocol, error) {
+	c.dial(hp.addr, hp.tls, f).AddBoth(func(p protocol.Protocol, err error) (protocol.Protocol, error) {
 		hp.dialing--
 		if err != nil {
 			// The request at the head of the queue gets the error, as the
@@ -147,8 +168,8 @@ func (hp *hostPool) gone(cc *clientConn) {
 // so that a client calling many hosts does not keep one pool per host
 // forever.
 func (hp *hostPool) forgetIfEmpty() {
-	if len(hp.all) == 0 && hp.dialing == 0 && len(hp.queue) == 0 && hp.c.hosts[hp.addr] == hp {
-		delete(hp.c.hosts, hp.addr)
+	if len(hp.all) == 0 && hp.dialing == 0 && len(hp.queue) == 0 && hp.c.hosts[hp.key] == hp {
+		delete(hp.c.hosts, hp.key)
 	}
 }
 

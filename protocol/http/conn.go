@@ -3,11 +3,11 @@ package http
 import (
 	"context"
 	"io"
+	"math"
 	"runtime/debug"
 	"time"
 
 	"github.com/mustaine/mustaine/protocol"
-	"github.com/mustaine/mustaine/timer"
 )
 
 // Connection states. A connection is in exactly one of them; the table
@@ -98,26 +98,21 @@ const lingerTimeout = 2 * time.Second
 // bound.
 const outHandOver = 32 << 10
 
-// exchange is a connection's request and response, allocated together.
+// exchange is what a connection needs while it has a request in
+// progress: the request, its response and the parser and buffer state
+// between them, allocated together with the connection's first bytes and
+// given back to the loop's pool when the connection goes idle between
+// requests (see conn.releaseExchange), so that an idle connection holds
+// only its small conn.
 type exchange struct {
-	req Request
-	w   ResponseWriter
+	reqState
+	request Request
+	writer  ResponseWriter
 }
 
-// conn is the HTTP protocol of one connection. It is also the transport's
-// streaming producer for the whole life of the connection: the transport
-// pauses it above its high-water mark and resumes it below the low mark,
-// and it forwards both to a streamed response's producer.
-type conn struct {
-	srv  *Server
-	cfg  *config
-	ls   *loopState
-	t    protocol.Transport
-	loop protocol.Loop
-
-	// The request and response are reused for every request on the
-	// connection; they are allocated with its first bytes, so that an idle
-	// connection that has sent nothing stays small.
+// reqState is the per-request half of a connection's state. conn embeds a
+// pointer to it, nil while the connection is idle with nothing buffered.
+type reqState struct {
 	req *Request
 	w   *ResponseWriter
 
@@ -126,31 +121,55 @@ type conn struct {
 	body []byte // a chunked request's decoded body
 	out  []byte // output not yet handed to the transport
 
-	state        uint8 // see the state table
-	ending       uint8
-	outPaused    bool // the transport paused us: dispatch nothing, read nothing
-	processing   bool // inside process: output is flushed when it ends
 	continueSent bool // 100 Continue went out for the current request
-	hp           headParser
-	headLen      int
-	rawPos       int // chunked: raw bytes consumed, from the request's start
-	dec          chunkedDecoder
-	requests     int
-	reported     bool  // the response hook ran for the current response
-	panicErr     error // the panic a 500 answers, during fail
-	streamReq    bool  // the head just parsed is for a handler that streams its body
-	bs           bodyStream
-	feedFn       func()
-	started      time.Time // the current request's dispatch, with a response hook
+	reported     bool // the response hook ran for the current response
+	streamReq    bool // the head just parsed is for a handler that streams its body
+	// pinned marks an exchange a handler may still hold after its
+	// response ended (it deferred its response or streamed the body): it
+	// stays with its connection rather than going back to the pool, so
+	// a stale *Request or *ResponseWriter never reaches another
+	// connection's request.
+	pinned   bool
+	hp       headParser
+	headLen  int
+	rawPos   int // chunked: raw bytes consumed, from the request's start
+	dec      chunkedDecoder
+	panicErr error // the panic a 500 answers, during fail
+	bs       bodyStream
+	feedFn   func()    // c.feed, made when a body stream starts
+	started  time.Time // the current request's dispatch, with a response hook
+}
 
-	timer       timer.Handle
-	timerArmed  bool
-	armedFor    time.Time
-	deadline    time.Time
-	deadFrom    time.Time     // the clock reading deadline was computed from
-	deadDur     time.Duration // and the duration added to it
+// conn is the HTTP protocol of one connection. It is also the transport's
+// streaming producer for the whole life of the connection: the transport
+// pauses it above its high-water mark and resumes it below the low mark,
+// and it forwards both to a streamed response's producer.
+//
+// It is kept small, because an idle connection holds only this: the
+// per-request state is in *reqState (nil while idle), the loop is reached
+// through ls, and the one timeout waits on one of the loop's timeout
+// queues (see timeoutQueue) rather than holding a timer of its own.
+type conn struct {
+	srv *Server
+	ls  *loopState
+	t   protocol.Transport
+	*reqState
+
+	tprev, tnext *conn  // c's neighbours on its timeout queue
+	deadline     int64  // when c's timeout expires, on ls's clock (loopState.mono)
+	requests     uint32 // served so far, for WithMaxRequests (saturates)
+	tq           uint8  // 1 + the index in ls.queues of the queue c waits on; 0: none
+
+	state       uint8 // see the state table
+	ending      uint8
 	timeoutKind uint8
-	fire        func()
+	outPaused   bool // the transport paused us: dispatch nothing, read nothing
+	processing  bool // inside process: output is flushed when it ends
+	// batching says process is serving a batch of requests, and
+	// idlePending that a response of the batch left the connection idle:
+	// its idle timeout is set once, when the batch ends (see endBatch).
+	batching    bool
+	idlePending bool
 }
 
 var (
@@ -164,12 +183,9 @@ var (
 // closed after the read-header timeout.
 func (c *conn) ConnectionMade(t protocol.Transport) {
 	c.t = t
-	c.loop = t.Loop()
-	c.ls = c.srv.loopState(c.loop)
-	c.fire = c.onTimer
-	c.feedFn = c.feed
+	c.ls = c.srv.loopState(t.Loop())
 	_ = t.RegisterProducer(c, true)
-	c.setTimeout(timeoutIdle, c.cfg.readHeaderTimeout)
+	c.setTimeout(timeoutIdle, c.srv.cfg.readHeaderTimeout)
 }
 
 // DataReceived parses what it can of data and serves the complete
@@ -180,11 +196,8 @@ func (c *conn) DataReceived(data []byte) {
 	if c.state >= stateClosing || len(data) == 0 {
 		return // closing: input is dropped
 	}
-	if c.req == nil {
-		ex := new(exchange)
-		c.req, c.w = &ex.req, &ex.w
-		c.req.remote = c.t.RemoteAddr()
-		c.req.c = c
+	if c.reqState == nil {
+		c.takeExchange()
 	}
 	if c.state == stateHandler && c.bodyPending() {
 		c.streamData(data)
@@ -212,10 +225,46 @@ func (c *conn) DataReceived(data []byte) {
 		c.process(c.in, true)
 	}
 	c.flush()
+	c.releaseExchange()
+}
+
+// takeExchange gives c the per-request state it needs from its first
+// byte on: one from the loop's pool, or a new one.
+func (c *conn) takeExchange() {
+	rs := c.ls.getExchange()
+	rs.req.remote = c.t.RemoteAddr()
+	rs.req.c = c
+	c.reqState = rs
+}
+
+// releaseExchange gives the per-request state back to the loop's pool
+// once the connection is idle between requests with nothing buffered, so
+// that a kept-alive connection waiting for its next request holds only
+// its conn. A pinned exchange (see reqState.pinned) stays.
+func (c *conn) releaseExchange() {
+	rs := c.reqState
+	if rs == nil || c.state != stateIdle || c.processing || rs.pinned ||
+		rs.in != nil || rs.held != nil || rs.body != nil || rs.out != nil || rs.bs.active || c.responding() {
+		return
+	}
+	c.reqState = nil
+	rs.req.c, rs.req.remote = nil, nil
+	c.ls.putExchange(rs)
+}
+
+// hasInput reports whether unparsed input is buffered.
+func (c *conn) hasInput() bool { return c.reqState != nil && len(c.in) > 0 }
+
+// curReq is the request in progress or last served, or nil while idle.
+func (c *conn) curReq() *Request {
+	if c.reqState == nil {
+		return nil
+	}
+	return c.req
 }
 
 // parkLimit is how much input may wait behind an unfinished response.
-func (c *conn) parkLimit() int { return c.cfg.maxLine + c.cfg.maxHeader + 64<<10 }
+func (c *conn) parkLimit() int { return c.srv.cfg.maxLine + c.srv.cfg.maxHeader + 64<<10 }
 
 // updateReading pauses or resumes reading from the peer: no reading while
 // the output is paused or while more than parkLimit waits unparsed behind
@@ -288,25 +337,23 @@ func (c *conn) Drain() {
 		!eof && (c.state == stateBody || c.state == stateHead && len(c.in) > 0) {
 		return // the current request finishes, then the connection closes
 	}
-	c.closeAfterOutput(len(c.in) > 0)
+	c.closeAfterOutput(c.hasInput())
 	c.flush()
 }
 
 // ConnectionLost releases the connection's buffers. A deferred response
 // keeps its request's buffers until its Finish.
 func (c *conn) ConnectionLost(reason error) {
-	responding := c.responding()
-	if c.req != nil {
-		c.req.cancelContext(ErrClientGone)
-	}
-	if responding {
-		c.report(c.w.status, c.w.written, c.req.gone, false)
-	}
 	c.state = stateLost
 	c.timeoutKind = timeoutNone
-	if c.timerArmed {
-		c.timer.Cancel()
-		c.timerArmed = false
+	c.unqueue()
+	if c.reqState == nil {
+		return
+	}
+	responding := c.responding()
+	c.req.cancelContext(ErrClientGone)
+	if responding {
+		c.report(c.w.status, c.w.written, c.req.gone, false)
 	}
 	c.ls.putBuf(c.in)
 	c.ls.putBuf(c.out)
@@ -319,7 +366,7 @@ func (c *conn) ConnectionLost(reason error) {
 
 // responding reports whether a response was started and is not finished.
 func (c *conn) responding() bool {
-	return c.w != nil && c.w.c == c && !c.w.finished
+	return c.reqState != nil && c.w.c == c && !c.w.finished
 }
 
 // process parses and serves the requests in buf, which starts at the
@@ -327,6 +374,7 @@ func (c *conn) responding() bool {
 // be kept) or the transport's data (and must be copied to be kept).
 func (c *conn) process(buf []byte, owned bool) {
 	c.processing = true
+	c.batching = true
 	pos := 0
 loop:
 	for c.state < stateHandler {
@@ -355,7 +403,7 @@ loop:
 				// timeout, so a request in steady state costs no timer
 				// operation; the deadline runs from its first read.
 				if c.timeoutKind != timeoutHead {
-					c.setTimeout(timeoutHead, c.cfg.readHeaderTimeout)
+					c.setTimeout(timeoutHead, c.srv.cfg.readHeaderTimeout)
 				}
 				break loop
 			}
@@ -367,7 +415,7 @@ loop:
 				c.streamReq = false
 				c.startStream(buf, owned, pos)
 				if c.state == stateHandler {
-					c.processing = false
+					c.endBatch()
 					return
 				}
 				buf, owned, pos = c.in, true, 0
@@ -387,7 +435,7 @@ loop:
 					c.out = append(c.outBuf(), "HTTP/1.1 100 Continue\r\n\r\n"...)
 				}
 				if c.timeoutKind != timeoutBody {
-					c.setTimeout(timeoutBody, c.cfg.readBodyTimeout)
+					c.setTimeout(timeoutBody, c.srv.cfg.readBodyTimeout)
 				}
 				if c.req.chunked {
 					buf = c.compactChunked(buf, owned, pos)
@@ -399,7 +447,7 @@ loop:
 			c.dispatch()
 			if c.state == stateHandler {
 				c.hold(buf, owned, pos, end)
-				c.processing = false
+				c.endBatch()
 				return
 			}
 			pos += end
@@ -412,9 +460,22 @@ loop:
 		}
 	}
 	c.keep(buf, owned, pos)
-	c.processing = false
+	c.endBatch()
 	if c.ending == endEOF && c.state < stateHandler && !c.outPaused {
 		c.inputEnded()
+	}
+}
+
+// endBatch ends process's batch: the idle timeout a response of the batch
+// asked for is set now, once per batch rather than once per pipelined
+// request, if the connection is still idle waiting for it.
+func (c *conn) endBatch() {
+	c.processing, c.batching = false, false
+	if c.idlePending {
+		c.idlePending = false
+		if c.state == stateIdle && c.timeoutKind == timeoutIdle {
+			c.setTimeout(timeoutIdle, c.srv.cfg.idleTimeout)
+		}
 	}
 }
 
@@ -450,8 +511,8 @@ func (c *conn) readHead(b []byte) (int, int) {
 	if c.hp == (headParser{}) {
 		c.req.reset()
 	}
-	n, st := c.hp.parse(b, c.req, &c.cfg.limits)
-	if st == statusPayloadTooLarge && c.req.head != nil && c.req.contentLength > c.cfg.maxBody &&
+	n, st := c.hp.parse(b, c.req, &c.srv.cfg.limits)
+	if st == statusPayloadTooLarge && c.req.head != nil && c.req.contentLength > c.srv.cfg.maxBody &&
 		c.hp == (headParser{}) && c.wantsStream() {
 		// The head is whole: only its length is over the in-memory
 		// limit, which a streamed body does not have.
@@ -474,7 +535,7 @@ func (c *conn) readBody(r []byte) (int, int) {
 		if c.body == nil {
 			c.body = c.ls.getBuf()
 		}
-		k, body, st := c.dec.decode(r[c.rawPos:], c.body, &c.cfg.limits)
+		k, body, st := c.dec.decode(r[c.rawPos:], c.body, &c.srv.cfg.limits)
 		c.body = body
 		c.rawPos += k
 		if st != 0 || c.dec.state != chunkDone {
@@ -552,17 +613,22 @@ func (c *conn) hold(buf []byte, owned bool, pos, end int) {
 
 // dispatch runs the handler for the parsed request.
 func (c *conn) dispatch() {
-	c.requests++
+	if c.requests < math.MaxUint32 {
+		c.requests++
+	}
 	c.timeoutKind = timeoutNone
 	c.state = stateHandler
 	c.reported = false
-	if c.cfg.onResponse != nil {
-		c.started = c.loop.Now()
+	if c.srv.cfg.onResponse != nil {
+		c.started = c.ls.loop.Now()
 	}
 	w := c.w
 	w.start(c)
 	c.serve()
 	w.inHandler = false
+	if w.deferred {
+		c.pinned = true // the handler keeps w: see reqState.pinned
+	}
 	if !w.finished && !w.deferred {
 		_ = w.Finish()
 	}
@@ -605,7 +671,7 @@ func (c *conn) handlerPanic(v any) {
 // maxedOut reports whether this request is the last the connection may
 // serve.
 func (c *conn) maxedOut() bool {
-	return c.cfg.maxRequests > 0 && c.requests >= c.cfg.maxRequests
+	return c.srv.cfg.maxRequests > 0 && int64(c.requests) >= int64(c.srv.cfg.maxRequests)
 }
 
 // responseDone moves on once a response is finished: to the next request,
@@ -619,7 +685,13 @@ func (c *conn) responseDone(closeAfter bool) {
 		c.closeAfterOutput(len(c.in) > 0)
 	} else {
 		c.state = stateIdle
-		c.setTimeout(timeoutIdle, c.cfg.idleTimeout)
+		if c.batching {
+			// Set when the batch ends: until then nothing else runs on
+			// this loop, so no timeout can be missed.
+			c.timeoutKind, c.idlePending = timeoutIdle, true
+		} else {
+			c.setTimeout(timeoutIdle, c.srv.cfg.idleTimeout)
+		}
 	}
 	if c.processing {
 		return // process goes on with the next pipelined request
@@ -630,15 +702,22 @@ func (c *conn) responseDone(closeAfter bool) {
 // resume goes on with the input that waited behind a deferred response or
 // while the output was paused, then flushes.
 func (c *conn) resume() {
-	if c.state < stateHandler && !c.outPaused && (len(c.in) > 0 || c.ending == endEOF) {
+	if c.state < stateHandler && !c.outPaused && (c.hasInput() || c.ending == endEOF) {
+		if c.reqState == nil {
+			c.takeExchange()
+		}
 		c.process(c.in, true)
 	}
 	c.updateReading()
 	c.flush()
+	c.releaseExchange()
 }
 
 // requestDone releases the finished request's buffers.
 func (c *conn) requestDone() {
+	if c.reqState == nil {
+		return
+	}
 	c.ls.putBuf(c.held)
 	c.held = nil
 	c.ls.putBuf(c.body)
@@ -646,12 +725,10 @@ func (c *conn) requestDone() {
 	if c.bs.active {
 		c.bs = bodyStream{}
 	}
-	if c.req != nil {
-		c.req.body = nil
-		c.req.head = nil
-		if c.req.ctx != nil {
-			c.req.cancelContext(context.Canceled)
-		}
+	c.req.body = nil
+	c.req.head = nil
+	if c.req.ctx != nil {
+		c.req.cancelContext(context.Canceled)
 	}
 }
 
@@ -664,7 +741,7 @@ func (c *conn) fail(status int) {
 		c.reported = false
 		c.started = time.Time{}
 	}
-	b := c.ls.prefix.appendFixed(c.outBuf(), status, true, c.loop.Now())
+	b := c.ls.prefix.appendFixed(c.outBuf(), status, true, c.ls.loop.Now())
 	var n int
 	if headers, body, ok := c.errorBody(status); ok {
 		for i := range headers {
@@ -706,6 +783,12 @@ func (c *conn) flushIfOutside() {
 
 // flush hands the output to the transport and, when closing, closes.
 func (c *conn) flush() {
+	if c.reqState == nil {
+		if c.state == stateClosing || c.state == stateClosingLinger {
+			c.closeNow()
+		}
+		return
+	}
 	c.handOver()
 	switch c.state {
 	case stateClosing, stateClosingLinger:
@@ -750,45 +833,29 @@ func (c *conn) closeNow() {
 }
 
 // setTimeout starts the timeout of the given kind, d from now (d <= 0:
-// none). One timer serves every kind: it is only moved when the new
-// deadline is earlier than the one it is armed for, and on firing it
-// re-arms itself if the deadline moved later meanwhile, so requests in
-// steady state cost no timer-wheel operation.
+// none). c waits on the loop's queue for d, whose connections all expire
+// in the order they joined it (see timeoutQueue): moving the deadline
+// later, as every request on a kept-alive connection does, is an unlink
+// and an append, with no timer-wheel operation.
 func (c *conn) setTimeout(kind uint8, d time.Duration) {
 	if d <= 0 || c.state >= stateClosed {
 		c.timeoutKind = timeoutNone
+		c.unqueue()
 		return
 	}
 	c.timeoutKind = kind
-	// The loop's clock only moves between loop turns, so every response
-	// of a pipelined batch asks for the same deadline: compute it once.
-	if now := c.loop.Now(); d != c.deadDur || !now.Equal(c.deadFrom) {
-		c.deadline = now.Add(d)
-		c.deadFrom, c.deadDur = now, d
+	q := c.ls.queue(d)
+	c.deadline = c.ls.mono() + int64(d)
+	if c.tq == q.index && c.tnext == nil {
+		return // already last: its later deadline keeps the order
 	}
-	if c.timerArmed && !c.armedFor.After(c.deadline) {
-		return
-	}
-	if c.timerArmed && !c.timer.Reset(d) {
-		c.timer.Cancel()
-		c.timerArmed = false
-	}
-	if !c.timerArmed {
-		c.timer = c.loop.CallLater(d, c.fire)
-	}
-	c.timerArmed = true
-	c.armedFor = c.deadline
+	c.unqueue()
+	q.push(c)
 }
 
+// onTimer is called by c's timeout queue once c's deadline has passed.
 func (c *conn) onTimer() {
-	c.timerArmed = false
 	if c.timeoutKind == timeoutNone || c.state >= stateClosed {
-		return
-	}
-	if rem := c.deadline.Sub(c.loop.Now()); rem > 0 {
-		c.timer = c.loop.CallLater(rem, c.fire)
-		c.timerArmed = true
-		c.armedFor = c.deadline
 		return
 	}
 	kind := c.timeoutKind
@@ -832,7 +899,7 @@ func (c *conn) PauseProducing() {
 	if c.state >= stateClosed {
 		return
 	}
-	c.setTimeout(timeoutWrite, c.cfg.writeTimeout)
+	c.setTimeout(timeoutWrite, c.srv.cfg.writeTimeout)
 	c.t.PauseReading()
 	if c.responding() {
 		if p := c.w.producer; p != nil {
@@ -852,7 +919,7 @@ func (c *conn) ResumeProducing() {
 	if c.timeoutKind == timeoutWrite {
 		c.timeoutKind = timeoutNone
 		if c.state == stateIdle {
-			c.setTimeout(timeoutIdle, c.cfg.idleTimeout)
+			c.setTimeout(timeoutIdle, c.srv.cfg.idleTimeout)
 		}
 	}
 	if c.responding() {
@@ -868,7 +935,7 @@ func (c *conn) ResumeProducing() {
 // StopProducing is called when the connection is lost: a streamed
 // response's producer learns it must stop.
 func (c *conn) StopProducing() {
-	if c.w == nil {
+	if c.reqState == nil {
 		return
 	}
 	if p := c.w.producer; p != nil {

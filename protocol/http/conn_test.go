@@ -707,7 +707,7 @@ func TestDeferredRequestFromPiecesSurvivesLaterInput(t *testing.T) {
 
 func TestSilentConnectionIsClosedAtTheHeaderTimeoutAndHoldsNoRequest(t *testing.T) {
 	h := newHarness(t, echo, WithReadHeaderTimeout(time.Second))
-	if c := h.p.(*conn); c.req != nil || c.w != nil {
+	if c := h.p.(*conn); c.reqState != nil {
 		t.Fatal("a connection that sent nothing already holds a request and response")
 	}
 	h.loop.Advance(time.Second)

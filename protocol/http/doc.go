@@ -10,8 +10,10 @@
 //
 // The package also has an HTTP/1.1 client, Client (Twisted's Agent): it
 // runs on one loop, returns Deferreds of ClientResponse, pools keep-alive
-// connections per host, and parses responses with the same field and
-// framing rules as the server; see Client.
+// connections per scheme, host and port, speaks "http" and, through the
+// reactor's TLS (crypto/tls, verified by default), "https", and parses
+// responses with the same field and framing rules as the server; see
+// Client.
 //
 // # Routing
 //

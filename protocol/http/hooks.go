@@ -94,14 +94,14 @@ func WithResponseHook(fn func(r *Request, info ResponseInfo)) Option {
 
 // report calls the response hook, once per response.
 func (c *conn) report(status int, n int64, err error, generated bool) {
-	fn := c.cfg.onResponse
+	fn := c.srv.cfg.onResponse
 	if fn == nil || c.reported {
 		return
 	}
 	c.reported = true
 	var d time.Duration
 	if !c.started.IsZero() {
-		d = c.loop.Now().Sub(c.started)
+		d = c.ls.loop.Now().Sub(c.started)
 	}
 	r := c.req
 	if generated {
@@ -120,13 +120,15 @@ func (c *conn) errRequest() *Request {
 	if c.state == stateHandler {
 		return c.req
 	}
-	return &Request{method: c.req.method, remote: c.req.remote}
+	r := &Request{remote: c.req.remote}
+	r.method = c.req.method
+	return r
 }
 
 // errorBody runs the error hook for status; it returns the header fields
 // and body to send, or ok false for the default answer.
 func (c *conn) errorBody(status int) (headers []headerField, body []byte, ok bool) {
-	fn := c.cfg.onError
+	fn := c.srv.cfg.onError
 	if fn == nil {
 		return nil, nil, false
 	}
@@ -148,8 +150,8 @@ func (c *conn) errorBody(status int) (headers []headerField, body []byte, ok boo
 // default to the reactor's logger (to standard error when the loop has
 // none).
 func (c *conn) panicked(pe *protocol.PanicError) {
-	if c.cfg.onPanic != nil {
-		c.cfg.onPanic(pe)
+	if c.srv.cfg.onPanic != nil {
+		c.srv.cfg.onPanic(pe)
 		return
 	}
 	c.logPanic(pe, "http handler panicked")
@@ -159,7 +161,7 @@ func (c *conn) panicked(pe *protocol.PanicError) {
 type loopLogger interface{ Logger() *zerolog.Logger }
 
 func (c *conn) logPanic(pe *protocol.PanicError, msg string) {
-	if ll, ok := c.loop.(loopLogger); ok {
+	if ll, ok := c.ls.loop.(loopLogger); ok {
 		e := ll.Logger().Error().Str("panic", fmt.Sprint(pe.Value))
 		if c.t != nil && c.t.RemoteAddr() != nil {
 			e = e.Str("peer", c.t.RemoteAddr().String())

@@ -1,6 +1,8 @@
 package http
 
 import (
+	"time"
+
 	"github.com/mustaine/mustaine/protocol"
 )
 
@@ -313,7 +315,7 @@ func (w *ResponseWriter) Finish() error {
 		w.closeAfter = true
 		c.endBody(ErrResponseFinished)
 	}
-	if c.cfg.onResponse != nil {
+	if c.srv.cfg.onResponse != nil {
 		c.report(w.status, w.written, nil, false)
 	}
 	if !w.committed {
@@ -364,7 +366,7 @@ func (w *ResponseWriter) releaseProducer() { w.producer = nil }
 
 // Loop is the loop of the request's connection: its clock and timers, and
 // where a deferred response must be finished.
-func (w *ResponseWriter) Loop() protocol.Loop { return w.c.loop }
+func (w *ResponseWriter) Loop() protocol.Loop { return w.c.ls.loop }
 
 // commit appends the head to the connection's output, followed by the
 // buffered body. With final, the body is complete and gets an exact
@@ -420,7 +422,21 @@ func (w *ResponseWriter) commit(final bool) {
 // means no Content-Length field.
 func (w *ResponseWriter) appendHead(b []byte, length int64) []byte {
 	c := w.c
-	b = c.ls.prefix.appendFixed(b, w.status, !w.customDate, c.loop.Now())
+	now := c.ls.loop.Now()
+	m := &c.ls.lastHead
+	if m.same(w, length, now) {
+		return append(b, m.out...)
+	}
+	start := len(b)
+	b = w.buildHead(b, length, now)
+	m.keep(w, length, now, b[start:])
+	return b
+}
+
+// buildHead is appendHead without the loop's memo.
+func (w *ResponseWriter) buildHead(b []byte, length int64, now time.Time) []byte {
+	c := w.c
+	b = c.ls.prefix.appendFixed(b, w.status, !w.customDate, now)
 	for i := range w.headers {
 		b = appendField(b, w.headers[i].name, w.headers[i].value)
 	}
@@ -438,6 +454,75 @@ func (w *ResponseWriter) appendHead(b []byte, length int64) []byte {
 		b = append(b, "Connection: keep-alive\r\n"...)
 	}
 	return append(b, '\r', '\n')
+}
+
+// headMemo is a loop's last response head and everything it was made
+// from: a response with the same status, fields, length, framing and Date
+// second (every response of a pipelined batch to the same handler, within
+// a second) copies it instead of building it again. Its buffers are made
+// once, so it never allocates per response.
+type headMemo struct {
+	valid   bool
+	status  int
+	length  int64
+	sec     int64
+	flags   uint8
+	headers []headerField
+	out     []byte
+}
+
+// Bounds of what headMemo keeps.
+const (
+	headMemoFields = 8
+	headMemoBytes  = 512
+)
+
+// headFlags are the inputs of a head besides its status, fields and
+// length.
+func headFlags(w *ResponseWriter) uint8 {
+	var f uint8
+	if w.mode == modeChunked {
+		f |= 1
+	}
+	if w.closeAfter {
+		f |= 2
+	}
+	if w.c.req.minor == 0 {
+		f |= 4
+	}
+	if w.customDate {
+		f |= 8
+	}
+	return f
+}
+
+// same reports whether w's head, at now, is m's.
+func (m *headMemo) same(w *ResponseWriter, length int64, now time.Time) bool {
+	if !m.valid || m.status != w.status || m.length != length || len(m.headers) != len(w.headers) ||
+		m.flags != headFlags(w) || m.sec != now.Unix() {
+		return false
+	}
+	for i := range w.headers {
+		if m.headers[i] != w.headers[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// keep remembers head, w's head at now, if it fits.
+func (m *headMemo) keep(w *ResponseWriter, length int64, now time.Time, head []byte) {
+	if len(w.headers) > headMemoFields || len(head) > headMemoBytes {
+		m.valid = false
+		return
+	}
+	if m.out == nil {
+		m.out = make([]byte, 0, headMemoBytes)
+		m.headers = make([]headerField, 0, headMemoFields)
+	}
+	m.valid, m.status, m.length, m.flags, m.sec = true, w.status, length, headFlags(w), now.Unix()
+	m.headers = append(m.headers[:0], w.headers...)
+	m.out = append(m.out[:0], head...)
 }
 
 // appendField appends "name: value\r\n", dropping an invalid name and

@@ -1,6 +1,7 @@
 package http
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"net/url"
@@ -69,6 +70,10 @@ type Router struct {
 
 	// The Router's own answers, wrapped in its middleware.
 	h404, h405, hRedirect Handler
+
+	// gen counts the routes registered: a loop's remembered match (see
+	// routeMemo) is only used while it is unchanged.
+	gen uint64
 }
 
 // redirectStatus is the status of the Router's redirects, as ServeMux.
@@ -130,6 +135,7 @@ func (rt *Router) Handle(pattern string, h Handler) error {
 	r := &route{pat: p, handler: h, stream: stream}
 	r.wrapped = Chain(h, rt.mw...)
 	rt.routes = append(rt.routes, r)
+	rt.gen++
 	n := rt.root.child(p.host).child(p.method)
 	n.addSegments(p.segments, r)
 	return nil
@@ -210,6 +216,14 @@ func (rt *Router) route(r *Request) {
 	r.matched = nil
 	r.npv = 0
 	r.pvDecoded = r.pvDecoded[:0]
+	var memo *routeMemo
+	if r.c != nil {
+		memo = &r.c.ls.memo
+		if memo.hit(rt, r) {
+			r.matched, r.routeKind = memo.route, routeFound
+			return
+		}
+	}
 	host := stripHostPort(r.HostBytes())
 	p := r.PathBytes()
 	clean := true
@@ -234,6 +248,9 @@ func (rt *Router) route(r *Request) {
 	}
 	if n != nil {
 		r.matched, r.routeKind = n.route, routeFound
+		if memo != nil && r.npv == 0 && exactMatch(n.route.pat, p) {
+			memo.keep(rt, r, n.route)
+		}
 		return
 	}
 	r.npv = 0
@@ -242,6 +259,50 @@ func (rt *Router) route(r *Request) {
 		return
 	}
 	r.routeKind = routeNotFound
+}
+
+// routeMemo is a loop's last match of a route without path values: the
+// next request with the same method, Host and path (every request of a
+// pipelined batch, and most of a benchmark's or a health check's) gets
+// the same route from a comparison instead of a walk of the tree. It is
+// in the loop's state, so it needs no lock; it holds only what a match
+// depends on, copied into buffers it owns.
+type routeMemo struct {
+	rt     *Router
+	gen    uint64
+	route  *route
+	method string
+	host   []byte
+	path   []byte
+}
+
+// routeMemoMax is the longest Host or path remembered: the buffers are
+// made once, at this size, so remembering never allocates per request.
+const routeMemoMax = 128
+
+// hit reports whether r routes to m.route, because it has the method, Host
+// and path m remembered from rt at its current generation. The raw Host
+// and path are compared: a request equal in both routes the same way.
+func (m *routeMemo) hit(rt *Router, r *Request) bool {
+	return m.route != nil && m.rt == rt && m.gen == rt.gen && m.method == r.method &&
+		bytes.Equal(m.path, r.PathBytes()) && bytes.Equal(m.host, r.HostBytes())
+}
+
+// keep remembers that r routed to rt's route ro, when its Host and path
+// fit the buffers.
+func (m *routeMemo) keep(rt *Router, r *Request, ro *route) {
+	host, path := r.HostBytes(), r.PathBytes()
+	if len(host) > routeMemoMax || len(path) > routeMemoMax {
+		m.route = nil
+		return
+	}
+	if m.host == nil {
+		m.host = make([]byte, 0, routeMemoMax)
+		m.path = make([]byte, 0, routeMemoMax)
+	}
+	m.rt, m.gen, m.route, m.method = rt, rt.gen, ro, r.method
+	m.host = append(m.host[:0], host...)
+	m.path = append(m.path[:0], path...)
 }
 
 func (r *Request) setRedirect(loc string) {

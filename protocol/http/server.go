@@ -3,6 +3,7 @@ package http
 import (
 	"net"
 	"sync"
+	"time"
 
 	"github.com/mustaine/mustaine/protocol"
 )
@@ -40,7 +41,7 @@ func NewServer(h Handler, opts ...Option) (*Server, error) {
 
 // BuildProtocol returns the HTTP protocol for a new connection.
 func (s *Server) BuildProtocol(addr net.Addr) protocol.Protocol {
-	return &conn{srv: s, cfg: &s.cfg}
+	return &conn{srv: s}
 }
 
 // loopState returns the per-loop state of l, creating it on first use.
@@ -50,7 +51,7 @@ func (s *Server) loopState(l protocol.Loop) *loopState {
 	defer s.mu.Unlock()
 	ls := s.loops[l]
 	if ls == nil {
-		ls = &loopState{prefix: newHeadPrefix(s.cfg.serverName)}
+		ls = &loopState{prefix: newHeadPrefix(s.cfg.serverName), loop: l, epoch: l.Now()}
 		s.loops[l] = ls
 	}
 	return ls
@@ -61,6 +62,125 @@ func (s *Server) loopState(l protocol.Loop) *loopState {
 type loopState struct {
 	prefix headPrefix
 	free   [][]byte
+	loop   protocol.Loop
+	epoch  time.Time // the loop's time when ls was made: mono's zero
+	// queues has one timeout queue per timeout duration in use (a
+	// server has at most six: see conn.setTimeout), never removed.
+	queues    []*timeoutQueue
+	exchanges []*reqState // idle exchanges for reuse
+	memo      routeMemo   // the loop's last route match
+	lastHead  headMemo    // the loop's last response head
+}
+
+// mono is the loop's current time as nanoseconds since ls.epoch, which
+// keeps a connection's deadline to one word.
+func (ls *loopState) mono() int64 { return int64(ls.loop.Now().Sub(ls.epoch)) }
+
+// exchangeKeep bounds the exchanges a loop keeps for reuse: enough for the
+// connections that are busy at once, not one per idle connection.
+const exchangeKeep = 256
+
+// getExchange returns an idle exchange's state from the pool, or that of a
+// new one.
+func (ls *loopState) getExchange() *reqState {
+	if n := len(ls.exchanges); n > 0 {
+		rs := ls.exchanges[n-1]
+		ls.exchanges[n-1] = nil
+		ls.exchanges = ls.exchanges[:n-1]
+		return rs
+	}
+	ex := new(exchange)
+	ex.req, ex.w = &ex.request, &ex.writer
+	return &ex.reqState
+}
+
+// putExchange keeps rs, which holds no buffer, for the next connection
+// that receives bytes.
+func (ls *loopState) putExchange(rs *reqState) {
+	if len(ls.exchanges) < exchangeKeep {
+		ls.exchanges = append(ls.exchanges, rs)
+	}
+}
+
+// queue returns the loop's timeout queue for d, making it on first use.
+func (ls *loopState) queue(d time.Duration) *timeoutQueue {
+	for _, q := range ls.queues {
+		if q.d == d {
+			return q
+		}
+	}
+	q := &timeoutQueue{ls: ls, d: d, index: uint8(len(ls.queues) + 1)}
+	q.fireFn = q.fire
+	ls.queues = append(ls.queues, q)
+	return q
+}
+
+// timeoutQueue is a loop's list of the connections waiting on a timeout of
+// one duration. A deadline is always set as now+d on a clock that never
+// goes back, so a connection that joins at the tail has the latest
+// deadline and the list stays in deadline order with no sorting: the
+// queue needs one timer of the loop's, armed for its head, instead of one
+// per connection (and an idle connection holds two links, not a timer).
+// The timer is not moved when the head leaves; it fires, finds the new
+// head not due yet, and is armed again for it.
+type timeoutQueue struct {
+	ls         *loopState
+	d          time.Duration
+	index      uint8 // 1 + its index in ls.queues, as conn.tq holds it
+	head, tail *conn
+	armed      bool
+	fireFn     func()
+}
+
+// push appends c, whose deadline is the latest, and arms the timer if it
+// is not.
+func (q *timeoutQueue) push(c *conn) {
+	c.tq, c.tprev, c.tnext = q.index, q.tail, nil
+	if q.tail != nil {
+		q.tail.tnext = c
+	} else {
+		q.head = c
+	}
+	q.tail = c
+	if !q.armed {
+		q.armed = true
+		q.ls.loop.CallLater(q.d, q.fireFn)
+	}
+}
+
+// unqueue takes c off its timeout queue, if it is on one.
+func (c *conn) unqueue() {
+	if c.tq == 0 {
+		return
+	}
+	q := c.ls.queues[c.tq-1]
+	if c.tprev != nil {
+		c.tprev.tnext = c.tnext
+	} else {
+		q.head = c.tnext
+	}
+	if c.tnext != nil {
+		c.tnext.tprev = c.tprev
+	} else {
+		q.tail = c.tprev
+	}
+	c.tq, c.tprev, c.tnext = 0, nil, nil
+}
+
+// fire times out every connection whose deadline has passed, in deadline
+// order, and arms the timer for the next one. A connection never times out
+// before its deadline: the loop's clock decides, not the timer.
+func (q *timeoutQueue) fire() {
+	q.armed = false
+	now := q.ls.mono()
+	for c := q.head; c != nil && c.deadline <= now; c = q.head {
+		c.unqueue()
+		c.onTimer()
+	}
+	if q.head != nil && !q.armed {
+		q.armed = true
+		q.ls.loop.CallLater(time.Duration(q.head.deadline-now), q.fireFn)
+	}
 }
 
 // Buffer pool bounds: buffers start small, and big ones (a large body) go
