@@ -511,6 +511,7 @@ func (p *uringPoller) sendDone(cqe uringCQE) {
 		p.l.putBuf(u.sendBuf)
 	}
 	u.sendBuf = nil
+	p.l.stats.wrote(int(cqe.res))
 	if cqe.res < 0 {
 		p.l.closeConn(c, connError(unix.Errno(-cqe.res)))
 		return
@@ -541,6 +542,9 @@ func (p *uringPoller) recvDone(cqe uringCQE, bid int) (kept bool) {
 		u.state &^= ucRecv | ucStopping
 	}
 	l := p.l
+	if cqe.res != -int32(unix.ENOBUFS) && cqe.res != -int32(unix.ECANCELED) {
+		l.stats.read(int(cqe.res)) // one receive, as one read(2)
+	}
 	switch {
 	case cqe.res > 0 && bid >= 0:
 		if len(u.held) > 0 || c.flags&readBlocked != 0 || u.state&ucStopping != 0 {
@@ -623,6 +627,9 @@ func (p *uringPoller) resume(c *conn) {
 		return
 	}
 	c.flags &^= fReadPending
+	if c.proxy != nil && c.proxy.held != nil && !p.l.deliverHeld(c) {
+		return // the bytes that came with a PROXY header, first
+	}
 	for len(u.held) > 0 {
 		// One receive at a time, stopping as soon as reading is blocked
 		// again, as a run of read(2) calls would.
