@@ -200,8 +200,12 @@ func newRing(entries, flags uint32) (*ring, error) {
 // sqe returns a zeroed SQE to fill; it is submitted by the next enter.
 // A full submission ring is submitted first.
 func (r *ring) sqe() *uringSQE {
-	if r.tail-atomic.LoadUint32(r.sqHead) >= r.sqSize {
-		r.enter(0, 0, -1)
+	for r.tail-atomic.LoadUint32(r.sqHead) >= r.sqSize {
+		// Never overwrite an SQE the kernel has not taken: submit until
+		// it has (an enter refused for a moment takes none).
+		if err := r.enter(0, 0, -1); err != nil {
+			panic("reactor: io_uring submission failed: " + err.Error())
+		}
 	}
 	s := &r.sqes[r.tail&r.sqMask]
 	*s = uringSQE{}
