@@ -29,6 +29,7 @@ const (
 	fOutputFull                        // unsent output above the high-water mark, no producer: not reading
 	fLingering                         // closed for writing after LoseConnection; dropping input until EOF
 	fDropped                           // input arrived after LoseConnection and was dropped
+	fSending                           // io_uring: a send of the output is in flight
 )
 
 // readBlocked is the set of states in which the reactor does not read from
@@ -171,6 +172,9 @@ func (c *conn) PauseReading() {
 		return
 	}
 	c.flags |= fPaused
+	if c.loop.ur != nil {
+		c.loop.ur.pause(c) // io_uring: stop the multishot receive now
+	}
 }
 
 // ResumeReading undoes PauseReading. Data that arrived meanwhile is read on

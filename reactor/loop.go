@@ -54,16 +54,23 @@ type loop struct {
 	stats    loopStats               // counters, see stats.go
 	gid      atomic.Uint64           // the loop goroutine's id once it runs; see onLoop
 	done     chan struct{}
+
+	// forgetFD, set by a poller whose requests hold sockets open (io_uring),
+	// is told of each registered fd the loop is about to close.
+	forgetFD func(fd int)
+	// ur is the io_uring backend, which takes over connections' reads and
+	// writes (see uring_linux.go); nil on the readiness backends.
+	ur *uringPoller
 }
 
 var _ protocol.Loop = (*loop)(nil)
 
 func newLoop(r *Reactor, index int) (*loop, error) {
-	p, err := newPoller(r.cfg.maxEvents)
+	p, err := newLoopPoller(&r.cfg)
 	if err != nil {
 		return nil, err
 	}
-	return &loop{
+	l := &loop{
 		r:         r,
 		index:     index,
 		poller:    p,
@@ -74,7 +81,14 @@ func newLoop(r *Reactor, index int) (*loop, error) {
 		readBuf:   make([]byte, r.cfg.readBufferSize),
 		listeners: make(map[int]*Listener),
 		done:      make(chan struct{}),
-	}, nil
+	}
+	if f, ok := p.(interface{ forget(fd int) }); ok {
+		l.forgetFD = f.forget
+	}
+	if u := asUring(p); u != nil {
+		l.ur, u.l = u, l
+	}
+	return l, nil
 }
 
 // Now returns the loop's clock: the time read when the loop last woke up
@@ -134,6 +148,14 @@ func (l *loop) run() {
 	defer close(l.done)
 	defer l.holdRunning()()
 	l.gid.Store(currentGoroutineID())
+	if s, ok := l.poller.(interface{ start() error }); ok {
+		// A poller bound to the loop's thread (io_uring) starts on it.
+		if err := s.start(); err != nil {
+			l.log.Error().Err(err).Msg("poller start failed; loop stops")
+			l.abortAll(err)
+			return
+		}
+	}
 	for {
 		l.turns++
 		n, err := l.poll()
@@ -143,6 +165,9 @@ func (l *loop) run() {
 			return
 		}
 		l.dispatchIO(n)
+		if l.ur != nil {
+			l.ur.complete() // io_uring: the turn's receives and sends
+		}
 		l.runReadAgain()
 		l.runQueued()
 		l.runTimers()
@@ -233,6 +258,12 @@ func (l *loop) connEvent(c *conn, flags uint32) {
 		if c.flags&(fConnecting|fClosed) != 0 {
 			return
 		}
+		if l.ur != nil {
+			// io_uring: the output ConnectionMade wrote is in flight and
+			// input comes as completions from here on.
+			l.ur.connected(c)
+			return
+		}
 		// Connected. The same edge-triggered report may also carry the
 		// data or the close the peer sent at once, which no later event
 		// repeats: handle them now.
@@ -257,6 +288,10 @@ func (l *loop) connEvent(c *conn, flags uint32) {
 func (l *loop) read(c *conn, hup bool) {
 	if c.flags&readBlocked != 0 {
 		c.flags |= fReadPending
+		return
+	}
+	if l.ur != nil {
+		l.ur.resume(c) // io_uring: input arrives as completions
 		return
 	}
 	c.flags &^= fReadPending
@@ -489,6 +524,14 @@ func (l *loop) flush(c *conn) {
 	}
 	for round := 0; ; round++ {
 		if c.pending() > 0 {
+			if l.ur != nil {
+				// io_uring: sent by the turn's enter; the completion
+				// goes on from here, as a writability report does.
+				// The water marks are applied to what it refuses.
+				l.ur.send(c)
+				c.flags |= fWantWrite
+				return
+			}
 			n, err := sysWrite(c.fd, c.out[c.outOff:])
 			l.stats.wrote(n)
 			if err != nil {
@@ -574,6 +617,9 @@ func (l *loop) applyWaterMarks(c *conn) {
 	switch {
 	case pending > cfg.highWater:
 		c.flags |= fOutputFull
+		if l.ur != nil {
+			l.ur.pause(c)
+		}
 	case pending <= cfg.lowWater && c.flags&fOutputFull != 0:
 		c.flags &^= fOutputFull
 		l.readIfPending(c)
@@ -681,6 +727,9 @@ func (l *loop) release(c *conn) bool {
 		l.conns[c.fd] = nil
 		l.nconns--
 	}
+	if l.forgetFD != nil {
+		l.forgetFD(c.fd)
+	}
 	unix.Close(c.fd) // closing also removes it from the poller
 	l.releaseOut(c)
 	if l.current == c {
@@ -708,7 +757,9 @@ func (l *loop) lost(c *conn, reason error) {
 
 // register adds a new connection to this loop's table and poller.
 func (l *loop) register(c *conn) error {
-	if err := l.poller.addConn(c.fd); err != nil {
+	if l.ur != nil {
+		l.ur.addStream(c)
+	} else if err := l.poller.addConn(c.fd); err != nil {
 		return err
 	}
 	for c.fd >= len(l.conns) {

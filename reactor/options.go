@@ -29,6 +29,7 @@ type config struct {
 	resolver        Resolver
 	tlsTimeout      time.Duration // 0: defaultTLSHandshakeTimeout; <0: none
 	tlsHandshakes   int           // 0: defaultTLSHandshakes
+	backend         Backend       // settled by chooseBackend in New
 	upgradeSignals  []os.Signal   // WithUpgradeOn (upgrade.go)
 	upgradeTimeout  time.Duration
 }
@@ -48,6 +49,7 @@ func defaultConfig() config {
 		workQueue:       defaultWorkQueue,
 		signals:         true,
 		resolver:        net.DefaultResolver,
+		backend:         defaultBackend(),
 		upgradeTimeout:  defaultUpgradeTimeout,
 	}
 }

@@ -32,7 +32,7 @@ func (l *loop) reserveOut(c *conn, n int) {
 	}
 	pending := c.pending()
 	need := pending + n
-	if need <= cap(c.out) {
+	if need <= cap(c.out) && c.flags&fSending == 0 {
 		// Slide the unsent bytes to the front: the room behind them is
 		// enough.
 		copy(c.out, c.out[c.outOff:])
@@ -48,7 +48,11 @@ func (l *loop) reserveOut(c *conn, n int) {
 func (l *loop) moveOut(c *conn, size int) {
 	pending := c.out[c.outOff:]
 	nb := append(l.getBuf(size), pending...)
-	l.putBuf(c.out)
+	if c.flags&fSending == 0 {
+		// (An io_uring send in flight still reads the old buffer: its
+		// completion gives it back.)
+		l.putBuf(c.out)
+	}
 	c.out, c.outOff = nb, 0
 }
 
@@ -100,7 +104,9 @@ func (l *loop) putBuf(b []byte) {
 func (l *loop) releaseOut(c *conn) {
 	c.outOff = 0
 	if c.out != nil {
-		l.putBuf(c.out)
+		if c.flags&fSending == 0 {
+			l.putBuf(c.out)
+		}
 		c.out = nil
 	}
 }

@@ -110,9 +110,13 @@ func (p *epollPoller) wait(events []pollEvent, timeout time.Duration) (int, erro
 	return out, nil
 }
 
-func (p *epollPoller) wake() error {
+func (p *epollPoller) wake() error { return signalEventfd(p.wakefd) }
+
+// signalEventfd adds one to an eventfd's counter (a full counter already
+// wakes its reader).
+func signalEventfd(fd int) error {
 	one := [8]byte{1}
-	_, _, e := unix.RawSyscall(unix.SYS_WRITE, uintptr(p.wakefd), uintptr(unsafe.Pointer(&one[0])), 8)
+	_, _, e := unix.RawSyscall(unix.SYS_WRITE, uintptr(fd), uintptr(unsafe.Pointer(&one[0])), 8)
 	if e != 0 && e != unix.EAGAIN {
 		return e
 	}

@@ -54,6 +54,7 @@ func New(opts ...Option) (*Reactor, error) {
 	for _, o := range opts {
 		o(&r.cfg)
 	}
+	chooseBackend(&r.cfg)
 	r.pool = newPool(r.cfg.workers, r.cfg.workQueue)
 	initRuntimePoller.Do(startRuntimePoller)
 	for i := 0; i < r.cfg.loops; i++ {

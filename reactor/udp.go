@@ -765,6 +765,9 @@ func (l *loop) closeUDP(p *UDPPort) {
 		if p.fd < len(l.udp.ports) && l.udp.ports[p.fd] == p {
 			l.udp.ports[p.fd] = nil
 		}
+		if l.forgetFD != nil {
+			l.forgetFD(p.fd)
+		}
 		unix.Close(p.fd) // closing also removes it from the poller
 		p.out, p.outBuf, p.outHead, p.queued = nil, nil, 0, 0
 		if p.flags&uStarted != 0 {

@@ -162,7 +162,7 @@ func putRawSockaddr(raw *unix.RawSockaddrInet6, ap netip.AddrPort, family int) u
 // refuses datagrams (EAGAIN), one epoll_ctl on and one off per episode.
 
 func (l *loop) watchUDP(fd int) error {
-	ep, ok := l.poller.(*epollPoller)
+	ep, ok := epollOf(l.poller)
 	if !ok {
 		return l.poller.addConn(fd)
 	}
@@ -172,7 +172,7 @@ func (l *loop) watchUDP(fd int) error {
 
 // watchUDPWrite turns writability reports for fd on or off.
 func (l *loop) watchUDPWrite(fd int, on bool) error {
-	ep, ok := l.poller.(*epollPoller)
+	ep, ok := epollOf(l.poller)
 	if !ok {
 		return nil // registered for both directions
 	}

@@ -64,6 +64,7 @@ func main() {
 	udp := flag.Bool("udp", false, "also serve UDP echo on the TCP listener's address and port")
 	certFile := flag.String("tls-cert", "", "serve TLS with this PEM certificate (with -tls-key)")
 	keyFile := flag.String("tls-key", "", "PEM private key for -tls-cert")
+	backend := reactor.BackendFlag(nil)
 	flag.Parse()
 	if *loops < 1 {
 		// Refused like a malformed flag: message, usage, exit status 2.
@@ -79,7 +80,7 @@ func main() {
 	console := zerolog.ConsoleWriter{Out: os.Stderr, NoColor: !isTerminal(os.Stderr)}
 	log := zerolog.New(console).Level(level).With().Timestamp().Logger()
 
-	r, err := reactor.New(reactor.WithLoops(*loops), reactor.WithLogger(log), reactor.WithReusePort(*reusePort))
+	r, err := reactor.New(reactor.WithLoops(*loops), reactor.WithLogger(log), reactor.WithReusePort(*reusePort), reactor.WithBackend(*backend))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "echo:", err)
 		os.Exit(1)

@@ -81,6 +81,7 @@ func main() {
 	certFile := flag.String("tls-cert", "", "serve HTTPS with this PEM certificate (with -tls-key)")
 	keyFile := flag.String("tls-key", "", "PEM private key for -tls-cert")
 	flag.BoolVar(&proxyProtocol, "proxy-protocol", false, "expect a PROXY protocol v1/v2 header (HAProxy's send-proxy) from loopback sources before each connection's bytes")
+	backend := reactor.BackendFlag(nil)
 	upgradeOn := flag.String("upgrade-on", "SIGHUP", "signal that starts a zero-downtime upgrade (SIGHUP, SIGUSR2 or none)")
 	flag.DurationVar(&drainDelay, "drain-delay", 0, "on SIGTERM or an upgrade, keep serving open connections (with /healthz answering 503) this long before draining them")
 	flag.StringVar(&metricsAddr, "metrics", "", metricsUsage)
@@ -111,7 +112,7 @@ func main() {
 	if *listen != "" {
 		where = *listen
 	}
-	opts := []reactor.Option{reactor.WithReusePort(*reusePort)}
+	opts := []reactor.Option{reactor.WithReusePort(*reusePort), reactor.WithBackend(*backend)}
 	switch *upgradeOn {
 	case "SIGHUP":
 		opts = append(opts, reactor.WithUpgradeOn(syscall.SIGHUP))
