@@ -683,10 +683,11 @@ func (cx *clientExchange) redirect(resp *ClientResponse) (*url.URL, error) {
 	if cx.redirects >= max {
 		return nil, fmt.Errorf("%w: after %d", ErrTooManyRedirects, cx.redirects)
 	}
-	next, err := cx.u.Parse(loc)
+	ref, err := url.Parse(loc)
 	if err != nil {
 		return nil, fmt.Errorf("%w: Location %q: %w", ErrMalformedResponse, loc, err)
 	}
+	next := cx.u.ResolveReference(ref)
 	if resp.status <= 303 && cx.method != "GET" && cx.method != "HEAD" {
 		cx.method, cx.body = "GET", nil
 	}
@@ -696,7 +697,7 @@ func (cx *clientExchange) redirect(resp *ClientResponse) (*url.URL, error) {
 	if !domainOrSubdomain(strings.ToLower(next.Hostname()), cx.origHost) {
 		cx.noCreds = true
 	}
-	if ref, err := url.Parse(loc); err == nil && ref.Host != "" {
+	if ref.Host != "" {
 		cx.noHostField = true
 	}
 	return next, nil
