@@ -16,10 +16,6 @@ import (
 	"github.com/mustaine/mustaine/protocol"
 )
 
-type echoBack struct{ protocol.Base }
-
-func (e *echoBack) DataReceived(b []byte) { e.Transport.Write(b) }
-
 // ListenAndRun fails at once on an address in use, leaving no descriptor
 // behind.
 func TestListenAndRunReturnsTheListenErrorAndReleasesTheReactor(t *testing.T) {
@@ -30,7 +26,7 @@ func TestListenAndRunReturnsTheListenErrorAndReleasesTheReactor(t *testing.T) {
 	defer ln.Close()
 	before := openFDs(t)
 	for range 3 {
-		err := ListenAndRun(ln.Addr().String(), protocol.ForProtocol[echoBack](),
+		err := ListenAndRun(ln.Addr().String(), protocol.ForProtocol[echoProto](),
 			WithLogger(zerolog.New(io.Discard)), WithLoops(2))
 		if !errors.Is(err, unix.EADDRINUSE) {
 			t.Fatalf("ListenAndRun on a port in use: %v, want EADDRINUSE", err)
@@ -54,7 +50,7 @@ func TestListenAndRunServesUntilSIGTERM(t *testing.T) {
 	free.Close()
 	done := make(chan error, 1)
 	go func() {
-		done <- ListenAndRun(addr, protocol.ForProtocol[echoBack](), WithLogger(zerolog.New(io.Discard)))
+		done <- ListenAndRun(addr, protocol.ForProtocol[echoProto](), WithLogger(zerolog.New(io.Discard)))
 	}()
 	var c net.Conn
 	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(5 * time.Millisecond) {

@@ -85,7 +85,7 @@ func (e *echoProto) DataReceived(b []byte) { e.Transport.Write(b) }
 func (e *echoProto) ReadConnectionLost()   { e.Transport.LoseConnection() }
 
 func echoFactory() protocol.Factory {
-	return protocol.FactoryFunc(func(addrIgnored net.Addr) protocol.Protocol { return &echoProto{} })
+	return protocol.ForProtocol[echoProto]()
 }
 
 func errorf(format string, args ...any) error { return fmt.Errorf(format, args...) }
