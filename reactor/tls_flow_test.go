@@ -70,12 +70,7 @@ func TestTLSBackpressureSlowReaderBoundedHeap(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		c, err := tls.Dial("tcp", ln.Addr().String(), tlsClientConfig(t))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		c.SetDeadline(time.Now().Add(120 * time.Second))
+		c := tlsDialTest(t, ln.Addr().String(), 120*time.Second)
 		base := tlsLiveHeap()
 		peak := base
 		buf := make([]byte, 16<<10)
@@ -469,12 +464,7 @@ func TestTLSGracefulStopDrainsHTTPS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := tls.Dial("tcp", ln.Addr().String(), tlsClientConfig(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(30 * time.Second))
+	c := tlsDialTest(t, ln.Addr().String(), 30*time.Second)
 	io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
 	br := bufio.NewReader(c)
 	resp, err := nethttp.ReadResponse(br, nil)

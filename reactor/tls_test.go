@@ -87,6 +87,20 @@ func tlsClientConfig(t testing.TB) *tls.Config {
 	return &tls.Config{RootCAs: getTLSPKI(t).pool}
 }
 
+// tlsDialTest dials addr with Go's TLS client trusting the test CA, closes
+// the connection when the test ends, and bounds its reads and writes by
+// hang (a guard against a hung test, never a measure).
+func tlsDialTest(t *testing.T, addr string, hang time.Duration) *tls.Conn {
+	t.Helper()
+	c, err := tls.Dial("tcp", addr, tlsClientConfig(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	c.SetDeadline(time.Now().Add(hang))
+	return c
+}
+
 // tlsVersions and loopCounts make the table every TLS behaviour runs on.
 var tlsVersions = []struct {
 	name string
@@ -596,12 +610,7 @@ func TestTLSLoseConnectionSendsCloseNotify(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		c, err := tls.Dial("tcp", ln.Addr().String(), tlsClientConfig(t))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		c.SetDeadline(time.Now().Add(30 * time.Second))
+		c := tlsDialTest(t, ln.Addr().String(), 30*time.Second)
 		got, err := io.ReadAll(c)
 		if err != nil || !bytes.Equal(got, payload) {
 			t.Fatalf("Go client read %d bytes, %v", len(got), err)
@@ -678,12 +687,7 @@ func TestTLSCloseWriteKeepsReading(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		c, err := tls.Dial("tcp", ln.Addr().String(), tlsClientConfig(t))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		c.SetDeadline(time.Now().Add(30 * time.Second))
+		c := tlsDialTest(t, ln.Addr().String(), 30*time.Second)
 		got, err := io.ReadAll(c)
 		if err != nil || string(got) != "greeting" {
 			t.Fatalf("read %q, %v", got, err)
@@ -781,12 +785,7 @@ func TestTLSFactoryRefuses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := tls.Dial("tcp", ln.Addr().String(), tlsClientConfig(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(30 * time.Second))
+	c := tlsDialTest(t, ln.Addr().String(), 30*time.Second)
 	if got, err := io.ReadAll(c); err != nil || len(got) != 0 {
 		t.Fatalf("read %q, %v; want a clean EOF", got, err)
 	}
@@ -811,12 +810,7 @@ func TestTLSCorruptRecordAfterHandshake(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		c, err := tls.Dial("tcp", ln.Addr().String(), tlsClientConfig(t))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		c.SetDeadline(time.Now().Add(30 * time.Second))
+		c := tlsDialTest(t, ln.Addr().String(), 30*time.Second)
 		io.WriteString(c, "fine")
 		// An application-data record of the right shape with garbage inside.
 		c.NetConn().Write(append([]byte{23, 3, 3, 0, 40}, tlsRandomBytes(40, 3)...))
