@@ -35,9 +35,9 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
-	"golang.org/x/sys/unix"
 
 	"github.com/mustaine/mustaine/deferred"
+	"github.com/mustaine/mustaine/internal/examplecli"
 	"github.com/mustaine/mustaine/protocol"
 	"github.com/mustaine/mustaine/protocol/amp"
 	"github.com/mustaine/mustaine/reactor"
@@ -104,21 +104,15 @@ func main() {
 	loops := flag.Int("loops", runtime.GOMAXPROCS(0), "number of event loops (at least 1)")
 	verbose := flag.Bool("v", false, "log connections and calls (debug level)")
 	flag.Parse()
+	examplecli.CheckLoops(*loops)
 	switch {
-	case *loops < 1:
-		usageError(fmt.Sprintf("invalid value \"%d\" for flag -loops: must be at least 1", *loops))
 	case *count < 1 || *every < 0 || *retries < 0:
-		usageError("-count must be at least 1, -every and -retries not negative")
+		examplecli.UsageError("-count must be at least 1, -every and -retries not negative")
 	case (*listen == "") == (*call == ""):
-		usageError("give one of -listen and -call")
+		examplecli.UsageError("give one of -listen and -call")
 	}
 
-	level := zerolog.InfoLevel
-	if *verbose {
-		level = zerolog.DebugLevel
-	}
-	console := zerolog.ConsoleWriter{Out: os.Stderr, NoColor: !isTerminal(os.Stderr)}
-	log := zerolog.New(console).Level(level).With().Timestamp().Logger()
+	log := examplecli.Logger(*verbose)
 
 	r, err := reactor.New(reactor.WithLoops(*loops), reactor.WithLogger(log))
 	if err != nil {
@@ -309,19 +303,4 @@ func (c *caller) finish(err error) {
 		c.conn.Transport().LoseConnection()
 	}
 	c.done <- err
-}
-
-// usageError refuses the flags as the flag package refuses a malformed
-// one: the message, the usage, exit status 2.
-func usageError(msg string) {
-	fmt.Fprintln(flag.CommandLine.Output(), msg)
-	flag.Usage()
-	os.Exit(2)
-}
-
-// isTerminal reports whether f is a terminal, which is when the log is in
-// colour: piped or redirected, it holds no escape codes.
-func isTerminal(f *os.File) bool {
-	_, err := unix.IoctlGetWinsize(int(f.Fd()), unix.TIOCGWINSZ)
-	return err == nil
 }

@@ -24,9 +24,7 @@ import (
 	"runtime"
 	"strconv"
 
-	"github.com/rs/zerolog"
-	"golang.org/x/sys/unix"
-
+	"github.com/mustaine/mustaine/internal/examplecli"
 	"github.com/mustaine/mustaine/protocol"
 	"github.com/mustaine/mustaine/reactor"
 )
@@ -66,19 +64,9 @@ func main() {
 	keyFile := flag.String("tls-key", "", "PEM private key for -tls-cert")
 	backend := reactor.BackendFlag(nil)
 	flag.Parse()
-	if *loops < 1 {
-		// Refused like a malformed flag: message, usage, exit status 2.
-		fmt.Fprintf(flag.CommandLine.Output(), "invalid value \"%d\" for flag -loops: must be at least 1\n", *loops)
-		flag.Usage()
-		os.Exit(2)
-	}
+	examplecli.CheckLoops(*loops)
 
-	level := zerolog.InfoLevel
-	if *verbose {
-		level = zerolog.DebugLevel
-	}
-	console := zerolog.ConsoleWriter{Out: os.Stderr, NoColor: !isTerminal(os.Stderr)}
-	log := zerolog.New(console).Level(level).With().Timestamp().Logger()
+	log := examplecli.Logger(*verbose)
 
 	r, err := reactor.New(reactor.WithLoops(*loops), reactor.WithLogger(log), reactor.WithReusePort(*reusePort), reactor.WithBackend(*backend))
 	if err != nil {
@@ -137,12 +125,4 @@ func main() {
 		os.Exit(1)
 	}
 	log.Info().Msg("echo server stopped")
-}
-
-// isTerminal reports whether f is a terminal, which is when the log is in
-// colour: piped or redirected, it holds no escape codes. TIOCGWINSZ is
-// answered by every terminal, on Linux and the BSDs alike.
-func isTerminal(f *os.File) bool {
-	_, err := unix.IoctlGetWinsize(int(f.Fd()), unix.TIOCGWINSZ)
-	return err == nil
 }

@@ -65,9 +65,9 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
-	"golang.org/x/sys/unix"
 
 	"github.com/mustaine/mustaine/deferred"
+	"github.com/mustaine/mustaine/internal/examplecli"
 	"github.com/mustaine/mustaine/protocol/http"
 	"github.com/mustaine/mustaine/reactor"
 )
@@ -86,19 +86,9 @@ func main() {
 	flag.DurationVar(&drainDelay, "drain-delay", 0, "on SIGTERM or an upgrade, keep serving open connections (with /healthz answering 503) this long before draining them")
 	flag.StringVar(&metricsAddr, "metrics", "", metricsUsage)
 	flag.Parse()
-	if *loops < 1 {
-		// Refused like a malformed flag: message, usage, exit status 2.
-		fmt.Fprintf(flag.CommandLine.Output(), "invalid value \"%d\" for flag -loops: must be at least 1\n", *loops)
-		flag.Usage()
-		os.Exit(2)
-	}
+	examplecli.CheckLoops(*loops)
 
-	level := zerolog.InfoLevel
-	if *verbose {
-		level = zerolog.DebugLevel
-	}
-	console := zerolog.ConsoleWriter{Out: os.Stderr, NoColor: !isTerminal(os.Stderr)}
-	log := zerolog.New(console).Level(level).With().Timestamp().Logger()
+	log := examplecli.Logger(*verbose)
 
 	if *certFile != "" || *keyFile != "" {
 		cfg, err := tlsServerConfig(*certFile, *keyFile)
@@ -218,14 +208,6 @@ func isEndpoint(where string) bool {
 		}
 	}
 	return false
-}
-
-// isTerminal reports whether f is a terminal, which is when the log is in
-// colour: piped or redirected, it holds no escape codes. TIOCGWINSZ is
-// answered by every terminal, on Linux and the BSDs alike.
-func isTerminal(f *os.File) bool {
-	_, err := unix.IoctlGetWinsize(int(f.Fd()), unix.TIOCGWINSZ)
-	return err == nil
 }
 
 // tlsConfig, set from -tls-cert and -tls-key, makes newServer serve HTTPS.

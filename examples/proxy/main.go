@@ -26,8 +26,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
-	"golang.org/x/sys/unix"
 
+	"github.com/mustaine/mustaine/internal/examplecli"
 	"github.com/mustaine/mustaine/protocol"
 	"github.com/mustaine/mustaine/reactor"
 )
@@ -132,19 +132,9 @@ func main() {
 	loops := flag.Int("loops", runtime.GOMAXPROCS(0), "number of event loops (at least 1)")
 	verbose := flag.Bool("v", false, "log connections (debug level)")
 	flag.Parse()
-	if *loops < 1 {
-		// Refused like a malformed flag: message, usage, exit status 2.
-		fmt.Fprintf(flag.CommandLine.Output(), "invalid value \"%d\" for flag -loops: must be at least 1\n", *loops)
-		flag.Usage()
-		os.Exit(2)
-	}
+	examplecli.CheckLoops(*loops)
 
-	level := zerolog.InfoLevel
-	if *verbose {
-		level = zerolog.DebugLevel
-	}
-	console := zerolog.ConsoleWriter{Out: os.Stderr, NoColor: !isTerminal(os.Stderr)}
-	log := zerolog.New(console).Level(level).With().Timestamp().Logger()
+	log := examplecli.Logger(*verbose)
 
 	r, err := reactor.New(reactor.WithLoops(*loops), reactor.WithLogger(log))
 	if err != nil {
@@ -179,12 +169,4 @@ func listenOn(r *reactor.Reactor, where string, f protocol.Factory) (*reactor.Li
 		return r.ListenEndpoint(where, f)
 	}
 	return r.ListenTCP(where, f)
-}
-
-// isTerminal reports whether f is a terminal, which is when the log is in
-// colour: piped or redirected, it holds no escape codes. TIOCGWINSZ is
-// answered by every terminal, on Linux and the BSDs alike.
-func isTerminal(f *os.File) bool {
-	_, err := unix.IoctlGetWinsize(int(f.Fd()), unix.TIOCGWINSZ)
-	return err == nil
 }
