@@ -326,14 +326,7 @@ func (cc *clientConn) failConn(err error) {
 
 // close closes the connection cleanly; it carries nothing more.
 func (cc *clientConn) close() {
-	if cc.state == ccClosed {
-		return
-	}
-	cc.state = ccClosed
-	cc.idleTimer.Cancel()
-	cc.headerTimer.Cancel()
-	cc.hp.gone(cc)
-	if cc.t != nil {
+	if cc.retire() && cc.t != nil {
 		cc.t.LoseConnection()
 	}
 }
@@ -343,16 +336,22 @@ func (cc *clientConn) abort() {
 	if cx := cc.cx; cx != nil {
 		cc.cx, cx.conn = nil, nil
 	}
+	if cc.retire() && cc.t != nil {
+		cc.t.AbortConnection()
+	}
+}
+
+// retire marks the connection closed, stops its timers and takes it out of
+// its host's pool; it reports false, doing nothing, if it was closed.
+func (cc *clientConn) retire() bool {
 	if cc.state == ccClosed {
-		return
+		return false
 	}
 	cc.state = ccClosed
 	cc.idleTimer.Cancel()
 	cc.headerTimer.Cancel()
 	cc.hp.gone(cc)
-	if cc.t != nil {
-		cc.t.AbortConnection()
-	}
+	return true
 }
 
 // ConnectionLost implements protocol.Protocol.
