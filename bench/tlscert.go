@@ -1,19 +1,12 @@
 package main
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
-	"math/big"
-	"net"
-	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/mustaine/mustaine/internal/testpki"
 )
 
 // tlsFiles are the PEM certificate and key every TLS target is started
@@ -27,37 +20,9 @@ type tlsFiles struct{ Cert, Key string }
 // generator's CPU for the load), but they do check the handshake's
 // signature, which InsecureSkipVerify does not skip.
 func writeTLSCert(dir string) (tlsFiles, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return tlsFiles{}, err
-	}
-	now := time.Now()
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(now.UnixNano()),
-		Subject:      pkix.Name{CommonName: "mustaine bench"},
-		NotBefore:    now.Add(-time.Hour),
-		NotAfter:     now.Add(24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		DNSNames:     []string{"localhost"},
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		return tlsFiles{}, err
-	}
-	kder, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		return tlsFiles{}, err
-	}
 	f := tlsFiles{Cert: filepath.Join(dir, "cert.pem"), Key: filepath.Join(dir, "key.pem")}
-	if err := os.WriteFile(f.Cert, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
-		return tlsFiles{}, err
-	}
-	if err := os.WriteFile(f.Key, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
-		return tlsFiles{}, err
-	}
-	return f, nil
+	_, err := testpki.WriteSelfSigned(f.Cert, f.Key, time.Now().Add(24*time.Hour), "127.0.0.1", "localhost")
+	return f, err
 }
 
 // benchClientTLS is the Go clients' config: TLS 1.3 only (a server that

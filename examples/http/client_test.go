@@ -122,7 +122,7 @@ func checkEndpointsOverOneConnection(t *testing.T, mc *mustaineClient, base stri
 func TestEndpointsAnswerMustainesClientOverHTTPS(t *testing.T) {
 	dir := t.TempDir()
 	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	cert := writeSelfSigned(t, certFile, keyFile, 1)
+	cert := writeSelfSigned(t, certFile, keyFile)
 	cfg, err := tlsServerConfig(certFile, keyFile)
 	if err != nil {
 		t.Fatal(err)

@@ -1,50 +1,26 @@
 package main
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"io"
-	"math/big"
-	"net"
 	nethttp "net/http"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/mustaine/mustaine/internal/testpki"
 )
 
-// writeSelfSigned writes a self-signed pair for 127.0.0.1 with the given
-// serial number and returns its certificate.
-func writeSelfSigned(t *testing.T, certFile, keyFile string, serial int64) *x509.Certificate {
+// writeSelfSigned writes a self-signed pair for 127.0.0.1 and returns its
+// certificate.
+func writeSelfSigned(t *testing.T, certFile, keyFile string) *x509.Certificate {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	cert, err := testpki.WriteSelfSigned(certFile, keyFile, time.Now().Add(time.Hour), "127.0.0.1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(serial),
-		Subject:      pkix.Name{CommonName: "localhost"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
-		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		IsCA:         true, BasicConstraintsValid: true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, _ := x509.MarshalECPrivateKey(key)
-	// The key first: the reloader watches the certificate file.
-	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600)
-	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
-	cert, _ := x509.ParseCertificate(der)
 	return cert
 }
 
@@ -54,7 +30,7 @@ func writeSelfSigned(t *testing.T, certFile, keyFile string, serial int64) *x509
 func TestHTTPSWithCertificateReload(t *testing.T) {
 	dir := t.TempDir()
 	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	first := writeSelfSigned(t, certFile, keyFile, 1)
+	first := writeSelfSigned(t, certFile, keyFile)
 	cfg, err := tlsServerConfig(certFile, keyFile)
 	if err != nil {
 		t.Fatal(err)
@@ -79,11 +55,11 @@ func TestHTTPSWithCertificateReload(t *testing.T) {
 		}
 		return resp.TLS.PeerCertificates[0].SerialNumber.Int64(), nil
 	}
-	if s, err := serialSeen(roots); err != nil || s != 1 {
+	if s, err := serialSeen(roots); err != nil || s != first.SerialNumber.Int64() {
 		t.Fatalf("first certificate: serial %d, %v", s, err)
 	}
 
-	second := writeSelfSigned(t, certFile, keyFile, 2)
+	second := writeSelfSigned(t, certFile, keyFile)
 	future := time.Now().Add(time.Minute)
 	os.Chtimes(certFile, future, future)
 	roots.AddCert(second)
@@ -93,7 +69,7 @@ func TestHTTPSWithCertificateReload(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if s == 2 {
+		if s == second.SerialNumber.Int64() {
 			break
 		}
 		if time.Now().After(deadline) {
