@@ -152,6 +152,7 @@ measure:
 						fmt.Fprintf(stderr, "%s: FAILED: %v\n", label, err)
 						continue
 					}
+					s.Round = round + 1
 					c.Samples = append(c.Samples, s)
 					fmt.Fprintf(stderr, "%s: %s\n", label, describe(l, s))
 				}

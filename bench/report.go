@@ -17,6 +17,7 @@ type sample struct {
 	BytesPerConn float64       // idle load: server RSS growth per connection
 	Errors       int64         // wrk socket errors, reported, not fatal
 	LoadBusy     float64       // https-handshake: the load generator's CPU / wall time, for the progress line
+	Round        int           // which round (from 1) measured it; 0: unknown
 }
 
 // cell holds every round of one (config, load, target).
@@ -67,6 +68,11 @@ type summary struct {
 	P99          float64 // nanoseconds
 	BytesPerConn float64
 	Errors       int64
+	// CPURatioMin and CPURatioMax bound the per-round CPU / op ratios to
+	// the baseline: each round's sample divided by the baseline's sample
+	// of the same round, measured minutes apart at most. Zero when fewer
+	// than two rounds pair up (see pairedCPURatios).
+	CPURatioMin, CPURatioMax float64
 }
 
 func summarize(samples []sample) summary {
@@ -183,7 +189,8 @@ func renderMarkdown(spec tableSpec, res results) string {
 	b.WriteString("Medians over the rounds; \"vs gnet\" (\"vs nethttp\" for the TLS loads) divides by that target's median in the same run " +
 		"(for CPU, latency and memory lower is better). Server CPU / op is the server's " +
 		"utime+stime over the load divided by the requests or messages served. " +
-		"CPU spread is (max−min)/median of CPU / op over the rounds.\n")
+		"CPU spread is (max−min)/median of CPU / op over the rounds. In brackets after a CPU ratio: the lowest and highest " +
+		"of the per-round ratios, each round's CPU / op divided by the baseline's in the same round (run back to back).\n")
 	return b.String()
 }
 
@@ -214,13 +221,49 @@ func writeRows(b *strings.Builder, cfg runConfig, l load, targets []target, res 
 			fmt.Fprintf(b, "FAILED: %s |\n", escapeCell(firstOr(c.Failures, "no result")))
 			continue
 		}
-		b.WriteString(row(l, summarize(c.Samples), base, hasBase))
+		s := summarize(c.Samples)
+		if hasBase && t.label() != l.base() {
+			if rs := pairedCPURatios(c.Samples, baseCell.Samples); len(rs) >= 2 {
+				s.CPURatioMin, s.CPURatioMax = slices.Min(rs), slices.Max(rs)
+			}
+		}
+		b.WriteString(row(l, s, base, hasBase))
 		if len(c.Failures) > 0 {
 			fmt.Fprintf(b, " %d of %d rounds FAILED: %s |", len(c.Failures), len(c.Failures)+len(c.Samples),
 				escapeCell(c.Failures[0]))
 		}
 		b.WriteString("\n")
 	}
+}
+
+// pairedCPURatios divides each of samples' CPU / op by that of the
+// baseline's sample from the same round. The rounds interleave the
+// targets, so a pair ran back to back: the machine's drift, which moves
+// medians measured minutes apart, mostly cancels within a pair.
+func pairedCPURatios(samples, base []sample) []float64 {
+	var out []float64
+	for _, s := range samples {
+		if s.Round == 0 || s.CPUPerOp <= 0 {
+			continue
+		}
+		for _, b := range base {
+			if b.Round == s.Round && b.CPUPerOp > 0 {
+				out = append(out, float64(s.CPUPerOp)/float64(b.CPUPerOp))
+				break
+			}
+		}
+	}
+	return out
+}
+
+// cpuRatio formats the CPU / op ratio to the baseline's median, with the
+// range of the per-round ratios when there is one.
+func cpuRatio(s, base summary) string {
+	r := ratio(s.CPUPerOp, base.CPUPerOp)
+	if s.CPURatioMax > 0 && r != "—" {
+		r += fmt.Sprintf(" (%.2f–%.2f)", s.CPURatioMin, s.CPURatioMax)
+	}
+	return r
 }
 
 func busyRow(l load, s, base summary, _ bool) string {
@@ -240,7 +283,7 @@ func busyRow(l load, s, base summary, _ bool) string {
 	}
 	return fmt.Sprintf("%s | %s | %s | %s | %.0f%% | %s | %s |", tp,
 		ratio(s.Throughput, base.Throughput),
-		fmtNanos(s.CPUPerOp), ratio(s.CPUPerOp, base.CPUPerOp), 100*s.CPUSpread,
+		fmtNanos(s.CPUPerOp), cpuRatio(s, base), 100*s.CPUSpread,
 		fmtNanos(s.P99), ratio(s.P99, base.P99))
 }
 

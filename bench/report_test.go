@@ -130,3 +130,39 @@ func TestRenderMarkdownCountsPartlyFailedRounds(t *testing.T) {
 		t.Fatalf("partial failure not shown:\n%s", md)
 	}
 }
+
+func TestRenderMarkdownBoundsThePerRoundCPURatios(t *testing.T) {
+	res := results{}
+	us := time.Microsecond
+	res.at(cellKey{"pinned", "plaintext", "gnet"}).Samples = []sample{
+		{Round: 1, Throughput: 1e5, CPUPerOp: 10 * us},
+		{Round: 2, Throughput: 1e5, CPUPerOp: 5 * us},
+		{Round: 3, Throughput: 1e5, CPUPerOp: 8 * us},
+	}
+	// Round 2 of mustaine failed: rounds 1 and 3 pair up (0.90 and 1.25),
+	// and round 4, which the baseline lacks, pairs with nothing.
+	m := res.at(cellKey{"pinned", "plaintext", "mustaine"})
+	m.Samples = []sample{
+		{Round: 1, Throughput: 1e5, CPUPerOp: 9 * us},
+		{Round: 3, Throughput: 1e5, CPUPerOp: 10 * us},
+		{Round: 4, Throughput: 1e5, CPUPerOp: 1 * us},
+	}
+	md := renderMarkdown(testSpec(), res)
+	// Median 9 µs over gnet's median 8 µs.
+	if want := "| 9 µs | 1.12× (0.90–1.25) |"; !strings.Contains(md, want) {
+		t.Errorf("mustaine row lacks %q\n%s", want, md)
+	}
+	if strings.Contains(md, "| 1.00× (") {
+		t.Errorf("the baseline's own row must not get a per-round range\n%s", md)
+	}
+}
+
+func TestPairedCPURatiosNeedsTwoRoundsForARange(t *testing.T) {
+	res := results{}
+	res.at(cellKey{"pinned", "plaintext", "gnet"}).Samples = []sample{{Round: 1, Throughput: 1, CPUPerOp: 4}}
+	res.at(cellKey{"pinned", "plaintext", "mustaine"}).Samples = []sample{{Round: 1, Throughput: 1, CPUPerOp: 2}}
+	md := renderMarkdown(testSpec(), res)
+	if !strings.Contains(md, "| 0.50× |") || strings.Contains(md, "0.50× (") {
+		t.Fatalf("one pair must give the plain ratio\n%s", md)
+	}
+}
