@@ -51,8 +51,11 @@ var (
 	// (an X25519MLKEM768 and an X25519 key share, the hybrid chosen by
 	// both servers) or X25519 alone (what wrk's OpenSSL 3.0 sends).
 	keyShareNames = []string{"x25519mlkem768", "x25519"}
-	targetNames   = []string{"mustaine", "gnet", "fasthttp", "nethttp", "netecho"}
-	configNames   = []string{"pinned", "unpinned"}
+	targetNames   = []string{"mustaine", "gnet", "fasthttp", "nethttp", "netecho", "canned"}
+	// defaultTargets is targetNames without canned, an experiment rather
+	// than a server anyone would run (see bench/peers/cannedhttp).
+	defaultTargets = targetNames[:len(targetNames)-1]
+	configNames    = []string{"pinned", "unpinned"}
 	// backendNames are the reactor backends Mustaine's targets run on
 	// (the examples' -backend flag).
 	backendNames = []string{"epoll", "io_uring"}
@@ -64,7 +67,8 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	loads := fs.String("loads", strings.Join(loadNames, ","), "loads to run, comma-separated: "+strings.Join(loadNames, ","))
-	targets := fs.String("targets", strings.Join(targetNames, ","), "servers to run, comma-separated: "+strings.Join(targetNames, ","))
+	targets := fs.String("targets", strings.Join(defaultTargets, ","), "servers to run, comma-separated: "+strings.Join(targetNames, ",")+
+		" (canned: gnet's canned HTTP responder on Mustaine's reactor, the reactor's own cost without HTTP parsing)")
 	backends := fs.String("backends", strings.Join(backendNames, ","), "reactor backends Mustaine's servers run on (their -backend flag), comma-separated: "+strings.Join(backendNames, ","))
 	configs := fs.String("configs", strings.Join(configNames, ","), "tables to produce: pinned (server on -server-cpu with -pinned-loops, load on -load-cpu), unpinned (-unpinned-loops, no taskset)")
 	fs.DurationVar(&o.Duration, "duration", 10*time.Second, "measured time per run (wrk rounds up to whole seconds)")

@@ -9,16 +9,19 @@ import (
 	"time"
 )
 
-func TestParseOptionsDefaultsSelectEverything(t *testing.T) {
+func TestParseOptionsDefaultsSelectEverythingButTheCannedExperiment(t *testing.T) {
 	o, err := parseOptions(nil, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(o.Loads, loadNames) || !reflect.DeepEqual(o.Targets, targetNames) || !reflect.DeepEqual(o.Configs, configNames) {
+	if !reflect.DeepEqual(o.Loads, loadNames) || !reflect.DeepEqual(o.Targets, []string{"mustaine", "gnet", "fasthttp", "nethttp", "netecho"}) || !reflect.DeepEqual(o.Configs, configNames) {
 		t.Fatalf("defaults: loads %v targets %v configs %v", o.Loads, o.Targets, o.Configs)
 	}
 	if o.Duration != 10*time.Second || o.Rounds != 5 || o.PinnedLoops != 1 || o.UnpinnedLoops != 2 || o.IdleConns != 10000 {
 		t.Fatalf("defaults: %+v", o)
+	}
+	if o, err := parseOptions([]string{"-targets", "canned,gnet"}, io.Discard); err != nil || !reflect.DeepEqual(o.Targets, []string{"canned", "gnet"}) {
+		t.Fatalf("-targets canned,gnet: %v, %v", o, err)
 	}
 }
 

@@ -59,6 +59,9 @@ var allTargets = []target{
 	{Name: "gnet", Kind: kindHTTP, Pkg: "./bench/peers/gnethttp"},
 	{Name: "fasthttp", Kind: kindHTTP, Pkg: "./bench/peers/fasthttp"},
 	{Name: "nethttp", Kind: kindHTTP, Pkg: "./bench/peers/nethttp", TLS: true},
+	// canned is gnet's responder on Mustaine's reactor: Ours, so it runs
+	// on every -backends backend like the examples.
+	{Name: "canned", Kind: kindHTTP, Pkg: "./bench/peers/cannedhttp", Ours: true},
 	{Name: "mustaine", Kind: kindEcho, Pkg: "./examples/echo", Ours: true},
 	{Name: "gnet", Kind: kindEcho, Pkg: "./bench/peers/gnetecho"},
 	{Name: "netecho", Kind: kindEcho, Pkg: "./bench/peers/netecho"},

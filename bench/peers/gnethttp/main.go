@@ -7,12 +7,14 @@ import (
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
+
+	"github.com/mustaine/mustaine/bench/peers/internal/canned"
 )
 
 // httpServer answers every request with the plaintext response.
 type httpServer struct {
 	gnet.BuiltinEventEngine
-	date dateCache
+	date canned.DateCache
 }
 
 // session is a connection's response buffer, reused across reads so the
@@ -33,10 +35,10 @@ func (*httpServer) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 func (s *httpServer) OnTraffic(c gnet.Conn) gnet.Action {
 	in, _ := c.Peek(-1)
 	ss := c.Context().(*session)
-	out, n := appendResponses(ss.out[:0], in, s.date.get())
+	out, n := canned.AppendResponses(ss.out[:0], in, s.date.Get())
 	ss.out = out
 	if n == 0 {
-		if len(in) > maxPending {
+		if len(in) > canned.MaxPending {
 			return gnet.Close
 		}
 		return gnet.None
@@ -52,9 +54,9 @@ func main() {
 	loops := flag.Int("loops", 1, "number of gnet event loops")
 	flag.Parse()
 	s := &httpServer{}
-	s.date.set(time.Now())
+	s.date.Set(time.Now())
 	stop := make(chan struct{})
-	go s.date.refresh(stop)
+	go s.date.Refresh(stop)
 	err := gnet.Run(s, "tcp://"+*addr,
 		gnet.WithNumEventLoop(*loops),
 		gnet.WithMulticore(*loops > 1))
