@@ -21,6 +21,9 @@ type built struct {
 	// Backend reports that the executable takes -backend (Mustaine's
 	// examples, once they choose a reactor backend).
 	Backend bool
+	// Timeouts reports that the executable takes -read-header-timeout and
+	// -idle-timeout (examples/http), which the idle loads lengthen.
+	Timeouts bool
 }
 
 // takesFlag reports whether the executable at path lists -name in its
@@ -91,6 +94,7 @@ func buildTargets(ctx context.Context, root, dir string, targets []target, log i
 		b := built{Path: path}
 		if t.Ours {
 			b.Backend = takesFlag(ctx, path, "backend")
+			b.Timeouts = takesFlag(ctx, path, "read-header-timeout") && takesFlag(ctx, path, "idle-timeout")
 		}
 		out[t.binary()] = b
 	}

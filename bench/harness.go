@@ -315,6 +315,10 @@ func describe(l load, s sample) string {
 	}
 }
 
+// idleServerTimeout is the read-header and idle timeout the idle loads
+// give a server that has them.
+const idleServerTimeout = 30 * time.Minute
+
 // measure runs one load against a fresh server process.
 func (e *env) measure(ctx context.Context, cfg runConfig, l load, t target, b built) (sample, error) {
 	addr, err := freeLoopbackAddr()
@@ -334,6 +338,13 @@ func (e *env) measure(ctx context.Context, cfg runConfig, l load, t target, b bu
 	}
 	if t.Backend != "" && b.Backend {
 		extra = append(extra, "-backend", t.Backend)
+	}
+	if l.Idle && b.Timeouts {
+		// An idle load holds its connections for as long as dialing the
+		// rest and reading the RSS take (minutes for 10,000 TLS
+		// handshakes on a busy machine): the server must not close them
+		// meanwhile, as its 10 s read-header timeout would.
+		extra = append(extra, "-read-header-timeout", idleServerTimeout.String(), "-idle-timeout", idleServerTimeout.String())
 	}
 	srv, err := startServer(b.Path, pinServer, addr, cfg.Loops, extra...)
 	if err != nil {

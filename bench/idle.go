@@ -83,10 +83,9 @@ func measureIdle(ctx context.Context, s *server, kind protocolKind, n int, touch
 	if err != nil {
 		return 0, err
 	}
-	// A server that closed some meanwhile (Mustaine's HTTP server closes
-	// a connection that has sent no request for its read-header timeout,
-	// 10 s, which slow TLS dialing can reach) would be credited with
-	// memory it no longer holds.
+	// A server that closed some meanwhile (one with a read-header or idle
+	// timeout shorter than the harness gives it, see idleServerTimeout)
+	// would be credited with memory it no longer holds.
 	if fds, err := processFDs(s.Pid); err != nil {
 		return 0, err
 	} else if fds < fds0+n {

@@ -51,10 +51,10 @@ type child struct {
 
 var listenAddr = regexp.MustCompile(`http://(127\.0\.0\.1:[0-9]+)/`)
 
-func startChild(t *testing.T, loops int) *child {
+func startChild(t *testing.T, loops int, flags ...string) *child {
 	t.Helper()
 	c := &child{stderr: &exampletest.Buffer{}, exited: make(chan struct{})}
-	c.cmd = exec.Command(exampleBinary(t), "-addr", "127.0.0.1:0", "-loops", strconv.Itoa(loops))
+	c.cmd = exec.Command(exampleBinary(t), append([]string{"-addr", "127.0.0.1:0", "-loops", strconv.Itoa(loops)}, flags...)...)
 	pipe, err := c.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

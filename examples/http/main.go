@@ -85,8 +85,15 @@ func main() {
 	upgradeOn := flag.String("upgrade-on", "SIGHUP", "signal that starts a zero-downtime upgrade (SIGHUP, SIGUSR2 or none)")
 	flag.DurationVar(&drainDelay, "drain-delay", 0, "on SIGTERM or an upgrade, keep serving open connections (with /healthz answering 503) this long before draining them")
 	flag.StringVar(&metricsAddr, "metrics", "", metricsUsage)
+	flag.DurationVar(&readHeaderTimeout, "read-header-timeout", http.DefaultReadHeaderTimeout, "close a connection whose request head has not arrived whole this long after its first byte, or that sent nothing this long after it opened (0: never)")
+	flag.DurationVar(&idleTimeout, "idle-timeout", http.DefaultIdleTimeout, "close a kept-alive connection idle this long between requests (0: never)")
 	flag.Parse()
 	examplecli.CheckLoops(*loops)
+	for name, d := range map[string]time.Duration{"read-header-timeout": readHeaderTimeout, "idle-timeout": idleTimeout} {
+		if d < 0 {
+			examplecli.UsageError(fmt.Sprintf("invalid value \"%v\" for flag -%s: must be 0 (none) or more", d, name))
+		}
+	}
 
 	log := examplecli.Logger(*verbose)
 
@@ -161,7 +168,8 @@ func newServer(addr string, loops int, log zerolog.Logger, opts ...reactor.Optio
 	}
 	draining := new(atomic.Bool)
 	watchDraining(r, draining)
-	srv, err := http.NewServer(newApp(draining), http.WithServerName("Mustaine"), http.WithErrorHandler(jsonErrors))
+	srv, err := http.NewServer(newApp(draining), http.WithServerName("Mustaine"), http.WithErrorHandler(jsonErrors),
+		http.WithReadHeaderTimeout(readHeaderTimeout), http.WithIdleTimeout(idleTimeout))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -235,6 +243,13 @@ func watchDraining(r *reactor.Reactor, draining *atomic.Bool) {
 		return d
 	})
 }
+
+// readHeaderTimeout and idleTimeout are -read-header-timeout and
+// -idle-timeout (the package's defaults when newServer runs in tests).
+var (
+	readHeaderTimeout = http.DefaultReadHeaderTimeout
+	idleTimeout       = http.DefaultIdleTimeout
+)
 
 // proxyProtocol, set by -proxy-protocol, makes newServer's listener read a
 // PROXY header (from a load balancer on loopback) before each connection.
