@@ -130,13 +130,13 @@ func (r *Reactor) dial(lp protocol.Loop, addrs []unix.Sockaddr, dest net.Addr, i
 // cancelDial is the connect Deferred's canceller.
 func (l *loop) cancelDial(ds *dialState) {
 	if len(ds.attempts) > 0 {
-		l.abandon(ds, errors.Join(ErrConnectCancelled, deferred.ErrCancelled))
+		l.abandon(ds, fmt.Errorf("%w: %w", ErrConnectCancelled, deferred.ErrCancelled))
 		return
 	}
 	if !ds.failed {
 		// beginDial has not run yet (it will see failed and do nothing),
 		// or a lookup is in progress.
-		l.dialFailed(ds, errors.Join(ErrConnectCancelled, deferred.ErrCancelled))
+		l.dialFailed(ds, fmt.Errorf("%w: %w", ErrConnectCancelled, deferred.ErrCancelled))
 	}
 }
 
@@ -283,7 +283,7 @@ func (l *loop) startAttempt(ds *dialState, sa unix.Sockaddr) bool {
 	}
 	fd, err := sysSocket(family, unix.SOCK_STREAM)
 	if err != nil {
-		ds.lastErr = errors.Join(ErrConnectFailed, err)
+		ds.lastErr = fmt.Errorf("%w: %w", ErrConnectFailed, err)
 		return false
 	}
 	if !ds.isUnix {
@@ -293,7 +293,7 @@ func (l *loop) startAttempt(ds *dialState, sa unix.Sockaddr) bool {
 		}
 		if err != nil {
 			unix.Close(fd)
-			ds.lastErr = errors.Join(ErrConnectFailed, err)
+			ds.lastErr = fmt.Errorf("%w: %w", ErrConnectFailed, err)
 			return false
 		}
 	}
@@ -310,7 +310,7 @@ func (l *loop) startAttempt(ds *dialState, sa unix.Sockaddr) bool {
 	// connect's outcome arrives on a later turn (also when it already
 	// connected, as a Unix socket can).
 	if err := l.register(c); err != nil {
-		l.failDial(c, errors.Join(ErrConnectFailed, err))
+		l.failDial(c, fmt.Errorf("%w: %w", ErrConnectFailed, err))
 		return true
 	}
 	ds.timer.Cancel()
@@ -324,11 +324,11 @@ func (l *loop) startAttempt(ds *dialState, sa unix.Sockaddr) bool {
 func dialError(err error) error {
 	switch err {
 	case unix.ECONNREFUSED, unix.ENOENT:
-		return errors.Join(ErrConnectRefused, err)
+		return fmt.Errorf("%w: %w", ErrConnectRefused, err)
 	case unix.ETIMEDOUT:
-		return errors.Join(ErrConnectTimeout, err)
+		return fmt.Errorf("%w: %w", ErrConnectTimeout, err)
 	}
-	return errors.Join(ErrConnectFailed, err)
+	return fmt.Errorf("%w: %w", ErrConnectFailed, err)
 }
 
 // finishDial completes a connect that the poller reported on. A connecting
@@ -390,7 +390,7 @@ func (l *loop) failDial(c *conn, reason error) {
 	l.release(c)
 	final := errors.Is(reason, ErrConnectCancelled) || errors.Is(reason, ErrReactorStopping) || ds.expired
 	if errors.Is(reason, ErrConnectCancelled) {
-		reason = errors.Join(reason, deferred.ErrCancelled)
+		reason = fmt.Errorf("%w: %w", reason, deferred.ErrCancelled)
 	}
 	ds.lastErr = reason
 	if final {

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"net"
+	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -112,8 +114,13 @@ func TestConnectTCPRefusedFailsWithErrConnectRefused(t *testing.T) {
 	f := &recordingClientFactory{lost: make(chan error, 1)}
 	var d *deferred.Deferred[protocol.Protocol]
 	onLoop(t, r, func() { d = r.ConnectTCP(addr, f, 5*time.Second) })
-	if _, err := await(t, d); !errors.Is(err, ErrConnectRefused) {
-		t.Fatalf("err %v, want ErrConnectRefused", err)
+	_, err := await(t, d)
+	if !errors.Is(err, ErrConnectRefused) || !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Fatalf("err %v, want ErrConnectRefused wrapping ECONNREFUSED", err)
+	}
+	// One line, kind first then cause, as a user printing it expects.
+	if got, want := err.Error(), ErrConnectRefused.Error()+": "; strings.ContainsAny(got, "\r\n") || !strings.HasPrefix(got, want) {
+		t.Fatalf("err text %q, want one line starting %q", got, want)
 	}
 	if got := f.got(); len(got) != 2 || got[1] != "failed" {
 		t.Fatalf("hooks %v, want started, failed", got)

@@ -9,9 +9,10 @@ import (
 
 // Log fields for errors and panic values. zerolog's Interface marshals a
 // value as JSON, which turns most errors into "{}", and the text of an
-// error built with errors.Join has a newline between its parts, which
-// splits a console log line. These helpers log a value's text (Error,
-// String, or fmt's %v) on one line.
+// error built with errors.Join (the reactor's own join a kind and its
+// cause with ": " instead) has a newline between its parts, which splits
+// a console log line. These helpers log a value's text (Error, String, or
+// fmt's %v) on one line.
 
 // logErr adds err's text under zerolog's error field name, on one line.
 func logErr(e *zerolog.Event, err error) *zerolog.Event {

@@ -1,7 +1,7 @@
 package reactor
 
 import (
-	"errors"
+	"fmt"
 	"runtime"
 	"sync/atomic"
 	"time"
@@ -400,7 +400,7 @@ func (l *loop) readIfPending(c *conn) {
 func connError(err error) error {
 	switch err {
 	case unix.ECONNRESET, unix.EPIPE, unix.ETIMEDOUT:
-		return errors.Join(protocol.ErrPeerReset, err)
+		return fmt.Errorf("%w: %w", protocol.ErrPeerReset, err)
 	}
 	return err
 }
@@ -831,5 +831,5 @@ func (l *loop) panicked(c *conn, v any) {
 // abortAll aborts every connection (used when the loop cannot go on);
 // connects still in progress fail.
 func (l *loop) abortAll(reason error) {
-	l.closeEach(func(c *conn) { l.closeConn(c, errors.Join(protocol.ErrAborted, reason)) })
+	l.closeEach(func(c *conn) { l.closeConn(c, fmt.Errorf("%w: %w", protocol.ErrAborted, reason)) })
 }

@@ -1,7 +1,7 @@
 package reactor
 
 import (
-	"errors"
+	"fmt"
 	"os"
 	"reflect"
 	"sync"
@@ -444,7 +444,7 @@ func (l *loop) abortLeft() {
 	l.closeEach(func(c *conn) {
 		l.connLog(c, l.log.Warn()).Dur("shutdown_timeout", l.r.cfg.shutdownTimeout).
 			Msg("shutdown deadline passed; aborting connection still open")
-		l.abort(c, errors.Join(protocol.ErrAborted, ErrReactorStopping))
+		l.abort(c, fmt.Errorf("%w: %w", protocol.ErrAborted, ErrReactorStopping))
 	})
 }
 
@@ -465,7 +465,7 @@ func (l *loop) closeEach(closeConn func(c *conn)) {
 
 // abortConns aborts every connection left on this loop.
 func (l *loop) abortConns() {
-	l.closeEach(func(c *conn) { l.abort(c, errors.Join(protocol.ErrAborted, ErrReactorStopping)) })
+	l.closeEach(func(c *conn) { l.abort(c, fmt.Errorf("%w: %w", protocol.ErrAborted, ErrReactorStopping)) })
 }
 
 // exitShutdown lets the loop return once its last calls have run; a

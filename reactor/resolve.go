@@ -165,7 +165,7 @@ func lookupError(host string, ips []netip.Addr, err error) error {
 	if err == nil && len(ips) == 0 {
 		err = &net.DNSError{Err: "no addresses", Name: host, IsNotFound: true}
 	}
-	return errors.Join(ErrLookupFailed, err)
+	return fmt.Errorf("%w: %w", ErrLookupFailed, err)
 }
 
 // lookupNow resolves host in the calling goroutine for ListenTCP, which

@@ -233,7 +233,7 @@ func (f *clientTLSFactory) cancel() {
 		return
 	}
 	if !f.layer.made {
-		reason := errors.Join(ErrConnectCancelled, deferred.ErrCancelled)
+		reason := fmt.Errorf("%w: %w", ErrConnectCancelled, deferred.ErrCancelled)
 		f.layer.fail(reason, true)
 		f.failed(f.layer.c.remote, reason)
 	}

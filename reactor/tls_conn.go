@@ -208,7 +208,7 @@ func (t *tlsLayer) ConnectionLost(reason error) {
 	if t.lostErr != nil {
 		reason = t.lostErr
 	} else if prev < tlsOpen {
-		reason = errors.Join(ErrTLSHandshake, reason)
+		reason = fmt.Errorf("%w: %w", ErrTLSHandshake, reason)
 	}
 	if t.dial != nil && !t.made {
 		t.dial.failed(t.c.remote, reason)
@@ -358,7 +358,7 @@ func (t *tlsLayer) handshakeFailed(err error) {
 		c.appendRaw(alertRecord(alertDecodeError))
 	}
 	connLogTLS(l, c, err, "TLS handshake failed")
-	t.fail(errors.Join(ErrTLSHandshake, err), false)
+	t.fail(fmt.Errorf("%w: %w", ErrTLSHandshake, err), false)
 }
 
 // fail closes the connection with reason; abort drops queued output.
@@ -422,13 +422,13 @@ func (t *tlsLayer) drain() {
 		case err == io.EOF || errors.Is(err, io.ErrUnexpectedEOF):
 			// The socket's EOF reached crypto/tls: no close_notify came.
 			t.peerDone = true
-			t.lostErr = errors.Join(protocol.ErrPeerClosed, ErrNoCloseNotify)
+			t.lostErr = fmt.Errorf("%w: %w", protocol.ErrPeerClosed, ErrNoCloseNotify)
 			t.closeSending()
 		case errors.Is(err, net.ErrClosed):
 			return
 		default:
 			connLogTLS(c.loop, c, err, "TLS error")
-			t.fail(errors.Join(ErrTLS, err), false)
+			t.fail(fmt.Errorf("%w: %w", ErrTLS, err), false)
 		}
 		return
 	}

@@ -25,7 +25,7 @@ func (l *Loop) ConnectTCP(address string, factory protocol.Factory, timeout time
 	req := &ConnectRequest{Address: address, Factory: factory, Timeout: timeout, loop: l}
 	req.client, _ = factory.(protocol.ClientFactory)
 	req.Deferred = deferred.NewWithCanceller(func(*deferred.Deferred[protocol.Protocol]) {
-		req.fail(errors.Join(ErrConnectCancelled, deferred.ErrCancelled))
+		req.fail(fmt.Errorf("%w: %w", ErrConnectCancelled, deferred.ErrCancelled))
 	})
 	l.connects = append(l.connects, req)
 	if req.client != nil {
