@@ -82,6 +82,13 @@ type LoopStats struct {
 
 	// TLS counts the loop's TLS handshakes.
 	TLS TLSStats
+
+	// UDPPorts is the number of the loop's UDP ports open now.
+	UDPPorts int
+	// UDP sums the UDPStats of the loop's UDP ports, those closed since
+	// included: datagrams received and sent, writes dropped at the send
+	// queue's bound, errors, ICMP refusals.
+	UDP UDPStats
 }
 
 // CloseCounts counts closed connections by the reason the reactor gave
@@ -162,6 +169,12 @@ func (s Stats) Total() LoopStats {
 		t.TLS.Completed += l.TLS.Completed
 		t.TLS.Failed += l.TLS.Failed
 		t.TLS.InFlight += l.TLS.InFlight
+		t.UDPPorts += l.UDPPorts
+		t.UDP.Received += l.UDP.Received
+		t.UDP.Sent += l.UDP.Sent
+		t.UDP.Dropped += l.UDP.Dropped
+		t.UDP.Errors += l.UDP.Errors
+		t.UDP.Refused += l.UDP.Refused
 	}
 	return t
 }
@@ -316,6 +329,8 @@ func (l *loop) publishStats() {
 			Failed:    c.tlsFailed,
 			InFlight:  int(c.tlsStarted - c.tlsDone - c.tlsFailed),
 		},
+		UDPPorts: int(l.udp.totals.open.Load()),
+		UDP:      l.udp.totals.stats(),
 	}
 	l.stats.mu.Lock()
 	l.stats.last = snap

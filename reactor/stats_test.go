@@ -511,3 +511,59 @@ func BenchmarkStats(b *testing.B) {
 		})
 	}
 }
+
+// TestStatsCountsUDP pins LoopStats.UDP and UDPPorts: the datagrams each
+// loop's ports received and sent, exactly, also after a port closed, and
+// the ports open now.
+func TestStatsCountsUDP(t *testing.T) {
+	for _, loops := range []int{1, 2} {
+		t.Run(fmt.Sprintf("loops=%d", loops), func(t *testing.T) {
+			r := startReactor(t, WithLoops(loops))
+			var ports []*UDPPort
+			for _, l := range r.Loops() {
+				ports = append(ports, listenUDPOn(t, r, l, "127.0.0.1:0", &udpEchoer{}))
+			}
+			client := goUDP(t)
+			const perPort = 20
+			for _, p := range ports {
+				for i := range perPort {
+					msg := []byte(fmt.Sprintf("datagram %d", i))
+					if _, err := client.WriteTo(msg, p.LocalAddr()); err != nil {
+						t.Fatal(err)
+					}
+					// One at a time, each echo read before the next send:
+					// loopback drops nothing then.
+					buf := make([]byte, 64)
+					_ = client.SetReadDeadline(time.Now().Add(10 * time.Second))
+					n, _, err := client.ReadFrom(buf)
+					if err != nil || !bytes.Equal(buf[:n], msg) {
+						t.Fatalf("echo %q, %v; want %q", buf[:n], err, msg)
+					}
+				}
+			}
+			if got := r.Stats().Total().UDPPorts; got != loops {
+				t.Fatalf("UDPPorts %d with every port open, want %d", got, loops)
+			}
+			// Close the last loop's port: its counts stay in the totals.
+			closed := ports[len(ports)-1]
+			if err := closed.Close(); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, "the closed port to leave UDPPorts", func() bool { return r.Stats().Total().UDPPorts == loops-1 })
+			s := r.Stats()
+			for i, ls := range s.Loops {
+				want := UDPStats{Received: perPort, Sent: perPort}
+				if ls.UDP != want {
+					t.Errorf("loop %d: UDP %+v, want %+v", i, ls.UDP, want)
+				}
+			}
+			tot := s.Total()
+			if want := (UDPStats{Received: uint64(loops * perPort), Sent: uint64(loops * perPort)}); tot.UDP != want {
+				t.Errorf("total UDP %+v, want %+v", tot.UDP, want)
+			}
+			if tot.UDPPorts != loops-1 {
+				t.Errorf("UDPPorts %d, want %d", tot.UDPPorts, loops-1)
+			}
+		})
+	}
+}

@@ -153,6 +153,32 @@ type loopUDP struct {
 	dirty   []*UDPPort
 	rx      *udpRecv   // the receive area, made with the first port
 	scratch []*UDPPort // for closeUDPPorts
+	totals  udpTotals
+}
+
+// udpTotals are a loop's UDP counters: its ports' UDPStats summed, closed
+// ports included, and the ports open now (LoopStats.UDP, UDPPorts).
+// They are atomic, unlike the loop's other counters, because a port
+// closed after Run returned makes its last flush on the closing
+// goroutine, which Stats may read at the same time.
+type udpTotals struct {
+	received, sent, dropped, errs, refused atomic.Uint64
+	open                                   atomic.Int64
+}
+
+// stats reads the totals as UDPStats.
+func (t *udpTotals) stats() UDPStats {
+	return UDPStats{
+		Received: t.received.Load(), Sent: t.sent.Load(), Dropped: t.dropped.Load(),
+		Errors: t.errs.Load(), Refused: t.refused.Load(),
+	}
+}
+
+// count adds n to one of a port's counters and to the same counter of its
+// loop's totals.
+func count(port, total *atomic.Uint64, n uint64) {
+	port.Add(n)
+	total.Add(n)
 }
 
 // ListenUDP binds a UDP socket to address ("127.0.0.1:9000", "[::1]:0",
@@ -498,7 +524,7 @@ func (p *UDPPort) queue(data []byte, to netip.AddrPort) (int, error) {
 		limit = maxUDPPayload6
 	}
 	if len(data) > limit {
-		p.errs.Add(1)
+		count(&p.errs, &p.l.udp.totals.errs, 1)
 		return 0, fmt.Errorf("%w: %d bytes, at most %d", protocol.ErrMessageTooLong, len(data), limit)
 	}
 	n := len(p.out) - p.outHead
@@ -507,7 +533,7 @@ func (p *UDPPort) queue(data []byte, to netip.AddrPort) (int, error) {
 		n = len(p.out) - p.outHead
 	}
 	if n >= p.cfg.queueCount || p.queued+len(data) > p.cfg.queueBytes {
-		p.dropped.Add(1)
+		count(&p.dropped, &p.l.udp.totals.dropped, 1)
 		return 0, protocol.ErrDatagramDropped
 	}
 	if p.outHead > 0 && (len(p.outBuf)+len(data) > p.cfg.queueBytes || len(p.out) >= p.cfg.queueCount) {
@@ -745,6 +771,7 @@ func (l *loop) attachUDP(p *UDPPort) {
 		l.udp.ports = append(l.udp.ports, make([]*UDPPort, len(l.udp.ports)+16)...)
 	}
 	l.udp.ports[p.fd] = p
+	l.udp.totals.open.Add(1)
 	if l.udp.rx == nil {
 		l.udp.rx = newUDPRecv()
 	}
@@ -764,6 +791,7 @@ func (l *loop) closeUDP(p *UDPPort) {
 		p.flags |= uClosed
 		if p.fd < len(l.udp.ports) && l.udp.ports[p.fd] == p {
 			l.udp.ports[p.fd] = nil
+			l.udp.totals.open.Add(-1)
 		}
 		if l.forgetFD != nil {
 			l.forgetFD(p.fd)
@@ -836,12 +864,12 @@ func (l *loop) readUDP(p *UDPPort) {
 				continue
 			}
 			if err != unix.EAGAIN {
-				p.errs.Add(1)
+				count(&p.errs, &p.l.udp.totals.errs, 1)
 				l.log.Debug().Err(err).Str("addr", p.addrString()).Msg("UDP receive failed")
 			}
 			break
 		}
-		p.received.Add(uint64(n))
+		count(&p.received, &p.l.udp.totals.received, uint64(n))
 		for j := 0; j < n; {
 			j = l.deliverDatagrams(p, rx, j, n)
 		}
@@ -877,7 +905,7 @@ func (l *loop) deliverDatagrams(p *UDPPort, rx *udpRecv, i, n int) (next int) {
 
 // udpRefused reports an ICMP refusal to a connected port's protocol.
 func (l *loop) udpRefused(p *UDPPort) {
-	p.refused.Add(1)
+	count(&p.refused, &p.l.udp.totals.refused, 1)
 	if r, ok := p.proto.(protocol.ConnectionRefuser); ok && p.flags&uConnected != 0 {
 		l.guard(nil, r.ConnectionRefused)
 	}
@@ -932,7 +960,7 @@ func (l *loop) flushUDPPort(p *UDPPort) {
 			p.queued -= o.n
 		}
 		p.outHead += sent
-		p.sent.Add(uint64(sent))
+		count(&p.sent, &p.l.udp.totals.sent, uint64(sent))
 		if err == nil {
 			continue
 		}
@@ -956,7 +984,7 @@ func (l *loop) flushUDPPort(p *UDPPort) {
 			}
 			continue
 		}
-		p.errs.Add(1)
+		count(&p.errs, &p.l.udp.totals.errs, 1)
 		l.log.Debug().Err(err).Str("addr", p.addrString()).Msg("UDP datagram refused by the kernel; dropped")
 	}
 	if p.outHead == len(p.out) {

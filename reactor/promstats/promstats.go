@@ -40,6 +40,12 @@
 //	mustaine_tls_handshakes_completed_total       counter  TLS handshakes that succeeded
 //	mustaine_tls_handshakes_failed_total          counter  TLS connections closed before their handshake succeeded
 //	mustaine_tls_handshakes_in_flight             gauge    TLS connections in their handshake
+//	mustaine_udp_ports_open                       gauge    UDP ports open
+//	mustaine_udp_datagrams_received_total         counter  datagrams received (closed ports included)
+//	mustaine_udp_datagrams_sent_total             counter  datagrams sent
+//	mustaine_udp_writes_dropped_total             counter  writes dropped at a port's send-queue bound
+//	mustaine_udp_errors_total                     counter  datagrams refused (too long, by the kernel), receive errors
+//	mustaine_udp_icmp_refusals_total              counter  ICMP refusals on connected ports
 //
 //	reactor-wide
 //	mustaine_pool_workers                         gauge    worker goroutines alive
@@ -51,7 +57,8 @@
 //	mustaine_tls_handshakes_queued                gauge    handshakes waiting for a slot
 //
 // Each field's exact meaning is documented on reactor.LoopStats,
-// reactor.CloseCounts, reactor.TLSStats and reactor.PoolStats.
+// reactor.CloseCounts, reactor.TLSStats, reactor.UDPStats and
+// reactor.PoolStats.
 package promstats
 
 import (
@@ -92,6 +99,8 @@ type Collector struct {
 	turns, snapAt, open, accepted, connected, refused, closed *prometheus.Desc
 	bytesIn, bytesOut, reads, writes, backoffs, timers, queue *prometheus.Desc
 	tlsStarted, tlsDone, tlsFailed, tlsInFlight               *prometheus.Desc
+	udpPorts, udpReceived, udpSent, udpDropped, udpErrors     *prometheus.Desc
+	udpRefused                                                *prometheus.Desc
 
 	poolWorkers, poolRunning, poolQueued, poolRejected, poolDone *prometheus.Desc
 	tlsRunning, tlsQueued                                        *prometheus.Desc
@@ -131,6 +140,12 @@ func New(src Source, opts ...Option) *Collector {
 		tlsFailed:  d("tls_handshakes_failed_total", "TLS connections closed before their handshake succeeded.", loop),
 		tlsInFlight: d("tls_handshakes_in_flight",
 			"TLS connections in their handshake, waiting for a ClientHello or a slot included.", loop),
+		udpPorts:     d("udp_ports_open", "UDP ports open.", loop),
+		udpReceived:  d("udp_datagrams_received_total", "Datagrams received on UDP ports (closed ports included).", loop),
+		udpSent:      d("udp_datagrams_sent_total", "Datagrams sent from UDP ports.", loop),
+		udpDropped:   d("udp_writes_dropped_total", "UDP writes refused because the port's send queue was at its bound.", loop),
+		udpErrors:    d("udp_errors_total", "UDP writes refused as too long, datagrams the kernel refused, receive errors.", loop),
+		udpRefused:   d("udp_icmp_refusals_total", "ICMP port-unreachable refusals reported on connected UDP ports.", loop),
 		poolWorkers:  d("pool_workers", "Worker pool goroutines alive.", nil),
 		poolRunning:  d("pool_jobs_running", "Worker pool jobs running.", nil),
 		poolQueued:   d("pool_jobs_queued", "Worker pool jobs waiting for a worker.", nil),
@@ -147,6 +162,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 		c.turns, c.snapAt, c.open, c.accepted, c.connected, c.refused, c.closed,
 		c.bytesIn, c.bytesOut, c.reads, c.writes, c.backoffs, c.timers, c.queue,
 		c.tlsStarted, c.tlsDone, c.tlsFailed, c.tlsInFlight,
+		c.udpPorts, c.udpReceived, c.udpSent, c.udpDropped, c.udpErrors, c.udpRefused,
 		c.poolWorkers, c.poolRunning, c.poolQueued, c.poolRejected, c.poolDone,
 		c.tlsRunning, c.tlsQueued,
 	} {
@@ -193,6 +209,12 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		counter(c.tlsDone, l.TLS.Completed, loop)
 		counter(c.tlsFailed, l.TLS.Failed, loop)
 		gauge(c.tlsInFlight, float64(l.TLS.InFlight), loop)
+		gauge(c.udpPorts, float64(l.UDPPorts), loop)
+		counter(c.udpReceived, l.UDP.Received, loop)
+		counter(c.udpSent, l.UDP.Sent, loop)
+		counter(c.udpDropped, l.UDP.Dropped, loop)
+		counter(c.udpErrors, l.UDP.Errors, loop)
+		counter(c.udpRefused, l.UDP.Refused, loop)
 	}
 	gauge(c.poolWorkers, float64(s.Pool.Workers))
 	gauge(c.poolRunning, float64(s.Pool.Running))

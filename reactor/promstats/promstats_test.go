@@ -40,7 +40,8 @@ var sample = fixed{
 		{Loop: 0, At: time.Unix(1700000000, 500000000), Turns: 10, Open: 2, Accepted: 5, Connected: 1, Refused: 1,
 			Closed:  reactor.CloseCounts{Clean: 1, PeerClosed: 2, Reset: 1},
 			BytesIn: 1000, BytesOut: 2000, Reads: 30, Writes: 20, AcceptBackoffs: 3, TimersPending: 4, QueueDepth: 1,
-			TLS: reactor.TLSStats{Started: 6, Completed: 4, Failed: 1, InFlight: 1}},
+			TLS:      reactor.TLSStats{Started: 6, Completed: 4, Failed: 1, InFlight: 1},
+			UDPPorts: 1, UDP: reactor.UDPStats{Received: 40, Sent: 39, Dropped: 2, Errors: 1, Refused: 3}},
 		{Loop: 1, At: time.Unix(1700000001, 0), Turns: 11, Open: 0, Accepted: 2,
 			Closed:  reactor.CloseCounts{Timeout: 1, Aborted: 1},
 			BytesIn: 7, BytesOut: 8, Reads: 9, Writes: 10},
@@ -110,6 +111,30 @@ mustaine_tls_handshakes_in_flight{loop="1"} 0
 # TYPE mustaine_tls_handshakes_started_total counter
 mustaine_tls_handshakes_started_total{loop="0"} 6
 mustaine_tls_handshakes_started_total{loop="1"} 0
+# HELP mustaine_udp_datagrams_received_total Datagrams received on UDP ports (closed ports included).
+# TYPE mustaine_udp_datagrams_received_total counter
+mustaine_udp_datagrams_received_total{loop="0"} 40
+mustaine_udp_datagrams_received_total{loop="1"} 0
+# HELP mustaine_udp_datagrams_sent_total Datagrams sent from UDP ports.
+# TYPE mustaine_udp_datagrams_sent_total counter
+mustaine_udp_datagrams_sent_total{loop="0"} 39
+mustaine_udp_datagrams_sent_total{loop="1"} 0
+# HELP mustaine_udp_errors_total UDP writes refused as too long, datagrams the kernel refused, receive errors.
+# TYPE mustaine_udp_errors_total counter
+mustaine_udp_errors_total{loop="0"} 1
+mustaine_udp_errors_total{loop="1"} 0
+# HELP mustaine_udp_icmp_refusals_total ICMP port-unreachable refusals reported on connected UDP ports.
+# TYPE mustaine_udp_icmp_refusals_total counter
+mustaine_udp_icmp_refusals_total{loop="0"} 3
+mustaine_udp_icmp_refusals_total{loop="1"} 0
+# HELP mustaine_udp_ports_open UDP ports open.
+# TYPE mustaine_udp_ports_open gauge
+mustaine_udp_ports_open{loop="0"} 1
+mustaine_udp_ports_open{loop="1"} 0
+# HELP mustaine_udp_writes_dropped_total UDP writes refused because the port's send queue was at its bound.
+# TYPE mustaine_udp_writes_dropped_total counter
+mustaine_udp_writes_dropped_total{loop="0"} 2
+mustaine_udp_writes_dropped_total{loop="1"} 0
 # HELP mustaine_pool_jobs_rejected_total Worker pool jobs refused because the queue was full.
 # TYPE mustaine_pool_jobs_rejected_total counter
 mustaine_pool_jobs_rejected_total 4
@@ -125,14 +150,16 @@ mustaine_tls_handshakes_queued 2
 		"mustaine_sent_bytes_total", "mustaine_accept_backoffs_total", "mustaine_loop_queue_depth",
 		"mustaine_loop_stats_timestamp_seconds", "mustaine_tls_handshakes_in_flight",
 		"mustaine_tls_handshakes_started_total", "mustaine_pool_jobs_rejected_total", "mustaine_pool_workers",
-		"mustaine_tls_handshakes_queued",
+		"mustaine_tls_handshakes_queued", "mustaine_udp_datagrams_received_total", "mustaine_udp_datagrams_sent_total",
+		"mustaine_udp_errors_total", "mustaine_udp_icmp_refusals_total", "mustaine_udp_ports_open",
+		"mustaine_udp_writes_dropped_total",
 	}
 	if err := testutil.CollectAndCompare(promstats.New(sample), strings.NewReader(want), names...); err != nil {
 		t.Fatal(err)
 	}
-	// Every metric the package doc lists is there: 18 per loop (the
+	// Every metric the package doc lists is there: 24 per loop (the
 	// closed counter once per reason) and 7 reactor-wide.
-	if n, want := testutil.CollectAndCount(promstats.New(sample)), 2*(18+5)+7; n != want {
+	if n, want := testutil.CollectAndCount(promstats.New(sample)), 2*(24+5)+7; n != want {
 		t.Errorf("%d metrics, want %d", n, want)
 	}
 }
