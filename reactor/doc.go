@@ -142,6 +142,9 @@
 // connections queued on it), then drains as Stop does: no connection is
 // refused or lost. In the new process ListenTCP and ListenUnix on the same
 // address serve the inherited sockets, so the program needs no other code.
+// Under systemd (NOTIFY_SOCKET set, a Type=notify service) Run reports
+// READY=1 and STOPPING=1, and an Upgrade names its successor the main
+// process (MAINPID=): see WithSystemdNotify.
 //
 // # Blocking work
 //

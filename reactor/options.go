@@ -32,6 +32,7 @@ type config struct {
 	backend         Backend       // settled by chooseBackend in New
 	upgradeSignals  []os.Signal   // WithUpgradeOn (upgrade.go)
 	upgradeTimeout  time.Duration
+	noSystemdNotify bool // WithSystemdNotify(false) (sdnotify.go)
 }
 
 func defaultConfig() config {

@@ -41,6 +41,7 @@ type Reactor struct {
 
 	handshakes handshakeLimiter // bounds concurrent TLS handshakes (tls.go)
 	upgrade    upgradeState     // Upgrade (upgrade.go)
+	notifier   serviceNotifier  // systemd notifications (sdnotify.go)
 }
 
 // New creates a reactor and its loops. Nothing runs until Run.
@@ -161,6 +162,12 @@ func (r *Reactor) Run() error {
 	sigs, stopSignals := r.notifySignals()
 	defer stopSignals()
 	defer r.watchUpgrades()()
+	r.notifier.init(r)
+	upgraded := startedByUpgrade()
+	r.AddSystemEventTrigger(After, Startup, func() *deferred.Deferred[struct{}] {
+		r.notifier.ready(r, upgraded)
+		return nil
+	})
 
 	l0 := r.loops[0]
 	l0.CallFromThread(func() {
@@ -249,6 +256,7 @@ type stopper struct {
 
 // shutdown carries out the steps listed on Stop.
 func (r *Reactor) shutdown(sigs <-chan os.Signal) {
+	r.notifier.stopping(r)
 	s := &stopper{r: r, sigs: sigs, deadline: time.NewTimer(time.Until(r.stopByTime))}
 	defer s.deadline.Stop()
 	l0 := r.loops[0]

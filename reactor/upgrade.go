@@ -89,9 +89,11 @@ func WithUpgradeTimeout(d time.Duration) Option {
 // signal.
 //
 // The new process is this one's child, and this one exits: a supervisor
-// that tracks the main pid (systemd's Type=simple) takes that for the
-// service's end. Tell it the new pid (sd_notify's MAINPID=, or PIDFile=);
-// Upgrade does not.
+// that tracks the main pid takes that for the service's end unless it is
+// told the new pid. Under systemd, run the service as Type=notify: with
+// NOTIFY_SOCKET set, Upgrade sends MAINPID=<new pid> once the new process
+// is ready (see WithSystemdNotify). Other supervisors need PIDFile= or an
+// equivalent, which Upgrade does not write.
 //
 // Why not cloudflare/tableflip: it hands over net.Listener and os.File
 // values and keeps its own parent/child protocol, while a reactor's
@@ -178,6 +180,7 @@ func (r *Reactor) Upgrade() error {
 	for _, ln := range lns {
 		ln.handedOver.Store(true)
 	}
+	r.notifier.handOver(r, pid) // before Stop: this shutdown is not the service's
 	ok = true
 	log.Info().Msg("upgrade: new process ready; this one stops accepting and drains")
 	if err := r.Stop(); err != nil && !errors.Is(err, ErrNotRunning) {
@@ -368,6 +371,15 @@ func (r *Reactor) reportReady() {
 	unix.Close(fd)
 }
 
+// startedByUpgrade reports whether an Upgrade started this process (and
+// it has not reported ready yet).
+func startedByUpgrade() bool {
+	loadInherited()
+	inherited.mu.Lock()
+	defer inherited.mu.Unlock()
+	return inherited.readyFD >= 0
+}
+
 // upgradeState is a reactor's part in upgrades.
 type upgradeState struct {
 	mu      sync.Mutex
@@ -380,11 +392,7 @@ type upgradeState struct {
 // upgrades on WithUpgradeOn's signals; the function it returns stops the
 // watching and waits for an upgrade in progress to end.
 func (r *Reactor) watchUpgrades() (stop func()) {
-	loadInherited()
-	inherited.mu.Lock()
-	started := inherited.readyFD >= 0
-	inherited.mu.Unlock()
-	if started {
+	if startedByUpgrade() {
 		r.AddSystemEventTrigger(After, Startup, func() *deferred.Deferred[struct{}] {
 			r.reportReady()
 			return nil
