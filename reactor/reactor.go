@@ -164,8 +164,13 @@ func (r *Reactor) Run() error {
 	defer r.watchUpgrades()()
 	r.notifier.init(r)
 	upgraded := startedByUpgrade()
+	var watchdog sync.WaitGroup
+	watchdogStop := make(chan struct{})
+	defer watchdog.Wait()
+	defer close(watchdogStop)
 	r.AddSystemEventTrigger(After, Startup, func() *deferred.Deferred[struct{}] {
 		r.notifier.ready(r, upgraded)
+		watchdog.Go(func() { r.notifier.runWatchdog(r, watchdogStop) })
 		return nil
 	})
 

@@ -3,10 +3,19 @@ package reactor
 import (
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/sys/unix"
+)
+
+// The watchdog's variables (sd_watchdog_enabled(3)): the interval in
+// microseconds, and the pid it is meant for (any process when unset).
+const (
+	envWatchdogUSec = "WATCHDOG_USEC"
+	envWatchdogPID  = "WATCHDOG_PID"
 )
 
 // envNotifySocket is where systemd (and other service managers speaking
@@ -27,7 +36,13 @@ const envNotifySocket = "NOTIFY_SOCKET"
 //     main process instead of taking the old one's exit for the service's
 //     end (Type=notify's NotifyAccess=main lets the old main process name
 //     its successor). The new process sends no READY=1 of its own: the
-//     service never stopped being ready.
+//     service never stopped being ready;
+//   - WATCHDOG=1 every half WATCHDOG_USEC, when systemd set it for this
+//     process (WatchdogSec=), but only while every loop keeps turning:
+//     each half interval every loop is asked to answer, and a loop that
+//     did not (a callback blocking it) withholds the next ping, so a
+//     process whose loop is stuck is restarted by systemd while one that
+//     is merely busy is not.
 //
 // Without NOTIFY_SOCKET nothing is sent. A notification that cannot be
 // sent is logged at warn level and changes nothing else.
@@ -38,6 +53,10 @@ func WithSystemdNotify(enabled bool) Option {
 // serviceNotifier sends a reactor's notifications (see WithSystemdNotify).
 type serviceNotifier struct {
 	addr string // NOTIFY_SOCKET, "" when none or turned off
+	// watchdog is WATCHDOG_USEC when it is meant for this process, else 0.
+	watchdog time.Duration
+	// probes are the watchdog's per-loop probes (see watchdogTick).
+	probes []loopProbe
 	// handedOver is set once an upgrade named the new main process: this
 	// one's shutdown is then not the service's.
 	handedOver atomic.Bool
@@ -60,6 +79,80 @@ func (n *serviceNotifier) init(r *Reactor) {
 		return
 	}
 	n.addr = addr
+	n.watchdog = watchdogInterval(os.Getenv, os.Getpid())
+}
+
+// watchdogInterval reads the watchdog's variables through getenv for the
+// process pid: 0 when there is no watchdog, or it is another process's.
+func watchdogInterval(getenv func(string) string, pid int) time.Duration {
+	usec, err := strconv.ParseInt(getenv(envWatchdogUSec), 10, 64)
+	if err != nil || usec <= 0 {
+		return 0
+	}
+	if v := getenv(envWatchdogPID); v != "" && v != strconv.Itoa(pid) {
+		return 0
+	}
+	return time.Duration(usec) * time.Microsecond
+}
+
+// runWatchdog pings the service manager every half interval while every
+// loop answers, until stop is closed. Run starts it once the reactor runs
+// and stops it when it returns, so a long graceful shutdown keeps pinging.
+func (n *serviceNotifier) runWatchdog(r *Reactor, stop <-chan struct{}) {
+	if n.addr == "" || n.watchdog <= 0 {
+		return
+	}
+	n.probes = make([]loopProbe, len(r.loops))
+	n.probe(r)
+	t := time.NewTicker(n.watchdog / 2)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			n.watchdogTick(r)
+		case <-stop:
+			return
+		}
+	}
+}
+
+// watchdogTick sends WATCHDOG=1 if every loop answered the last probe,
+// and probes again. A process that handed the service to its successor
+// (see handOver) pings no more: the successor does.
+func (n *serviceNotifier) watchdogTick(r *Reactor) (sent bool) {
+	all := true
+	for i := range n.probes {
+		if !n.probes[i].answered.Load() {
+			all = false
+		}
+	}
+	if all && !n.handedOver.Load() {
+		n.send(r, "WATCHDOG=1")
+		sent = true
+	}
+	n.probe(r)
+	return sent
+}
+
+// loopProbe is the watchdog's question to one loop: queued is set while a
+// probe waits in the loop's queue, answered once the loop ran it.
+type loopProbe struct{ queued, answered atomic.Bool }
+
+// probe asks every loop to answer (again). A loop that has not run the
+// previous probe yet keeps that one, so a stuck loop's queue does not fill
+// with probes.
+func (n *serviceNotifier) probe(r *Reactor) {
+	for i, l := range r.loops {
+		p := &n.probes[i]
+		if !p.queued.CompareAndSwap(false, true) {
+			continue
+		}
+		p.answered.Store(false)
+		l.CallFromThread(func() {
+			p.answered.Store(true)
+			p.queued.Store(false)
+		})
+	}
 }
 
 // send sends state, lines of "NAME=value", to the service manager.

@@ -97,3 +97,106 @@ func TestSystemdNotifyToAMissingSocketIsLoggedAndChangesNothing(t *testing.T) {
 		t.Fatalf("log lacks the failed notification:\n%s", logged.String())
 	}
 }
+
+// TestWatchdogIntervalFollowsSdWatchdogEnabled: WATCHDOG_USEC in
+// microseconds, for this process when WATCHDOG_PID is unset or names it
+// (sd_watchdog_enabled(3)).
+func TestWatchdogIntervalFollowsSdWatchdogEnabled(t *testing.T) {
+	for _, c := range []struct {
+		usec, pid string
+		want      time.Duration
+	}{
+		{"", "", 0},
+		{"500000", "", 500 * time.Millisecond},
+		{"500000", "42", 500 * time.Millisecond},
+		{"500000", "43", 0},
+		{"0", "", 0},
+		{"-5", "", 0},
+		{"soon", "", 0},
+	} {
+		env := map[string]string{envWatchdogUSec: c.usec, envWatchdogPID: c.pid}
+		if got := watchdogInterval(func(k string) string { return env[k] }, 42); got != c.want {
+			t.Errorf("WATCHDOG_USEC=%q WATCHDOG_PID=%q: %v, want %v", c.usec, c.pid, got, c.want)
+		}
+	}
+}
+
+// TestWatchdogPingsOnlyWhileEveryLoopTurns drives the watchdog's ticks by
+// hand: a tick pings when every loop answered the previous probe; a loop
+// held by a callback withholds the pings until it is free again, and its
+// queue gets one probe, not one per tick.
+func TestWatchdogPingsOnlyWhileEveryLoopTurns(t *testing.T) {
+	m := sdnotifytest.Listen(t, false)
+	r := startReactor(t, WithLoops(2), WithSystemdNotify(false))
+	// A notifier of the test's own, whose ticks the test calls.
+	n := &serviceNotifier{addr: m.Addr(), watchdog: time.Hour, probes: make([]loopProbe, len(r.loops))}
+	answered := func() bool { return n.probes[0].answered.Load() && n.probes[1].answered.Load() }
+	n.probe(r)
+	waitFor(t, "both loops to answer the probe", answered)
+	if !n.watchdogTick(r) {
+		t.Fatal("no ping although both loops answered")
+	}
+	waitFor(t, "both loops to answer again", answered)
+	held, release := make(chan struct{}), make(chan struct{})
+	r.loops[1].CallFromThread(func() { close(held); <-release })
+	<-held
+	n.watchdogTick(r) // both had answered: pings, and probes again; loop 1 cannot answer
+	queued := r.loops[1].queue.n.Load()
+	for range 3 {
+		if n.watchdogTick(r) {
+			t.Fatal("pinged while loop 1 was held by a callback")
+		}
+	}
+	if got := r.loops[1].queue.n.Load(); got != queued {
+		t.Fatalf("loop 1's queue went from %d to %d calls: a stuck loop must get one probe", queued, got)
+	}
+	close(release)
+	waitFor(t, "loop 1 to answer once free", answered)
+	if !n.watchdogTick(r) {
+		t.Fatal("no ping once loop 1 answered again")
+	}
+	got, err := m.Pending()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pings := 0
+	for _, g := range got {
+		if g.State == "WATCHDOG=1" && g.PID == os.Getpid() {
+			pings++
+		}
+	}
+	if pings != 3 {
+		t.Fatalf("%d WATCHDOG=1 among %+v, want the 3 ticks that found every loop answering", pings, got)
+	}
+}
+
+// TestWatchdogPingsWhileRunning: with WatchdogSec's WATCHDOG_USEC set, a
+// running reactor pings on its own, after its READY=1.
+func TestWatchdogPingsWhileRunning(t *testing.T) {
+	m := sdnotifytest.Listen(t, false)
+	t.Setenv(envWatchdogUSec, "100000") // 100 ms: a ping every 50 ms
+	r, err := New(WithLoops(2), WithSignalHandling(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- r.Run() }()
+	var states []string
+	for pings := 0; pings < 3; {
+		n, err := m.Next(30 * time.Second)
+		if err != nil {
+			t.Fatalf("after %q: %v", states, err)
+		}
+		states = append(states, n.State)
+		if n.State == "WATCHDOG=1" {
+			pings++
+		}
+	}
+	if states[0] != "READY=1" {
+		t.Fatalf("notifications %q, want READY=1 first", states)
+	}
+	r.Stop()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}

@@ -235,13 +235,15 @@ func (r *Reactor) handOverFiles() (files []*os.File, keys []string, lns []*Liste
 
 // upgradeEnv is env for the new process: the handed-over keys, the
 // readiness descriptor and our pid, and none of the variables an earlier
-// upgrade or systemd set.
+// upgrade or systemd set for this process (the socket-activation ones,
+// WATCHDOG_PID).
 func upgradeEnv(env, keys []string, readyFD int) []string {
 	out := make([]string, 0, len(env)+3)
 	for _, kv := range env {
 		name, _, _ := strings.Cut(kv, "=")
 		switch name {
-		case envUpgradePID, envUpgradeFDs, envUpgradeReady, "LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES":
+		case envUpgradePID, envUpgradeFDs, envUpgradeReady, "LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES",
+			envWatchdogPID: // systemd's watchdog pid is ours: unset, the successor pings once it is the main process
 			continue
 		}
 		out = append(out, kv)

@@ -234,7 +234,7 @@ func TestFailedUpgradeKeepsTheOldProcessServing(t *testing.T) {
 // named takes nothing.
 func TestUpgradeEnvironmentRoundTrips(t *testing.T) {
 	keys := []string{"tcp:127.0.0.1:0", "tcp:127.0.0.1:0", "unix:/tmp/a b:c", "activated:http@[::1]:80"}
-	env := upgradeEnv([]string{"HOME=/root", "LISTEN_FDS=2", envUpgradeFDs + "=old"}, keys, 7)
+	env := upgradeEnv([]string{"HOME=/root", "LISTEN_FDS=2", envUpgradeFDs + "=old", "WATCHDOG_PID=1", "WATCHDOG_USEC=5000000"}, keys, 7)
 	vars := map[string]string{}
 	for _, kv := range env {
 		k, v, _ := strings.Cut(kv, "=")
@@ -243,7 +243,9 @@ func TestUpgradeEnvironmentRoundTrips(t *testing.T) {
 		}
 		vars[k] = v
 	}
-	if vars["HOME"] != "/root" || vars["LISTEN_FDS"] != "" {
+	// WATCHDOG_PID named this process: the successor must not inherit it
+	// (it would take the watchdog for another's), WATCHDOG_USEC it keeps.
+	if vars["HOME"] != "/root" || vars["LISTEN_FDS"] != "" || vars["WATCHDOG_PID"] != "" || vars["WATCHDOG_USEC"] != "5000000" {
 		t.Fatalf("environment passed on: %q", env)
 	}
 	byKey, order, ready, err := parseInherited(func(k string) string { return vars[k] }, os.Getpid())
