@@ -105,7 +105,9 @@ func (l *loop) Now() time.Time { return l.now }
 // clock reading of this turn's timer phase, which comes after the callback
 // that made the call, or of the loop's next poll: so d counts from no
 // earlier than the call, as it does for a Reset of the handle, without a
-// clock reading per call.
+// clock reading per call. Calls still pending when Run returns are
+// cancelled then (their handles report inactive), and their closures
+// released.
 func (l *loop) CallLater(d time.Duration, fn func()) timer.Handle {
 	if d <= 0 {
 		// Due at the wheel's own time: it fires on this turn's timer phase
@@ -123,7 +125,8 @@ func (l *loop) CallLater(d time.Duration, fn func()) timer.Handle {
 // every other CallSoon and CallLater(0).
 func (l *loop) CallSoon(fn func()) { l.wheel.CallAt(l.wheel.Now(), fn) }
 
-// CallFromThread runs fn on this loop; safe from any goroutine.
+// CallFromThread runs fn on this loop; safe from any goroutine. Once Run
+// has returned fn is dropped (a reactor runs once: it would never run).
 func (l *loop) CallFromThread(fn func()) {
 	l.queue.push(fn)
 	// Write the wake-up only when the loop is asleep (or about to be), and

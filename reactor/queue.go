@@ -13,11 +13,19 @@ type threadQueue struct {
 	items []func()
 	spare []func()
 	n     atomic.Int32 // len(items), readable without the lock
+	// closed is set once the loop has returned: nothing would ever run a
+	// call pushed then, so push drops it rather than keep its closure
+	// (and what it captured) for as long as the reactor is referenced.
+	closed bool
 }
 
-// push appends fn and reports whether the queue was empty before.
+// push appends fn; once the queue is closed it drops it.
 func (q *threadQueue) push(fn func()) {
 	q.mu.Lock()
+	if q.closed {
+		q.mu.Unlock()
+		return
+	}
 	q.items = append(q.items, fn)
 	q.n.Store(int32(len(q.items)))
 	q.mu.Unlock()
@@ -45,5 +53,16 @@ func (q *threadQueue) recycle(batch []func()) {
 	if q.spare == nil {
 		q.spare = batch[:0]
 	}
+	q.mu.Unlock()
+}
+
+// close drops what is queued and every later push (see closed); it is
+// called once the loop has returned.
+func (q *threadQueue) close() {
+	q.mu.Lock()
+	q.closed = true
+	clear(q.items)
+	q.items, q.spare = nil, nil
+	q.n.Store(0)
 	q.mu.Unlock()
 }

@@ -343,8 +343,8 @@ func (s *stopper) force() {
 	}
 }
 
-// cleanup releases what the loops left: listeners still backing off and the
-// pollers.
+// cleanup releases what the loops left: listeners still backing off, the
+// pollers, and the calls that can no longer run (queued or timed).
 func (r *Reactor) cleanup() {
 	r.mu.Lock()
 	var left []*Listener
@@ -359,6 +359,12 @@ func (r *Reactor) cleanup() {
 	for _, l := range r.loops {
 		if err := l.poller.close(); err != nil {
 			l.log.Error().Err(err).Msg("closing poller")
+		}
+		// A reactor runs once: calls still waiting would never run, and
+		// a Reactor kept referenced must not keep their closures alive.
+		l.queue.close()
+		if n := l.wheel.CancelAll(); n > 0 {
+			l.log.Debug().Int("calls", n).Msg("timed calls that never became due dropped")
 		}
 	}
 }

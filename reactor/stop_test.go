@@ -2,13 +2,17 @@ package reactor
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
+	"runtime"
 	"testing"
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/mustaine/mustaine/timer"
 )
 
 func openFDs(t *testing.T) int {
@@ -130,5 +134,65 @@ func TestStopAbortsAPeerThatNeverReadsAtTheDeadline(t *testing.T) {
 	}
 	if reason := <-s.lost; !errors.Is(reason, ErrReactorStopping) {
 		t.Fatalf("ConnectionLost(%v), want an abort for the stop", reason)
+	}
+}
+
+// TestStoppedReactorKeepsNoCallsAlive: once Run has returned, neither a
+// CallLater that never became due nor a CallFromThread made afterwards
+// keeps its closure (and what it captured) alive through the Reactor, on
+// 1 and 2 loops. The pending call's handle reports inactive.
+func TestStoppedReactorKeepsNoCallsAlive(t *testing.T) {
+	for _, loops := range []int{1, 2} {
+		t.Run(fmt.Sprintf("loops=%d", loops), func(t *testing.T) {
+			r, err := New(WithLoops(loops), WithSignalHandling(false))
+			if err != nil {
+				t.Fatal(err)
+			}
+			collected := make(chan string, 2*loops)
+			capture := func(name string) *[1 << 16]byte {
+				big := new([1 << 16]byte)
+				runtime.AddCleanup(big, func(n string) { collected <- n }, name)
+				return big
+			}
+			var handles []timer.Handle
+			done := make(chan error, 1)
+			go func() { done <- r.Run() }()
+			waitFor(t, "the reactor to run", r.Running)
+			for i, l := range r.Loops() {
+				got := make(chan timer.Handle)
+				big := capture(fmt.Sprintf("timed %d", i))
+				l.CallFromThread(func() { got <- l.CallLater(time.Hour, func() { big[0]++ }) })
+				handles = append(handles, <-got)
+			}
+			r.Stop()
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+			for i, l := range r.Loops() {
+				big := capture(fmt.Sprintf("queued %d", i))
+				l.CallFromThread(func() { big[0]++ })
+			}
+			for i, h := range handles {
+				if h.Active() {
+					t.Errorf("loop %d: the hour-long call is still pending after Run returned", i)
+				}
+			}
+			var names []string
+			for i := 0; i < 100 && len(names) < 2*loops; i++ {
+				runtime.GC()
+				for drained := false; !drained; {
+					select {
+					case n := <-collected:
+						names = append(names, n)
+					case <-time.After(10 * time.Millisecond):
+						drained = true
+					}
+				}
+			}
+			if len(names) != 2*loops {
+				t.Fatalf("collected %q; want every timed and queued call's capture (%d) while r is still referenced", names, 2*loops)
+			}
+			runtime.KeepAlive(r)
+		})
 	}
 }

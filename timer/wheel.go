@@ -137,6 +137,21 @@ func (w *Wheel) Tick() time.Duration { return time.Duration(w.tick) }
 // Len returns the number of pending calls.
 func (w *Wheel) Len() int { return w.count }
 
+// CancelAll cancels every pending call, as Cancel on each of their handles
+// would, and returns how many there were. The wheel keeps none of their
+// funcs afterwards; it stays usable.
+func (w *Wheel) CancelAll() int {
+	n := 0
+	for i := range w.lists {
+		for e := w.lists[i].head; e != nil; e = w.lists[i].head {
+			w.unlink(e)
+			w.release(e)
+			n++
+		}
+	}
+	return n
+}
+
 // CallLater schedules fn to run d after Now (on a WithLaggingNow wheel, d
 // after the time of the next Advance or Settle). A delay of zero or less
 // runs fn on the next Advance. A nil fn schedules nothing and returns the

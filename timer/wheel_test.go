@@ -2,6 +2,7 @@ package timer_test
 
 import (
 	"fmt"
+	"runtime"
 	"slices"
 	"testing"
 	"time"
@@ -521,4 +522,62 @@ func TestLaggingNowHeldCallsAreDueOneDelayAfterSettle(t *testing.T) {
 	r.expect(t, "soon")
 	w.Advance(t0.Add(15 * time.Millisecond))
 	r.expect(t, "a")
+}
+
+// TestCancelAllCancelsEveryPendingCallAndDropsItsFunc: calls in every
+// state (due, near, far in the higher levels, held by a lagging wheel)
+// are cancelled as Cancel would: none fires, their handles are inactive,
+// the wheel holds none of their funcs (their captured values are
+// collected), and it takes new calls afterwards.
+func TestCancelAllCancelsEveryPendingCallAndDropsItsFunc(t *testing.T) {
+	for _, lagging := range []bool{false, true} {
+		var opts []timer.Option
+		if lagging {
+			opts = append(opts, timer.WithLaggingNow())
+		}
+		w := timer.NewWheel(t0, opts...)
+		fired := 0
+		collected := make(chan struct{}, 4)
+		var handles []timer.Handle
+		for _, d := range []time.Duration{0, 5 * time.Millisecond, time.Hour, 400 * 24 * time.Hour} {
+			big := new([1 << 16]byte)
+			runtime.AddCleanup(big, func(ch chan struct{}) { ch <- struct{}{} }, collected)
+			handles = append(handles, w.CallLater(d, func() { fired += int(big[0]) + 1 }))
+		}
+		if n := w.CancelAll(); n != 4 || w.Len() != 0 {
+			t.Fatalf("lagging=%v: CancelAll = %d, Len %d; want 4, 0", lagging, n, w.Len())
+		}
+		for i, h := range handles {
+			if h.Active() || h.Cancel() {
+				t.Fatalf("lagging=%v: handle %d still active after CancelAll", lagging, i)
+			}
+		}
+		w.Advance(t0.Add(500 * 24 * time.Hour))
+		if fired != 0 {
+			t.Fatalf("lagging=%v: %d cancelled calls fired", lagging, fired)
+		}
+		// Cleanups run after a collection finds their value unreachable;
+		// a few cycles are plenty, a hundred means the wheel holds them.
+		got := 0
+		for i := 0; i < 100 && got < 4; i++ {
+			runtime.GC()
+			for drained := false; !drained; {
+				select {
+				case <-collected:
+					got++
+				case <-time.After(10 * time.Millisecond):
+					drained = true
+				}
+			}
+		}
+		if got != 4 {
+			t.Fatalf("lagging=%v: %d of the 4 cancelled calls' captured values collected", lagging, got)
+		}
+		ran := false
+		w.CallLater(0, func() { ran = true })
+		w.Advance(t0.Add(501 * 24 * time.Hour))
+		if !ran {
+			t.Fatalf("lagging=%v: the wheel takes no new call after CancelAll", lagging)
+		}
+	}
 }
