@@ -60,9 +60,11 @@ func TestSystemdNotifyReadyAndStopping(t *testing.T) {
 	}
 }
 
-func TestSystemdNotifyOffSendsNothing(t *testing.T) {
-	m := sdnotifytest.Listen(t, false)
-	r, err := New(WithSignalHandling(false), WithSystemdNotify(false))
+// runAndStop runs a reactor made with opts until it runs, stops it and
+// returns what Run returned.
+func runAndStop(t *testing.T, opts ...Option) error {
+	t.Helper()
+	r, err := New(append([]Option{WithSignalHandling(false)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +72,12 @@ func TestSystemdNotifyOffSendsNothing(t *testing.T) {
 	go func() { done <- r.Run() }()
 	waitFor(t, "the reactor to run", r.Running)
 	r.Stop()
-	if err := <-done; err != nil {
+	return <-done
+}
+
+func TestSystemdNotifyOffSendsNothing(t *testing.T) {
+	m := sdnotifytest.Listen(t, false)
+	if err := runAndStop(t, WithSystemdNotify(false)); err != nil {
 		t.Fatal(err)
 	}
 	// Run sends its notifications before it returns: any would be queued.
@@ -82,15 +89,7 @@ func TestSystemdNotifyOffSendsNothing(t *testing.T) {
 func TestSystemdNotifyToAMissingSocketIsLoggedAndChangesNothing(t *testing.T) {
 	t.Setenv(envNotifySocket, filepath.Join(t.TempDir(), "nobody-listens"))
 	logged := &syncBuffer{}
-	r, err := New(WithSignalHandling(false), WithLogger(zerolog.New(logged)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- r.Run() }()
-	waitFor(t, "the reactor to run", r.Running)
-	r.Stop()
-	if err := <-done; err != nil {
+	if err := runAndStop(t, WithLogger(zerolog.New(logged))); err != nil {
 		t.Fatalf("Run: %v, want nil: a manager that is not there is not the service's failure", err)
 	}
 	if !strings.Contains(logged.String(), "cannot notify the service manager") {

@@ -170,11 +170,7 @@ func (s Stats) Total() LoopStats {
 		t.TLS.Failed += l.TLS.Failed
 		t.TLS.InFlight += l.TLS.InFlight
 		t.UDPPorts += l.UDPPorts
-		t.UDP.Received += l.UDP.Received
-		t.UDP.Sent += l.UDP.Sent
-		t.UDP.Dropped += l.UDP.Dropped
-		t.UDP.Errors += l.UDP.Errors
-		t.UDP.Refused += l.UDP.Refused
+		t.UDP.add(l.UDP)
 	}
 	return t
 }

@@ -94,6 +94,15 @@ type UDPStats struct {
 	Refused uint64
 }
 
+// add adds o's counters to s's.
+func (s *UDPStats) add(o UDPStats) {
+	s.Received += o.Received
+	s.Sent += o.Sent
+	s.Dropped += o.Dropped
+	s.Errors += o.Errors
+	s.Refused += o.Refused
+}
+
 // Port state bits, touched only on the port's loop.
 const (
 	uStarted   uint32 = 1 << iota // StartProtocol ran
