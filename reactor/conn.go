@@ -52,10 +52,35 @@ type conn struct {
 	outOff   int
 	remote   net.Addr
 	producer protocol.Producer
-	dial     *dialState  // set for client connections
-	tls      *tlsLayer   // set for TLS connections (see tls.go)
-	proxy    *proxyState // set once a PROXY header was read (see proxyproto.go)
+	tls      *tlsLayer // set for TLS connections (see tls.go)
+	aux      *connAux  // set for client connections and after a PROXY header
 	id       uint64
+}
+
+// connAux is what only some connections have, each kind its own: a client
+// connection its connect's state, an accepted one the PROXY header it
+// came with. One pointer for both keeps conn at 128 bytes, a size class
+// below the 144 that a pointer each took: 16 bytes less per idle
+// connection, on the budget the bench's idle loads hold it to.
+type connAux struct {
+	dial  *dialState  // client connections (see connector.go)
+	proxy *proxyState // once a PROXY header was read (see proxyproto.go)
+}
+
+// dialing is c's connect state, nil for an accepted connection.
+func (c *conn) dialing() *dialState {
+	if c.aux == nil {
+		return nil
+	}
+	return c.aux.dial
+}
+
+// proxied is the state of c's PROXY header, nil when it had none.
+func (c *conn) proxied() *proxyState {
+	if c.aux == nil {
+		return nil
+	}
+	return c.aux.proxy
 }
 
 var _ protocol.Transport = (*conn)(nil)
@@ -263,8 +288,8 @@ func (c *conn) LocalAddr() net.Addr {
 	if c.flags&fClosed != 0 {
 		return nil
 	}
-	if c.proxy != nil && c.proxy.local != nil {
-		return c.proxy.local
+	if p := c.proxied(); p != nil && p.local != nil {
+		return p.local
 	}
 	sa, err := unix.Getsockname(c.fd)
 	if err != nil {

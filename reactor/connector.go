@@ -297,7 +297,7 @@ func (l *loop) startAttempt(ds *dialState, sa unix.Sockaddr) bool {
 			return false
 		}
 	}
-	c := &conn{fd: fd, loop: l, remote: sockaddrToAddr(sa, ds.isUnix), dial: ds, flags: fConnecting, id: l.r.nextConnID.Add(1)}
+	c := &conn{fd: fd, loop: l, remote: sockaddrToAddr(sa, ds.isUnix), aux: &connAux{dial: ds}, flags: fConnecting, id: l.r.nextConnID.Add(1)}
 	if ds.isUnix {
 		c.flags |= fUnix
 	}
@@ -350,7 +350,7 @@ func (l *loop) finishDial(c *conn) {
 		l.failDial(c, dialError(err))
 		return
 	}
-	ds := c.dial
+	ds := c.dialing()
 	c.flags &^= fConnecting
 	ds.timer.Cancel()
 	ds.deadline.Cancel()
@@ -384,7 +384,7 @@ func (l *loop) failDial(c *conn, reason error) {
 	if c.flags&fConnecting == 0 {
 		return
 	}
-	ds := c.dial
+	ds := c.dialing()
 	c.flags &^= fConnecting
 	ds.dropAttempt(c)
 	l.release(c)

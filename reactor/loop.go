@@ -298,7 +298,7 @@ func (l *loop) read(c *conn, hup bool) {
 		return
 	}
 	c.flags &^= fReadPending
-	if c.proxy != nil && c.proxy.held != nil && !l.deliverHeld(c) {
+	if p := c.proxied(); p != nil && p.held != nil && !l.deliverHeld(c) {
 		return
 	}
 	high := l.r.cfg.highWater
@@ -373,8 +373,9 @@ func (l *loop) read(c *conn, hup bool) {
 // deliverHeld gives c's Protocol the bytes held back with its PROXY header
 // (see proxyLayer.handOver) and reports whether reading may go on.
 func (l *loop) deliverHeld(c *conn) bool {
-	held := c.proxy.held
-	c.proxy.held = nil
+	p := c.proxied()
+	held := p.held
+	p.held = nil
 	l.current = c
 	l.deliver(c, held)
 	l.current = nil
@@ -750,8 +751,8 @@ func (l *loop) lost(c *conn, reason error) {
 	if c.proto != nil {
 		l.guard(nil, func() { c.proto.ConnectionLost(reason) })
 	}
-	if c.dial != nil {
-		c.dial.lost(reason)
+	if ds := c.dialing(); ds != nil {
+		ds.lost(reason)
 	}
 	if l.r.cfg.logger.GetLevel() <= zerolog.DebugLevel {
 		logErrAs(l.connLog(c, l.log.Debug()), "reason", reason).Msg("connection lost")

@@ -144,10 +144,11 @@ var _ protocol.ProxyInfo = (*conn)(nil)
 // ProxyHeader returns the connection's PROXY header; see
 // protocol.ProxyInfo.
 func (c *conn) ProxyHeader() (*proxyproto.Header, bool) {
-	if c.proxy == nil || c.proxy.header == nil {
+	p := c.proxied()
+	if p == nil || p.header == nil {
 		return nil, false
 	}
-	return c.proxy.header, true
+	return p.header, true
 }
 
 // proxyLayer is a connection's Protocol until its PROXY header has been
@@ -226,7 +227,7 @@ func (p *proxyLayer) handOver(h *proxyproto.Header, rest []byte) {
 		src, dst := h.Addrs()
 		c.remote, st.local = src, dst
 	}
-	c.proxy = st
+	c.aux = &connAux{proxy: st}
 	var inner protocol.Protocol
 	l.guard(c, func() { inner = p.f.inner.BuildProtocol(c.remote) })
 	if c.flags&fClosed != 0 {

@@ -351,7 +351,7 @@ func (c *counters) wrote(n int) {
 
 // started counts a connection whose ConnectionMade is about to run.
 func (c *counters) started(cn *conn) {
-	if cn.dial != nil {
+	if cn.dialing() != nil {
 		c.connected++
 	} else {
 		c.accepted++

@@ -627,7 +627,7 @@ func (p *uringPoller) resume(c *conn) {
 		return
 	}
 	c.flags &^= fReadPending
-	if c.proxy != nil && c.proxy.held != nil && !p.l.deliverHeld(c) {
+	if pr := c.proxied(); pr != nil && pr.held != nil && !p.l.deliverHeld(c) {
 		return // the bytes that came with a PROXY header, first
 	}
 	for len(u.held) > 0 {
