@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"strings"
 )
 
 // Backend is the kernel interface a reactor's loops wait on.
@@ -141,5 +142,33 @@ func chooseBackend(cfg *config) {
 	// one-connection echo is cheaper unlocked (1.08× vs 1.40×: a locked
 	// thread that sleeps hands its P over and takes it back, the cost
 	// WithLockOSThread describes).
-	cfg.lockOSThread = true
+	cfg.lockOSThread = cfg.lockOSThread || !uringKnobs.unlocked
+}
+
+// uringKnobs turns the backend's choices off (or on) one by one, so that
+// the bench and the tests can measure what each buys: read once from the
+// environment variable MUSTAINE_URING_KNOBS, a comma-separated list of the
+// field names below. It is not an API: the defaults are the measured
+// choices (docs/io_uring.md).
+var uringKnobs = parseUringKnobs(os.Getenv("MUSTAINE_URING_KNOBS"))
+
+type uringKnobSet struct {
+	yield    bool // Gosched before each blocking wait, as on epoll
+	unlocked bool // loops not locked to their threads (no SINGLE_ISSUER, DEFER_TASKRUN)
+	nodefer  bool // locked, but without DEFER_TASKRUN
+}
+
+func parseUringKnobs(s string) uringKnobSet {
+	var k uringKnobSet
+	for _, f := range strings.Split(s, ",") {
+		switch strings.TrimSpace(f) {
+		case "yield":
+			k.yield = true
+		case "unlocked":
+			k.unlocked = true
+		case "nodefer":
+			k.nodefer = true
+		}
+	}
+	return k
 }

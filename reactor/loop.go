@@ -54,6 +54,7 @@ type loop struct {
 	stats    loopStats               // counters, see stats.go
 	gid      atomic.Uint64           // the loop goroutine's id once it runs; see onLoop
 	done     chan struct{}
+	failed   error // why the loop stopped on its own (see fail); Run returns it
 
 	// forgetFD, set by a poller whose requests hold sockets open (io_uring),
 	// is told of each registered fd the loop is about to close.
@@ -61,6 +62,10 @@ type loop struct {
 	// ur is the io_uring backend, which takes over connections' reads and
 	// writes (see uring_linux.go); nil on the readiness backends.
 	ur *uringPoller
+	// noYield skips poll's Gosched before a blocking wait: set by the
+	// io_uring backend, whose loop is locked to its thread, where a
+	// Gosched is a hand-over of the thread (see uringPoller.start).
+	noYield bool
 }
 
 var _ protocol.Loop = (*loop)(nil)
@@ -154,8 +159,7 @@ func (l *loop) run() {
 	if s, ok := l.poller.(interface{ start() error }); ok {
 		// A poller bound to the loop's thread (io_uring) starts on it.
 		if err := s.start(); err != nil {
-			l.log.Error().Err(err).Msg("poller start failed; loop stops")
-			l.abortAll(err)
+			l.fail("poller start failed; loop stops", err)
 			return
 		}
 	}
@@ -163,8 +167,7 @@ func (l *loop) run() {
 		l.turns++
 		n, err := l.poll()
 		if err != nil {
-			l.log.Error().Err(err).Msg("poll failed; loop stops")
-			l.abortAll(err)
+			l.fail("poll failed; loop stops", err)
 			return
 		}
 		l.dispatchIO(n)
@@ -218,7 +221,9 @@ func (l *loop) poll() (int, error) {
 	// it sysmon keeps preempting the loop and retaking its P during every
 	// short sleep, and handing the P around cost 40% more CPU per message
 	// on a one-connection echo (see the reactor doc).
-	runtime.Gosched()
+	if !l.noYield {
+		runtime.Gosched()
+	}
 	l.sleeping.Store(true)
 	// A sender that queued before seeing sleeping=true did not wake us:
 	// look at the queue once more now that senders will.

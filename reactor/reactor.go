@@ -1,6 +1,7 @@
 package reactor
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"reflect"
@@ -143,6 +144,12 @@ func (r *Reactor) CallFromThread(fn func()) { r.loops[0].CallFromThread(fn) }
 // runs once: Run on a running one returns ErrAlreadyRunning and on a
 // stopped one ErrStopped.
 //
+// A loop whose poller fails (an io_uring ring that became unusable:
+// ErrRingFailed) cannot go on: it logs the error once, closes its
+// connections with it (ConnectionLost gets protocol.ErrAborted joined
+// with it) and stops the reactor, and Run returns the error, naming the
+// loop, after the other loops' graceful shutdown.
+//
 // Unless WithSignalHandling(false) was given, Run catches SIGINT and
 // SIGTERM while it runs: the first one calls Stop (logged at info level),
 // and a second one, or one that arrives after Stop, stops at once:
@@ -207,9 +214,18 @@ func (r *Reactor) Run() error {
 		r.pool.close()
 	}
 	<-loopsDone
+	r.mu.Lock()
+	r.running.Store(false) // also when loop 0 failed before the triggers ran
+	r.mu.Unlock()
 	r.cleanup()
 	r.state.Store(stateStopped)
-	return nil
+	var failed []error
+	for _, l := range r.loops {
+		if l.failed != nil {
+			failed = append(failed, l.failed)
+		}
+	}
+	return errors.Join(failed...)
 }
 
 // Stop shuts the reactor down gracefully and returns at once; Run returns
@@ -480,6 +496,23 @@ func (l *loop) closeEach(closeConn func(c *conn)) {
 		}
 		closeConn(c)
 	}
+}
+
+// fail stops the loop, which cannot go on (its poller failed): it logs
+// why once, closes its listeners and UDP ports, fails its lookups, closes
+// every connection with the error (wrapped in protocol.ErrAborted) and
+// stops the reactor, whose Run returns the error once the other loops have
+// drained.
+func (l *loop) fail(msg string, err error) {
+	l.log.Error().Err(err).Msg(msg)
+	l.failed = fmt.Errorf("loop %d: %w", l.index, err)
+	l.stopAccepting()
+	for ds := range l.lookups {
+		l.dialFailed(ds, err)
+	}
+	l.closeUDPPorts()
+	l.abortAll(err)
+	l.r.Stop()
 }
 
 // abortConns aborts every connection left on this loop.

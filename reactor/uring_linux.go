@@ -3,6 +3,7 @@
 package reactor
 
 import (
+	"os"
 	"runtime"
 	"time"
 	"unsafe"
@@ -138,7 +139,13 @@ func newUringPoller(cfg *config) (*uringPoller, error) {
 	// one submitter (SINGLE_ISSUER), whose completions' task work runs
 	// inside its own wait (DEFER_TASKRUN) rather than interrupting it,
 	// and is enabled from that thread in start.
-	flags := uint32(iouSetupSubmitAll | iouSetupSingleIssuer | iouSetupDeferTaskrun | iouSetupRDisabled)
+	flags := uint32(iouSetupSubmitAll)
+	if cfg.lockOSThread {
+		flags |= iouSetupSingleIssuer | iouSetupRDisabled
+		if !uringKnobs.nodefer {
+			flags |= iouSetupDeferTaskrun
+		}
+	}
 	r, err := newRing(uringEntries, flags)
 	if err != nil {
 		return nil, err
@@ -173,6 +180,12 @@ func newUringPoller(cfg *config) (*uringPoller, error) {
 // for one thread (IORING_SETUP_R_DISABLED) is enabled from it, which makes
 // that thread its only submitter.
 func (p *uringPoller) start() error {
+	// A locked loop's Gosched (loop.poll's yield before sleeping) is no
+	// yield: the thread cannot run another goroutine, so it hands its P to
+	// another thread, sleeps on a futex, and is woken when that thread
+	// finds the loop's goroutine runnable again: six futex calls per
+	// sleep, measured (perf record -e syscalls:sys_enter_futex -g).
+	p.l.noYield = p.l.r.cfg.lockOSThread && !uringKnobs.yield
 	if p.ring.flags&iouSetupRDisabled == 0 {
 		return nil
 	}
@@ -409,6 +422,9 @@ func (p *uringPoller) reap(events []pollEvent) int {
 	tail := r.cqTailNow()
 	out := 0
 	for ; head != tail && out < len(events); head++ {
+		if uringCQEFault != nil {
+			uringCQEFault(&r.cqes[head&r.cqMask])
+		}
 		cqe := r.cqes[head&r.cqMask]
 		switch uint8(cqe.userData >> 56) {
 		case udWake:
@@ -449,6 +465,10 @@ func (p *uringPoller) reap(events []pollEvent) int {
 	r.cqAdvance(head)
 	return out
 }
+
+// uringCQEFault, set only by tests (before a reactor runs), may change
+// each completion as it is reaped, as a failing kernel would.
+var uringCQEFault func(*uringCQE)
 
 // current is the state of the connection a recv or send completion is
 // for, or nil when that connection was closed since.
@@ -513,7 +533,7 @@ func (p *uringPoller) sendDone(cqe uringCQE) {
 	u.sendBuf = nil
 	p.l.stats.wrote(int(cqe.res))
 	if cqe.res < 0 {
-		p.l.closeConn(c, connError(unix.Errno(-cqe.res)))
+		p.failed(c, "send", cqe.res)
 		return
 	}
 	c.outOff += int(cqe.res)
@@ -680,7 +700,7 @@ func (l *loop) recvChunk(c *conn, data []byte) {
 // recvEnd is the end of c's input: EOF (res 0) or an error (-errno).
 func (l *loop) recvEnd(c *conn, res int32) {
 	if res < 0 {
-		l.closeConn(c, connError(unix.Errno(-res)))
+		l.ur.failed(c, "recv", res)
 		return
 	}
 	if c.flags&fLingering != 0 {
@@ -692,6 +712,26 @@ func (l *loop) recvEnd(c *conn, res int32) {
 		(c.pending() > 0 || c.flags&(fClosing|fShutWrPending) != 0) {
 		l.markDirty(c)
 	}
+}
+
+// failed closes c, whose request op failed with -res. A reset or an
+// unreachable peer is the network's doing and is reported as on epoll
+// (protocol.ErrPeerReset for a reset); any other error means the request
+// itself went wrong (the kernel refused it): ConnectionLost gets it naming
+// the request, as an *os.SyscallError that errors.Is matches with the
+// errno, and it is logged once with the connection's fields. The loop's
+// other connections are not touched.
+func (p *uringPoller) failed(c *conn, op string, res int32) {
+	errno := unix.Errno(-res)
+	err := connError(errno)
+	switch errno {
+	case unix.ECONNRESET, unix.EPIPE, unix.ETIMEDOUT, unix.EHOSTUNREACH, unix.ENETUNREACH,
+		unix.ECONNABORTED, unix.ECONNREFUSED:
+	default:
+		err = os.NewSyscallError("io_uring "+op, errno)
+		p.l.connLog(c, p.l.log.Warn()).Err(err).Msg("io_uring request failed; connection closed")
+	}
+	p.l.closeConn(c, err)
 }
 
 // pollFlags maps a poll mask (the same bits as epoll's) to the loop's

@@ -144,8 +144,13 @@ type ring struct {
 	sqHead, sqTail *uint32
 	sqMask, sqSize uint32
 	sqes           []uringSQE
-	tail           uint32 // our SQ tail, published at submit
-	unsubmitted    uint32 // SQEs made since the last io_uring_enter
+	tail           uint32     // our SQ tail, published at submit
+	unsubmitted    uint32     // SQEs made since the last io_uring_enter
+	backlog        []uringSQE // SQEs made while the ring was full, in order
+
+	sys    uringEnterFunc // io_uring_enter(2)
+	err    error          // why the ring is unusable, once it is
+	enters uint64         // io_uring_enter calls, for tests and the bench
 
 	cqHead, cqTail *uint32
 	cqMask         uint32
@@ -165,7 +170,7 @@ func newRing(entries, flags uint32) (*ring, error) {
 	if err != nil {
 		return nil, fmt.Errorf("io_uring_setup: %w", err)
 	}
-	r := &ring{fd: fd, features: p.features, flags: p.flags}
+	r := &ring{fd: fd, features: p.features, flags: p.flags, sys: uringEnter}
 	if p.features&iouFeatSingleMmap == 0 {
 		r.close()
 		return nil, errors.New("io_uring: kernel lacks IORING_FEAT_SINGLE_MMAP (Linux 5.4)")
@@ -198,61 +203,107 @@ func newRing(entries, flags uint32) (*ring, error) {
 }
 
 // sqe returns a zeroed SQE to fill; it is submitted by the next enter.
-// A full submission ring is submitted first.
+// While the submission ring is full (more requests in one turn than it
+// has entries, or a kernel that refused a submission for a moment) the
+// SQE is kept in the backlog, in order, and enter moves it into the ring
+// as the kernel takes what is there: making a request never blocks, never
+// fails, and never overwrites an SQE the kernel has not taken.
 func (r *ring) sqe() *uringSQE {
-	for r.tail-atomic.LoadUint32(r.sqHead) >= r.sqSize {
-		// Never overwrite an SQE the kernel has not taken: submit until
-		// it has (an enter refused for a moment takes none).
-		if err := r.enter(0, 0, -1); err != nil {
-			panic("reactor: io_uring submission failed: " + err.Error())
-		}
+	if len(r.backlog) == 0 && r.tail-atomic.LoadUint32(r.sqHead) < r.sqSize {
+		s := &r.sqes[r.tail&r.sqMask]
+		*s = uringSQE{}
+		r.tail++
+		r.unsubmitted++
+		atomic.StoreUint32(r.sqTail, r.tail)
+		return s
 	}
-	s := &r.sqes[r.tail&r.sqMask]
-	*s = uringSQE{}
-	r.tail++
-	r.unsubmitted++
-	atomic.StoreUint32(r.sqTail, r.tail)
-	return s
+	r.backlog = append(r.backlog, uringSQE{})
+	return &r.backlog[len(r.backlog)-1]
 }
 
-// enter submits what is queued and, with minComplete > 0, waits for that
-// many completions, at most for timeout nanoseconds (< 0: no bound). A wait
-// that ends by its timeout, a signal or a full completion ring is not an
-// error: the caller reaps what is there.
-func (r *ring) enter(minComplete uint32, flags uint32, timeout int64) error {
-	argp, argsz := uintptr(0), uintptr(0)
-	// GETEVENTS also without waiting: with DEFER_TASKRUN, completions are
-	// only posted while the submitter is in a GETEVENTS enter.
-	flags |= iouEnterGetEvents
-	if minComplete > 0 {
-		if timeout >= 0 {
-			r.ts = unix.NsecToTimespec(timeout)
-			r.arg.ts = uint64(uintptr(unsafe.Pointer(&r.ts)))
-			flags |= iouEnterExtArg
-			argp, argsz = uintptr(unsafe.Pointer(&r.arg)), unsafe.Sizeof(r.arg)
-		}
+// refill moves backlog SQEs into the ring's free slots.
+func (r *ring) refill() {
+	n := 0
+	for ; n < len(r.backlog) && r.tail-atomic.LoadUint32(r.sqHead) < r.sqSize; n++ {
+		r.sqes[r.tail&r.sqMask] = r.backlog[n]
+		r.tail++
+		r.unsubmitted++
 	}
+	if n > 0 {
+		atomic.StoreUint32(r.sqTail, r.tail)
+		r.backlog = r.backlog[:copy(r.backlog, r.backlog[n:])]
+	}
+}
+
+// uringEnterFunc is io_uring_enter(2): it returns what the kernel
+// returned, a count or an errno.
+type uringEnterFunc func(fd int, toSubmit, minComplete, flags uint32, arg unsafe.Pointer, argSize uintptr) (int, unix.Errno)
+
+// uringEnter is the system call every new ring uses; a variable so that
+// tests can make it fail as a broken ring would.
+var uringEnter uringEnterFunc = func(fd int, toSubmit, minComplete, flags uint32, arg unsafe.Pointer, argSize uintptr) (int, unix.Errno) {
 	var n uintptr
 	var e unix.Errno
 	if minComplete > 0 {
 		// A wait may block: let the scheduler hand the P over.
-		n, _, e = unix.Syscall6(unix.SYS_IO_URING_ENTER, uintptr(r.fd), uintptr(r.unsubmitted),
-			uintptr(minComplete), uintptr(flags), argp, argsz)
+		n, _, e = unix.Syscall6(unix.SYS_IO_URING_ENTER, uintptr(fd), uintptr(toSubmit),
+			uintptr(minComplete), uintptr(flags), uintptr(arg), argSize)
 	} else {
-		n, _, e = unix.RawSyscall6(unix.SYS_IO_URING_ENTER, uintptr(r.fd), uintptr(r.unsubmitted),
-			0, uintptr(flags), argp, argsz)
+		n, _, e = unix.RawSyscall6(unix.SYS_IO_URING_ENTER, uintptr(fd), uintptr(toSubmit),
+			0, uintptr(flags), uintptr(arg), argSize)
 	}
-	if e != 0 {
-		switch e {
-		case unix.ETIME, unix.EINTR, unix.EBUSY, unix.EAGAIN:
-			// Timed out, interrupted, or the completion ring must be
-			// reaped before the kernel takes more.
+	return int(n), e
+}
+
+// ErrRingFailed is wrapped in the error of a loop whose io_uring ring
+// failed (io_uring_enter returned an error other than the transient ones):
+// the loop stops, its connections are closed with that error, and Run
+// returns it.
+var ErrRingFailed = errors.New("mustaine: io_uring ring failed")
+
+// enter submits what is queued and, with minComplete > 0, waits for that
+// many completions, at most for timeout nanoseconds (< 0: no bound). A wait
+// that ends by its timeout, a signal or a full completion ring is not an
+// error: the caller reaps what is there. Nor is a submission the kernel
+// refused for a moment (EAGAIN, ENOMEM, EBUSY: it could not allocate, or
+// the completions must be reaped first): what it did not take stays
+// queued, and the next enter offers it again. Any other error means the
+// ring is unusable: it is returned, and again by every later enter.
+func (r *ring) enter(minComplete uint32, flags uint32, timeout int64) error {
+	if r.err != nil {
+		return r.err
+	}
+	// GETEVENTS also without waiting: with DEFER_TASKRUN, completions are
+	// only posted while the submitter is in a GETEVENTS enter.
+	flags |= iouEnterGetEvents
+	for {
+		r.refill()
+		wait, fl := minComplete, flags
+		var arg unsafe.Pointer
+		var argSize uintptr
+		if len(r.backlog) > 0 {
+			wait = 0 // submit the rest before sleeping
+		} else if wait > 0 && timeout >= 0 {
+			r.ts = unix.NsecToTimespec(timeout)
+			r.arg.ts = uint64(uintptr(unsafe.Pointer(&r.ts)))
+			fl |= iouEnterExtArg
+			arg, argSize = unsafe.Pointer(&r.arg), unsafe.Sizeof(r.arg)
+		}
+		r.enters++
+		n, e := r.sys(r.fd, r.unsubmitted, wait, fl, arg, argSize)
+		if e != 0 {
+			switch e {
+			case unix.ETIME, unix.EINTR, unix.EBUSY, unix.EAGAIN, unix.ENOMEM:
+				return nil
+			}
+			r.err = fmt.Errorf("%w: io_uring_enter: %w", ErrRingFailed, e)
+			return r.err
+		}
+		r.unsubmitted -= min(uint32(n), r.unsubmitted)
+		if len(r.backlog) == 0 || n == 0 {
 			return nil
 		}
-		return e
 	}
-	r.unsubmitted -= min(uint32(n), r.unsubmitted)
-	return nil
 }
 
 // cqTailNow is the kernel's completion tail; completions up to it may be
