@@ -156,6 +156,8 @@ type uringKnobSet struct {
 	yield    bool // Gosched before each blocking wait, as on epoll
 	unlocked bool // loops not locked to their threads (no SINGLE_ISSUER, DEFER_TASKRUN)
 	nodefer  bool // locked, but without DEFER_TASKRUN
+	// noperiodic: a locked loop never yields (see uringPoller.wait)
+	noperiodic bool
 }
 
 func parseUringKnobs(s string) uringKnobSet {
@@ -168,6 +170,8 @@ func parseUringKnobs(s string) uringKnobSet {
 			k.unlocked = true
 		case "nodefer":
 			k.nodefer = true
+		case "noperiodic":
+			k.noperiodic = true
 		}
 	}
 	return k

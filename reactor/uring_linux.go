@@ -119,6 +119,9 @@ type uringPoller struct {
 	// starved until some come back, rather than failing again at once.
 	heldBufs int
 	starved  []*conn
+	// lastYield is when the loop last passed through the scheduler (its
+	// clock's reading), see wait.
+	lastYield time.Time
 }
 
 // uringEntries is each loop's submission ring size; the completion ring
@@ -133,6 +136,11 @@ const (
 	uringBufSize  = 16 << 10
 	uringBufCount = 256
 )
+
+// uringYieldEvery is how often a locked loop passes through the scheduler
+// before a blocking wait: well within sysmon's 10 ms limit on a goroutine
+// that never does (forcePreemptNS).
+const uringYieldEvery = 5 * time.Millisecond
 
 func newUringPoller(cfg *config) (*uringPoller, error) {
 	// The loop is locked to its thread (see chooseBackend): the ring has
@@ -392,6 +400,19 @@ func (p *uringPoller) wait(events []pollEvent, timeout time.Duration) (int, erro
 	var min uint32
 	if timeout != 0 && out == 0 && r.cqReady() == 0 && len(p.done) == 0 {
 		min = 1
+		if p.l.noYield && !uringKnobs.noperiodic {
+			// The loop's clock, read at this turn's timer phase.
+			if now := p.l.now; now.Sub(p.lastYield) >= uringYieldEvery {
+				// A goroutine that never passes through the scheduler
+				// looks like a runaway to sysmon, which then takes the
+				// P away in every blocking wait and polls every 20 µs
+				// (23% of the loop's core on a one-connection echo, in
+				// perf record). A yield now and then tells it
+				// otherwise, for six futex calls (see start).
+				p.lastYield = now
+				runtime.Gosched()
+			}
+		}
 	}
 	ns := int64(-1)
 	if timeout > 0 {
