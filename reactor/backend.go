@@ -158,6 +158,11 @@ type uringKnobSet struct {
 	nodefer  bool // locked, but without DEFER_TASKRUN
 	// noperiodic: a locked loop never yields (see uringPoller.wait)
 	noperiodic bool
+	// merge: inline send completions are merged into the next wait with
+	// a min-wait timeout (see ring.enter)
+	merge bool
+	// stats: each loop prints its io_uring counts when it closes
+	stats bool
 }
 
 func parseUringKnobs(s string) uringKnobSet {
@@ -172,6 +177,10 @@ func parseUringKnobs(s string) uringKnobSet {
 			k.nodefer = true
 		case "noperiodic":
 			k.noperiodic = true
+		case "merge":
+			k.merge = true
+		case "stats":
+			k.stats = true
 		}
 	}
 	return k

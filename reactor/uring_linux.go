@@ -3,6 +3,7 @@
 package reactor
 
 import (
+	"fmt"
 	"os"
 	"runtime"
 	"time"
@@ -122,6 +123,15 @@ type uringPoller struct {
 	// lastYield is when the loop last passed through the scheduler (its
 	// clock's reading), see wait.
 	lastYield time.Time
+	counts    uringCounts
+}
+
+// uringCounts are what the bench and docs/io_uring.md count per loop:
+// io_uring_enter calls (ring.enters), those that could sleep, and the
+// completions reaped, by kind. Printed to stderr when the loop's poller
+// closes if MUSTAINE_URING_KNOBS has "stats".
+type uringCounts struct {
+	waits, cqes, recvs, sends, other uint64
 }
 
 // uringEntries is each loop's submission ring size; the completion ring
@@ -136,6 +146,13 @@ const (
 	uringBufSize  = 16 << 10
 	uringBufCount = 256
 )
+
+// uringMinWait (µs) bounds how late a send that did not complete inline
+// is handled when the loop has nothing else to do (see ring.enter): longer
+// than a loopback round trip (50-60 µs here), so that a request's answer
+// and the next request are one turn, and short against anything that
+// waits on a full socket.
+const uringMinWait = 250
 
 // uringYieldEvery is how often a locked loop passes through the scheduler
 // before a blocking wait: well within sysmon's 10 ms limit on a goroutine
@@ -159,6 +176,9 @@ func newUringPoller(cfg *config) (*uringPoller, error) {
 		return nil, err
 	}
 	p := &uringPoller{ring: r, wakefd: -1, orphans: make(map[uint64]orphan)}
+	if r.features&iouFeatMinTimeout != 0 && uringKnobs.merge {
+		r.minWait = uringMinWait
+	}
 	fail := func(err error) (*uringPoller, error) {
 		p.close()
 		return nil, err
@@ -320,6 +340,7 @@ func (p *uringPoller) send(c *conn) {
 	s.len = uint32(u.sendLen)
 	s.opFlags = unix.MSG_NOSIGNAL
 	s.userData = userData(udSend, u.gen, c.fd)
+	p.ring.inline++
 }
 
 func (p *uringPoller) addListener(fd int) error { return p.ep.addListener(fd) }
@@ -418,6 +439,9 @@ func (p *uringPoller) wait(events []pollEvent, timeout time.Duration) (int, erro
 	if timeout > 0 {
 		ns = int64(timeout)
 	}
+	if min > 0 {
+		p.counts.waits++
+	}
 	if err := r.enter(min, 0, ns); err != nil {
 		return 0, err
 	}
@@ -447,6 +471,7 @@ func (p *uringPoller) reap(events []pollEvent) int {
 			uringCQEFault(&r.cqes[head&r.cqMask])
 		}
 		cqe := r.cqes[head&r.cqMask]
+		p.counts.cqes++
 		switch uint8(cqe.userData >> 56) {
 		case udWake:
 			p.armWake()
@@ -479,8 +504,14 @@ func (p *uringPoller) reap(events []pollEvent) int {
 			}
 			events[out] = pollEvent{fd: int32(fd), flags: f}
 			out++
-		case udRecv, udSend:
+		case udRecv:
+			p.counts.recvs++
 			p.done = append(p.done, cqe)
+		case udSend:
+			p.counts.sends++
+			p.done = append(p.done, cqe)
+		default:
+			p.counts.other++
 		}
 	}
 	r.cqAdvance(head)
@@ -774,6 +805,11 @@ func pollFlags(m uint32) uint32 {
 func (p *uringPoller) wake() error { return signalEventfd(p.wakefd) }
 
 func (p *uringPoller) close() error {
+	if uringKnobs.stats && p.l != nil {
+		c := &p.counts
+		fmt.Fprintf(os.Stderr, "io_uring loop %d: turns %d enters %d waits %d cqes %d recv %d send %d other %d\n",
+			p.l.index, p.l.turns, p.ring.enters, c.waits, c.cqes, c.recvs, c.sends, c.other)
+	}
 	// Closing the ring ends every request and drops their references to
 	// the sockets; only then may the eventfd and buffers go.
 	var mem []byte
