@@ -316,9 +316,14 @@ func (p *uringPoller) armRecv(u *uconn) {
 	u.state |= ucRecv
 }
 
+// cancel asks the kernel to end request ud. The cancellation's own
+// completion carries nothing the loop needs (the cancelled request's
+// final completion says it ended): it is posted only if it fails
+// (IOSQE_CQE_SKIP_SUCCESS), and then ignored as before.
 func (p *uringPoller) cancel(ud uint64) {
 	s := p.ring.sqe()
 	s.opcode = iouOpAsyncCancel
+	s.flags = iouSqeCQESkipSuccess
 	s.fd = -1
 	s.addr = ud
 	s.userData = userData(udIgnore, 0, 0)

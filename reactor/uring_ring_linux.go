@@ -43,7 +43,8 @@ const (
 	iouEnterGetEvents = 1 << 0
 	iouEnterExtArg    = 1 << 3
 
-	iouSqeBufferSelect = 1 << 5
+	iouSqeBufferSelect   = 1 << 5
+	iouSqeCQESkipSuccess = 1 << 6
 
 	iouCqeFBuffer  = 1 << 0
 	iouCqeFMore    = 1 << 1
