@@ -1,6 +1,7 @@
 package reactor
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -34,6 +35,10 @@ import (
 // once; and each loop is locked to its OS thread (see WithLockOSThread)
 // so that its ring can batch completions into the loop's own wait
 // (IORING_SETUP_SINGLE_ISSUER and DEFER_TASKRUN; measured in chooseBackend).
+// A ring that fails (io_uring_enter returning an error other than the
+// transient ones) stops its loop and the reactor: Run returns an error
+// matching ErrRingFailed. A request the kernel fails closes only its
+// connection.
 //
 // A Backend is a flag.Value, so a program takes it on its command line with
 // BackendFlag or flag.Var.
@@ -102,6 +107,12 @@ func BackendFlag(fs *flag.FlagSet) *Backend {
 // with one warning in the log.
 func WithBackend(b Backend) Option { return func(c *config) { c.backend = b } }
 
+// ErrRingFailed is wrapped in the error of a loop whose io_uring ring
+// failed (io_uring_enter returned an error other than the transient ones):
+// the loop stops, its connections are closed with that error, and Run
+// returns it.
+var ErrRingFailed = errors.New("mustaine: io_uring ring failed")
+
 // Backend reports the backend the reactor's loops use: the one asked for
 // with WithBackend, or BackendEpoll after a fallback.
 func (r *Reactor) Backend() Backend { return r.cfg.backend }
@@ -135,13 +146,12 @@ func chooseBackend(cfg *config) {
 	// An io_uring loop is locked to its OS thread, so that its ring can
 	// take SINGLE_ISSUER and DEFER_TASKRUN: completions' task work then
 	// runs inside the loop's own wait, in batches, instead of
-	// interrupting whichever thread submitted. Measured in one bench run
-	// (server pinned, CPU per op against gnet's, locked+DEFER_TASKRUN vs
-	// unlocked without them): echo 64 conns 0.96× vs 1.80×, HTTP
-	// plaintext 1.09× vs 1.63×, pipelined 1.33× vs 1.80×; only the
-	// one-connection echo is cheaper unlocked (1.08× vs 1.40×: a locked
-	// thread that sleeps hands its P over and takes it back, the cost
-	// WithLockOSThread describes).
+	// interrupting whichever thread submitted. Measured (docs/io_uring.md,
+	// CPU per op against gnet's, locked+DEFER_TASKRUN vs unlocked): echo
+	// 64 conns 0.82× vs 1.31×, HTTP plaintext 1.10× vs 1.25×, pipelined
+	// 0.89× vs 0.96×, one-connection echo 0.97× vs 1.04×. The cost a
+	// locked loop used to pay when it slept (a Gosched that hands the
+	// thread over, six futex calls) is gone: see uringPoller.start.
 	cfg.lockOSThread = cfg.lockOSThread || !uringKnobs.unlocked
 }
 
@@ -167,20 +177,11 @@ type uringKnobSet struct {
 
 func parseUringKnobs(s string) uringKnobSet {
 	var k uringKnobSet
+	names := map[string]*bool{"yield": &k.yield, "unlocked": &k.unlocked, "nodefer": &k.nodefer,
+		"noperiodic": &k.noperiodic, "merge": &k.merge, "stats": &k.stats}
 	for _, f := range strings.Split(s, ",") {
-		switch strings.TrimSpace(f) {
-		case "yield":
-			k.yield = true
-		case "unlocked":
-			k.unlocked = true
-		case "nodefer":
-			k.nodefer = true
-		case "noperiodic":
-			k.noperiodic = true
-		case "merge":
-			k.merge = true
-		case "stats":
-			k.stats = true
+		if p, ok := names[strings.TrimSpace(f)]; ok {
+			*p = true
 		}
 	}
 	return k

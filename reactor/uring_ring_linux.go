@@ -265,12 +265,6 @@ var uringEnter uringEnterFunc = func(fd int, toSubmit, minComplete, flags uint32
 	return int(n), e
 }
 
-// ErrRingFailed is wrapped in the error of a loop whose io_uring ring
-// failed (io_uring_enter returned an error other than the transient ones):
-// the loop stops, its connections are closed with that error, and Run
-// returns it.
-var ErrRingFailed = errors.New("mustaine: io_uring ring failed")
-
 // enter submits what is queued and, with minComplete > 0, waits for that
 // many completions, at most for timeout nanoseconds (< 0: no bound). A wait
 // that ends by its timeout, a signal or a full completion ring is not an
