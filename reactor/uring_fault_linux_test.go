@@ -126,6 +126,55 @@ func TestUringRingFailureIsSticky(t *testing.T) {
 	}
 }
 
+// A kernel that refuses every submission (ENOMEM) is given
+// uringRefuseLimit to recover: until then each enter returns no error and
+// keeps the request queued; once the refusals have lasted that long, the
+// ring counts as failed (ErrRingFailed, with the errno), never earlier.
+func TestUringRingLastingRefusalFails(t *testing.T) {
+	needUring(t)
+	saved := uringRefuseLimit
+	uringRefuseLimit = 20 * time.Millisecond
+	t.Cleanup(func() { uringRefuseLimit = saved })
+	withEnter(t, func(fd int, toSubmit, minComplete, flags uint32, arg unsafe.Pointer, argSize uintptr) (int, unix.Errno) {
+		if toSubmit > 0 {
+			return 0, unix.ENOMEM
+		}
+		return realEnter(fd, toSubmit, minComplete, flags, arg, argSize)
+	})
+	r, err := newRing(4, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.close()
+	r.sqe().opcode = 0 // IORING_OP_NOP
+	start := time.Now()
+	calls := 0
+	for {
+		calls++
+		err := r.enter(0, 0, -1)
+		if err == nil {
+			if time.Since(start) > 10*time.Second {
+				t.Fatal("the refusals never made the ring fail")
+			}
+			time.Sleep(time.Millisecond)
+			continue
+		}
+		if elapsed := time.Since(start); elapsed < uringRefuseLimit {
+			t.Fatalf("failed after %v of refusals, before the %v limit", elapsed, uringRefuseLimit)
+		}
+		if !errors.Is(err, ErrRingFailed) || !errors.Is(err, unix.ENOMEM) {
+			t.Fatalf("enter = %v, want ErrRingFailed and ENOMEM", err)
+		}
+		break
+	}
+	if calls < 2 {
+		t.Fatalf("failed on the first refusal")
+	}
+	if r.unsubmitted != 1 {
+		t.Fatalf("%d requests queued, want the refused one kept", r.unsubmitted)
+	}
+}
+
 // faultProto echoes and records why its connection was lost and on which
 // loop it ran.
 type faultProto struct {

@@ -158,6 +158,10 @@ type ring struct {
 	inline  uint32
 	minWait uint32
 
+	// refusedSince is when the kernel began refusing submissions
+	// (EAGAIN, ENOMEM, EBUSY) without taking any since; zero otherwise.
+	refusedSince time.Time
+
 	sys    uringEnterFunc // io_uring_enter(2)
 	err    error          // why the ring is unusable, once it is
 	enters uint64         // io_uring_enter calls, for tests and the bench
@@ -265,14 +269,19 @@ var uringEnter uringEnterFunc = func(fd int, toSubmit, minComplete, flags uint32
 	return int(n), e
 }
 
+// uringRefuseLimit is how long the kernel may refuse every submission
+// before the ring counts as failed; a variable for tests.
+var uringRefuseLimit = time.Second
+
 // enter submits what is queued and, with minComplete > 0, waits for that
 // many completions, at most for timeout nanoseconds (< 0: no bound). A wait
 // that ends by its timeout, a signal or a full completion ring is not an
 // error: the caller reaps what is there. Nor is a submission the kernel
 // refused for a moment (EAGAIN, ENOMEM, EBUSY: it could not allocate, or
 // the completions must be reaped first): what it did not take stays
-// queued, and the next enter offers it again. Any other error means the
-// ring is unusable: it is returned, and again by every later enter.
+// queued, and the next enter offers it again, unless the refusals have
+// lasted uringRefuseLimit. Any other error means the ring is unusable: it
+// is returned, and again by every later enter.
 func (r *ring) enter(minComplete uint32, flags uint32, timeout int64) error {
 	if r.err != nil {
 		return r.err
@@ -318,11 +327,29 @@ func (r *ring) enter(minComplete uint32, flags uint32, timeout int64) error {
 		n, e := r.sys(r.fd, r.unsubmitted, wait, fl, arg, argSize)
 		if e != 0 {
 			switch e {
-			case unix.ETIME, unix.EINTR, unix.EBUSY, unix.EAGAIN, unix.ENOMEM:
+			case unix.ETIME, unix.EINTR:
+				return nil
+			case unix.EBUSY, unix.EAGAIN, unix.ENOMEM:
+				if r.unsubmitted == 0 && len(r.backlog) == 0 {
+					return nil
+				}
+				// A refusal is transient; one that lasts is not: the
+				// loop would spin on it for ever.
+				now := time.Now()
+				if r.refusedSince.IsZero() {
+					r.refusedSince = now
+				} else if now.Sub(r.refusedSince) >= uringRefuseLimit {
+					r.err = fmt.Errorf("%w: io_uring_enter refused every submission for %v: %w",
+						ErrRingFailed, uringRefuseLimit, e)
+					return r.err
+				}
 				return nil
 			}
 			r.err = fmt.Errorf("%w: io_uring_enter: %w", ErrRingFailed, e)
 			return r.err
+		}
+		if n > 0 && !r.refusedSince.IsZero() {
+			r.refusedSince = time.Time{}
 		}
 		r.unsubmitted -= min(uint32(n), r.unsubmitted)
 		r.inline = 0
