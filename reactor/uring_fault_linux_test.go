@@ -43,6 +43,24 @@ func withEnter(t *testing.T, sys uringEnterFunc) {
 // realEnter is the system call itself.
 var realEnter = uringEnter
 
+// refusingRing is a four-entry ring whose io_uring_enter answers ENOMEM
+// whenever refuse says so, closed when the test ends.
+func refusingRing(t *testing.T, refuse func(toSubmit uint32) bool) *ring {
+	t.Helper()
+	withEnter(t, func(fd int, toSubmit, minComplete, flags uint32, arg unsafe.Pointer, argSize uintptr) (int, unix.Errno) {
+		if refuse(toSubmit) {
+			return 0, unix.ENOMEM
+		}
+		return realEnter(fd, toSubmit, minComplete, flags, arg, argSize)
+	})
+	r, err := newRing(4, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.close() })
+	return r
+}
+
 // reapAll collects the user_data of the completions in r's ring.
 func reapAll(r *ring, into []uint64) []uint64 {
 	head, tail := *r.cqHead, r.cqTailNow()
@@ -61,17 +79,7 @@ func reapAll(r *ring, into []uint64) []uint64 {
 func TestUringRingBacklogKeepsEveryRequestInOrder(t *testing.T) {
 	needUring(t)
 	var refused atomic.Int32
-	withEnter(t, func(fd int, toSubmit, minComplete, flags uint32, arg unsafe.Pointer, argSize uintptr) (int, unix.Errno) {
-		if refused.Add(1) <= 3 {
-			return 0, unix.ENOMEM
-		}
-		return realEnter(fd, toSubmit, minComplete, flags, arg, argSize)
-	})
-	r, err := newRing(4, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.close()
+	r := refusingRing(t, func(uint32) bool { return refused.Add(1) <= 3 })
 	const n = 40
 	for i := range n {
 		s := r.sqe()
@@ -135,17 +143,7 @@ func TestUringRingLastingRefusalFails(t *testing.T) {
 	saved := uringRefuseLimit
 	uringRefuseLimit = 20 * time.Millisecond
 	t.Cleanup(func() { uringRefuseLimit = saved })
-	withEnter(t, func(fd int, toSubmit, minComplete, flags uint32, arg unsafe.Pointer, argSize uintptr) (int, unix.Errno) {
-		if toSubmit > 0 {
-			return 0, unix.ENOMEM
-		}
-		return realEnter(fd, toSubmit, minComplete, flags, arg, argSize)
-	})
-	r, err := newRing(4, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.close()
+	r := refusingRing(t, func(toSubmit uint32) bool { return toSubmit > 0 })
 	r.sqe().opcode = 0 // IORING_OP_NOP
 	start := time.Now()
 	calls := 0
