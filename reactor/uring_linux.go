@@ -112,7 +112,7 @@ type uringPoller struct {
 	epReady bool         // the ring reported the inner epoll readable
 	wakefd  int
 	wbuf    []byte     // mmap'd: the eventfd READ's 8 bytes
-	conns   []uconn    // by fd
+	conns   uconnTable // by fd
 	done    []uringCQE // this turn's completions, handled by complete
 	orphans map[uint64]orphan
 	// Buffers held by paused connections are not the kernel's: a
@@ -262,11 +262,52 @@ func (p *uringPoller) armWake() {
 }
 
 // slot is fd's state, growing the table as needed.
-func (p *uringPoller) slot(fd int) *uconn {
-	for fd >= len(p.conns) {
-		p.conns = append(p.conns, make([]uconn, len(p.conns)+64)...)
+func (p *uringPoller) slot(fd int) *uconn { return p.conns.slot(fd) }
+
+// uconnChunk is how many descriptors' states one allocation of a
+// uconnTable holds.
+const uconnChunk = 256
+
+// uconnTable is the connections' states by descriptor, in fixed chunks
+// allocated as descriptors reach them. A table that grew by copying into
+// one doubling slice would leave the old arrays as garbage, and the
+// process's RSS, which the kernel only gets back when the collector's
+// scavenger returns them, would hold about twice the table: 10,000 idle
+// connections measured 210 B each above epoll's that way.
+type uconnTable struct {
+	chunks []*[uconnChunk]uconn
+}
+
+// at is fd's state, or nil when fd never had one.
+func (t *uconnTable) at(fd int) *uconn {
+	i := fd / uconnChunk
+	if i >= len(t.chunks) || t.chunks[i] == nil {
+		return nil
 	}
-	return &p.conns[fd]
+	return &t.chunks[i][fd%uconnChunk]
+}
+
+// slot is fd's state, allocating its chunk if needed.
+func (t *uconnTable) slot(fd int) *uconn {
+	i := fd / uconnChunk
+	for i >= len(t.chunks) {
+		t.chunks = append(t.chunks, nil)
+	}
+	if t.chunks[i] == nil {
+		t.chunks[i] = new([uconnChunk]uconn)
+	}
+	return &t.chunks[i][fd%uconnChunk]
+}
+
+// each calls fn with every state the table holds.
+func (t *uconnTable) each(fn func(*uconn)) {
+	for _, ch := range t.chunks {
+		if ch != nil {
+			for i := range ch {
+				fn(&ch[i])
+			}
+		}
+	}
 }
 
 // addConn is never used for connections (see addStream); the UDP code
@@ -359,10 +400,10 @@ func (p *uringPoller) remove(fd int) error { return p.ep.remove(fd) }
 // turn's other requests, and a send still in flight keeps its buffer
 // pinned until the kernel reports it.
 func (p *uringPoller) forget(fd int) {
-	if fd >= len(p.conns) || p.conns[fd].c == nil {
+	u := p.conns.at(fd)
+	if u == nil || u.c == nil {
 		return
 	}
-	u := &p.conns[fd]
 	if u.state&ucPoll != 0 {
 		p.cancel(userData(udPoll, u.gen, fd))
 	}
@@ -400,11 +441,9 @@ func (p *uringPoller) feedStarved() {
 	}
 	for i, c := range p.starved {
 		p.starved[i] = nil
-		if c.fd < len(p.conns) {
-			if u := &p.conns[c.fd]; u.c == c && u.state&(ucRecv|ucEOF) == 0 &&
-				c.flags&(readBlocked|fReadClosed|fClosed) == 0 && len(u.held) == 0 {
-				p.armRecv(u)
-			}
+		if u := p.conns.at(c.fd); u != nil && u.c == c && u.state&(ucRecv|ucEOF) == 0 &&
+			c.flags&(readBlocked|fReadClosed|fClosed) == 0 && len(u.held) == 0 {
+			p.armRecv(u)
 		}
 	}
 	p.starved = p.starved[:0]
@@ -487,10 +526,10 @@ func (p *uringPoller) reap(events []pollEvent) int {
 			}
 		case udPoll:
 			fd := int(uint32(cqe.userData))
-			if fd >= len(p.conns) {
+			u := p.conns.at(fd)
+			if u == nil {
 				continue
 			}
-			u := &p.conns[fd]
 			if u.state&ucPoll == 0 || u.gen&0xffffff != uint32(cqe.userData>>32)&0xffffff {
 				continue // a late report for a closed registration
 			}
@@ -530,12 +569,8 @@ var uringCQEFault func(*uringCQE)
 // current is the state of the connection a recv or send completion is
 // for, or nil when that connection was closed since.
 func (p *uringPoller) current(ud uint64, bit uint8) *uconn {
-	fd := int(uint32(ud))
-	if fd >= len(p.conns) {
-		return nil
-	}
-	u := &p.conns[fd]
-	if u.c == nil || u.state&bit == 0 || u.gen&0xffffff != uint32(ud>>32)&0xffffff {
+	u := p.conns.at(int(uint32(ud)))
+	if u == nil || u.c == nil || u.state&bit == 0 || u.gen&0xffffff != uint32(ud>>32)&0xffffff {
 		return nil
 	}
 	return u
@@ -686,10 +721,10 @@ func (p *uringPoller) hold(u *uconn) {
 // pause stops c's receive as soon as reading is blocked, so that little
 // more than what is already in flight is taken from the kernel.
 func (p *uringPoller) pause(c *conn) {
-	if c.fd >= len(p.conns) {
+	u := p.conns.at(c.fd)
+	if u == nil {
 		return
 	}
-	u := &p.conns[c.fd]
 	if u.c == c && u.state&(ucRecv|ucStopping) == ucRecv {
 		u.state |= ucStopping
 		p.cancel(userData(udRecv, u.gen, c.fd))
@@ -841,8 +876,6 @@ func (p *uringPoller) close() error {
 	for _, o := range p.orphans {
 		o.pin.Unpin()
 	}
-	for i := range p.conns {
-		p.conns[i].pin.Unpin()
-	}
+	p.conns.each(func(u *uconn) { u.pin.Unpin() })
 	return err
 }
