@@ -49,12 +49,21 @@ const (
 	ucEOF                        // EOF or an error arrived behind held input
 )
 
-// uconn is the io_uring state of the connection on one fd.
+// uconn is the io_uring state of the connection on one fd. It is kept to
+// 24 bytes because the table holds one per descriptor, idle connections
+// included: what only a connection with a send in flight or input held
+// back needs is in io, taken from the poller's pool while it does.
 type uconn struct {
 	c     *conn
+	io    *uconnIO // nil while no send is in flight and no input is held
 	gen   uint32
 	state uint8
-	err   int32 // the recv error queued behind held input (0: EOF)
+}
+
+// uconnIO is the part of a connection's io_uring state it needs only
+// while a send is in flight (ucSend) or input is held back (held, ucEOF).
+type uconnIO struct {
+	err int32 // the recv error queued behind held input (0: EOF)
 	// held is input taken from the kernel while reading was blocked, kept
 	// in its ring buffers (no copy, no Go heap) until reading resumes.
 	held []heldBuf
@@ -67,6 +76,48 @@ type uconn struct {
 	sendBuf []byte
 	sendLen int // bytes the send in flight offered
 	pin     runtime.Pinner
+}
+
+// heldCount is the number of receives u holds back.
+func (u *uconn) heldCount() int {
+	if u.io == nil {
+		return 0
+	}
+	return len(u.io.held)
+}
+
+// uconnIOKeep bounds the poller's pool of uconnIO: enough for the
+// connections sending at once, not one per connection.
+const uconnIOKeep = 256
+
+// ioOf is u's uconnIO, taken from the pool (or made) if it has none.
+func (p *uringPoller) ioOf(u *uconn) *uconnIO {
+	if u.io == nil {
+		if n := len(p.freeIO); n > 0 {
+			u.io = p.freeIO[n-1]
+			p.freeIO[n-1] = nil
+			p.freeIO = p.freeIO[:n-1]
+		} else {
+			u.io = new(uconnIO)
+		}
+	}
+	return u.io
+}
+
+// releaseIO gives u's uconnIO back to the pool once nothing needs it: no
+// send in flight, nothing held, no error queued. Its pinner is empty then
+// (a send's completion unpins; forget moves a send in flight's pins to an
+// orphan first).
+func (p *uringPoller) releaseIO(u *uconn) {
+	io := u.io
+	if io == nil || u.state&(ucSend|ucEOF) != 0 || len(io.held) > 0 {
+		return
+	}
+	u.io = nil
+	io.err, io.held, io.sendBuf, io.sendLen = 0, io.held[:0], nil, 0
+	if len(p.freeIO) < uconnIOKeep {
+		p.freeIO = append(p.freeIO, io)
+	}
 }
 
 // heldBuf is one receive's input kept back: n bytes of buffer bid.
@@ -113,6 +164,7 @@ type uringPoller struct {
 	wakefd  int
 	wbuf    []byte     // mmap'd: the eventfd READ's 8 bytes
 	conns   uconnTable // by fd
+	freeIO  []*uconnIO // pool, see ioOf
 	done    []uringCQE // this turn's completions, handled by complete
 	orphans map[uint64]orphan
 	// Buffers held by paused connections are not the kernel's: a
@@ -319,7 +371,7 @@ func (p *uringPoller) addConn(fd int) error { return p.ep.addConn(fd) }
 func (p *uringPoller) addStream(c *conn) {
 	u := p.slot(c.fd)
 	u.gen++
-	u.c, u.state, u.err, u.held = c, 0, 0, u.held[:0]
+	u.c, u.state = c, 0 // forget released the previous connection's io
 	if c.flags&fConnecting != 0 {
 		s := p.ring.sqe()
 		s.opcode = iouOpPollAdd
@@ -374,16 +426,17 @@ func (p *uringPoller) cancel(ud uint64) {
 func (p *uringPoller) send(c *conn) {
 	u := p.slot(c.fd)
 	b := c.out[c.outOff:]
-	u.pin.Pin(&b[0])
-	u.sendBuf = c.out
+	io := p.ioOf(u)
+	io.pin.Pin(&b[0])
+	io.sendBuf = c.out
 	u.state |= ucSend
 	c.flags |= fSending
 	s := p.ring.sqe()
 	s.opcode = iouOpSend
 	s.fd = int32(c.fd)
 	s.addr = uint64(uintptr(unsafe.Pointer(&b[0])))
-	u.sendLen = min(len(b), 1<<30)
-	s.len = uint32(u.sendLen)
+	io.sendLen = min(len(b), 1<<30)
+	s.len = uint32(io.sendLen)
 	s.opFlags = unix.MSG_NOSIGNAL
 	s.userData = userData(udSend, u.gen, c.fd)
 	p.ring.inline++
@@ -413,22 +466,25 @@ func (p *uringPoller) forget(fd int) {
 	if u.state&ucSend != 0 {
 		ud := userData(udSend, u.gen, fd)
 		pin := new(runtime.Pinner)
-		*pin = u.pin
-		u.pin = runtime.Pinner{}
-		p.orphans[ud] = orphan{buf: u.sendBuf, pin: pin}
+		*pin = u.io.pin
+		u.io.pin = runtime.Pinner{}
+		p.orphans[ud] = orphan{buf: u.io.sendBuf, pin: pin}
 		p.cancel(ud)
 	}
 	p.dropHeld(u)
-	u.c, u.state, u.sendBuf = nil, 0, nil
+	u.c, u.state = nil, 0
+	p.releaseIO(u)
 }
 
 // dropHeld gives u's held buffers back to the kernel.
 func (p *uringPoller) dropHeld(u *uconn) {
-	for _, h := range u.held {
-		p.bufs.put(h.bid)
+	if io := u.io; io != nil {
+		for _, h := range io.held {
+			p.bufs.put(h.bid)
+		}
+		p.heldBufs -= len(io.held)
+		io.held = io.held[:0]
 	}
-	p.heldBufs -= len(u.held)
-	u.held = u.held[:0]
 	p.bufs.commit()
 	p.feedStarved()
 }
@@ -442,7 +498,7 @@ func (p *uringPoller) feedStarved() {
 	for i, c := range p.starved {
 		p.starved[i] = nil
 		if u := p.conns.at(c.fd); u != nil && u.c == c && u.state&(ucRecv|ucEOF) == 0 &&
-			c.flags&(readBlocked|fReadClosed|fClosed) == 0 && len(u.held) == 0 {
+			c.flags&(readBlocked|fReadClosed|fClosed) == 0 && u.heldCount() == 0 {
 			p.armRecv(u)
 		}
 	}
@@ -613,23 +669,24 @@ func (p *uringPoller) sendDone(cqe uringCQE) {
 	if u == nil {
 		return
 	}
-	c := u.c
-	u.pin.Unpin()
+	c, io := u.c, u.io
+	io.pin.Unpin()
 	u.state &^= ucSend
 	c.flags &^= fSending | fWantWrite
-	if unsafe.SliceData(u.sendBuf) != unsafe.SliceData(c.out) {
+	if unsafe.SliceData(io.sendBuf) != unsafe.SliceData(c.out) {
 		// The output moved to a bigger buffer while the send was in
 		// flight (see reserveOut): the old one is free now.
-		p.l.putBuf(u.sendBuf)
+		p.l.putBuf(io.sendBuf)
 	}
-	u.sendBuf = nil
+	sendLen := io.sendLen
+	p.releaseIO(u)
 	p.l.stats.wrote(int(cqe.res))
 	if cqe.res < 0 {
 		p.failed(c, "send", cqe.res)
 		return
 	}
 	c.outOff += int(cqe.res)
-	if int(cqe.res) < u.sendLen || c.pending() <= p.l.r.cfg.lowWater {
+	if int(cqe.res) < sendLen || c.pending() <= p.l.r.cfg.lowWater {
 		// The water marks count what the kernel refused, as on epoll:
 		// the rest of a short send, not output written meanwhile that
 		// the next send offers.
@@ -659,8 +716,9 @@ func (p *uringPoller) recvDone(cqe uringCQE, bid int) (kept bool) {
 	}
 	switch {
 	case cqe.res > 0 && bid >= 0:
-		if len(u.held) > 0 || c.flags&readBlocked != 0 || u.state&ucStopping != 0 {
-			u.held = append(u.held, heldBuf{bid: uint16(bid), n: uint32(cqe.res)})
+		if u.heldCount() > 0 || c.flags&readBlocked != 0 || u.state&ucStopping != 0 {
+			io := p.ioOf(u)
+			io.held = append(io.held, heldBuf{bid: uint16(bid), n: uint32(cqe.res)})
 			p.heldBufs++
 			kept = true
 			p.hold(u)
@@ -668,7 +726,7 @@ func (p *uringPoller) recvDone(cqe uringCQE, bid int) (kept bool) {
 			l.recvChunk(c, p.bufs.buf(uint16(bid))[:cqe.res])
 		}
 	case cqe.res == -int32(unix.ENOBUFS):
-		if final && c.flags&readBlocked == 0 && len(u.held) == 0 && p.heldBufs > uringBufCount*3/4 {
+		if final && c.flags&readBlocked == 0 && u.heldCount() == 0 && p.heldBufs > uringBufCount*3/4 {
 			// Paused connections hold most buffers: wait for some.
 			p.starved = append(p.starved, c)
 			return false
@@ -677,9 +735,9 @@ func (p *uringPoller) recvDone(cqe uringCQE, bid int) (kept bool) {
 		// Stopped by us: armed again below or when reading resumes.
 	default:
 		// EOF (0) or an error: after the input held, if any.
-		if len(u.held) > 0 || c.flags&readBlocked != 0 {
+		if u.heldCount() > 0 || c.flags&readBlocked != 0 {
 			u.state |= ucEOF
-			u.err = cqe.res
+			p.ioOf(u).err = cqe.res
 			p.hold(u)
 			return false
 		}
@@ -692,7 +750,7 @@ func (p *uringPoller) recvDone(cqe uringCQE, bid int) (kept bool) {
 	switch {
 	case c.flags&readBlocked != 0:
 		c.flags |= fReadPending // resume arms it again
-	case len(u.held) > 0 || u.state&ucEOF != 0:
+	case u.heldCount() > 0 || u.state&ucEOF != 0:
 		c.flags |= fReadPending
 		l.queueRead(c)
 	case u.state&ucRecv == 0:
@@ -742,11 +800,12 @@ func (p *uringPoller) resume(c *conn) {
 	if pr := c.proxied(); pr != nil && pr.held != nil && !p.l.deliverHeld(c) {
 		return // the bytes that came with a PROXY header, first
 	}
-	for len(u.held) > 0 {
+	for u.heldCount() > 0 {
 		// One receive at a time, stopping as soon as reading is blocked
 		// again, as a run of read(2) calls would.
-		h := u.held[0]
-		u.held = u.held[:copy(u.held, u.held[1:])]
+		io := u.io
+		h := io.held[0]
+		io.held = io.held[:copy(io.held, io.held[1:])]
 		p.heldBufs--
 		p.l.recvChunk(c, p.bufs.buf(h.bid)[:h.n])
 		p.bufs.put(h.bid)
@@ -762,9 +821,12 @@ func (p *uringPoller) resume(c *conn) {
 	p.feedStarved()
 	if u.state&ucEOF != 0 {
 		u.state &^= ucEOF
-		p.l.recvEnd(c, u.err)
+		err := u.io.err
+		p.releaseIO(u)
+		p.l.recvEnd(c, err)
 		return
 	}
+	p.releaseIO(u)
 	if u.state&(ucRecv|ucPoll) == 0 && c.flags&(fReadClosed|fClosed) == 0 {
 		p.armRecv(u)
 	}
@@ -876,6 +938,10 @@ func (p *uringPoller) close() error {
 	for _, o := range p.orphans {
 		o.pin.Unpin()
 	}
-	p.conns.each(func(u *uconn) { u.pin.Unpin() })
+	p.conns.each(func(u *uconn) {
+		if u.io != nil {
+			u.io.pin.Unpin()
+		}
+	})
 	return err
 }
