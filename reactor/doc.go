@@ -197,8 +197,11 @@
 // a one-connection echo, a locked loop cost 40% more CPU per message: every
 // sleep in epoll_wait made its thread hand the scheduler's P to another
 // thread and take it back. For the same reason a loop yields to the
-// scheduler once before each blocking poll: it keeps sysmon from treating
-// the loop as a runaway goroutine and retaking its P during short sleeps.
+// scheduler before a blocking poll, at most every 5 ms: it keeps sysmon
+// from treating the loop as a runaway goroutine and retaking its P during
+// short sleeps. (The io_uring backend locks its loops, because the ring's
+// SINGLE_ISSUER and DEFER_TASKRUN need one thread; a locked loop cannot
+// yield without handing its thread over, so it yields as rarely.)
 //
 // # Errors
 //

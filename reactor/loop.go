@@ -66,6 +66,9 @@ type loop struct {
 	// io_uring backend, whose loop is locked to its thread, where a
 	// Gosched is a hand-over of the thread (see uringPoller.start).
 	noYield bool
+	// lastYield is when poll last passed through the scheduler, on the
+	// loop's clock.
+	lastYield time.Time
 }
 
 var _ protocol.Loop = (*loop)(nil)
@@ -185,6 +188,11 @@ func (l *loop) run() {
 	}
 }
 
+// loopYieldEvery is how often poll yields before a blocking wait: well
+// within sysmon's 10 ms limit on a goroutine that never does
+// (forcePreemptNS).
+const loopYieldEvery = 5 * time.Millisecond
+
 // poll waits for I/O, sleeping no longer than the next timer allows and not
 // at all when work is already waiting.
 func (l *loop) poll() (int, error) {
@@ -215,13 +223,19 @@ func (l *loop) poll() (int, error) {
 		l.wakePending.Store(false)
 		return n, err
 	}
-	// Yield once before blocking. Besides letting other goroutines run
-	// (the pool's result deliveries, signal handling), a pass through the
-	// scheduler tells sysmon the loop is not a runaway goroutine: without
-	// it sysmon keeps preempting the loop and retaking its P during every
-	// short sleep, and handing the P around cost 40% more CPU per message
-	// on a one-connection echo (see the reactor doc).
-	if !l.noYield {
+	// Pass through the scheduler before blocking, at most every
+	// loopYieldEvery. It tells sysmon the loop is not a runaway goroutine:
+	// a goroutine whose P's schedtick has not moved for 10 ms has its P
+	// taken away in every blocking wait, and sysmon, always finding one to
+	// take, polls every 20 µs; handing the P around cost 40% more CPU per
+	// message on a one-connection echo (see the reactor doc). A yield
+	// before every wait did the same at 0.5% of a keep-alive HTTP
+	// request's CPU (perf record: goschedImpl); other goroutines run on
+	// the other Ps, or on this one while the loop sleeps in the poller.
+	// The io_uring loop, locked to its thread, yields on its own (see
+	// uringPoller.wait).
+	if !l.noYield && l.now.Sub(l.lastYield) >= loopYieldEvery {
+		l.lastYield = l.now
 		runtime.Gosched()
 	}
 	l.sleeping.Store(true)
