@@ -43,6 +43,8 @@ func DeferToThread[T any](lp protocol.Loop, fn func() (T, error)) *deferred.Defe
 	j.d = deferred.NewForCaller(func(*deferred.Deferred[T]) { j.cancelled.Store(true) })
 	if err := l.r.pool.submit(j); err != nil {
 		j.d.Errback(err)
+	} else {
+		l.readied()
 	}
 	return j.d
 }

@@ -35,6 +35,8 @@ func DeferToThreadContext[T any](lp protocol.Loop, ctx context.Context, fn func(
 	if err := l.r.pool.submit(j); err != nil {
 		cancel(nil)
 		j.d.Errback(err)
+	} else {
+		l.readied()
 	}
 	return j.d
 }

@@ -263,6 +263,7 @@ func (t *tlsLayer) begin() {
 		t.b.reframeHello()
 	}
 	go t.handshake()
+	t.c.loop.readied()
 }
 
 // handshake is the handshake goroutine: crypto/tls's handshake blocks on
@@ -898,6 +899,7 @@ func (b *bio) push(p []byte) int {
 	b.buf = append(b.buf, p...)
 	if b.hs != nil {
 		b.hs.cond.Signal()
+		b.c.loop.readied()
 	}
 	return len(b.buf) - b.off
 }

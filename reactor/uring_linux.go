@@ -523,14 +523,17 @@ func (p *uringPoller) wait(events []pollEvent, timeout time.Duration) (int, erro
 		min = 1
 		if p.l.noYield && !uringKnobs.noperiodic {
 			// The loop's clock, read at this turn's timer phase.
-			if now := p.l.now; now.Sub(p.lastYield) >= uringYieldEvery {
+			if now := p.l.now; p.l.yieldNext || now.Sub(p.lastYield) >= uringYieldEvery {
 				// A goroutine that never passes through the scheduler
 				// looks like a runaway to sysmon, which then takes the
 				// P away in every blocking wait and polls every 20 µs
 				// (23% of the loop's core on a one-connection echo, in
 				// perf record). A yield now and then tells it
-				// otherwise, for six futex calls (see start).
-				p.lastYield = now
+				// otherwise, for six futex calls (see start). A turn
+				// that made a goroutine runnable (loop.readied) yields
+				// too, so that it runs now rather than once sysmon has
+				// taken the P from the sleeping loop.
+				p.lastYield, p.l.yieldNext = now, false
 				runtime.Gosched()
 			}
 		}
