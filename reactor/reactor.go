@@ -185,6 +185,10 @@ func (r *Reactor) Run() error {
 	l0.CallFromThread(func() {
 		r.fireBefore(l0, Startup, func() { r.fireRest(l0, Startup) })
 	})
+	// Jobs queued before Run start now, not earlier, and before the loops
+	// run: once Running reports true (from a loop's Startup triggers) the
+	// pool has started, so a job submitted then gets a worker at once.
+	r.pool.start()
 	var wg sync.WaitGroup
 	for _, l := range r.loops {
 		wg.Add(1)
@@ -193,7 +197,6 @@ func (r *Reactor) Run() error {
 			l.run()
 		}()
 	}
-	r.pool.start() // jobs queued before Run start now, not earlier
 	loopsDone := make(chan struct{})
 	go func() {
 		wg.Wait()
