@@ -83,12 +83,9 @@ type ampSample struct {
 func ampMain(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("bench amp", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	duration := fs.Duration("duration", 5*time.Second, "measured load per run")
-	warmup := fs.Duration("warmup", time.Second, "unmeasured load before each run (0 for none)")
-	rounds := fs.Int("rounds", 3, "runs per target (the table shows medians)")
+	rf := addRoundFlags(fs)
+	duration, warmup, rounds, serverCPU, loadCPU := rf.duration, rf.warmup, rf.rounds, rf.serverCPU, rf.loadCPU
 	outstanding := fs.Int("outstanding", 64, "calls in flight on the connection")
-	serverCPU := fs.Int("server-cpu", 0, "CPU the server is pinned to (-1: no pinning)")
-	loadCPU := fs.Int("load-cpu", 1, "CPU the load generator is pinned to (-1: no pinning)")
 	only := fs.String("targets", "mustaine,netrpc,twisted", "targets to measure, comma-separated")
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
@@ -139,6 +136,24 @@ func ampMain(args []string, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
+// roundFlags are the flags the one-load subcommands (amp, udp) share: how
+// long and how often each target runs, and where server and load run.
+type roundFlags struct {
+	duration, warmup           *time.Duration
+	rounds, serverCPU, loadCPU *int
+}
+
+// addRoundFlags defines the roundFlags on fs.
+func addRoundFlags(fs *flag.FlagSet) roundFlags {
+	return roundFlags{
+		duration:  fs.Duration("duration", 5*time.Second, "measured load per run"),
+		warmup:    fs.Duration("warmup", time.Second, "unmeasured load before each run (0 for none)"),
+		rounds:    fs.Int("rounds", 3, "runs per target (the table shows medians)"),
+		serverCPU: fs.Int("server-cpu", 0, "CPU the server is pinned to (-1: no pinning)"),
+		loadCPU:   fs.Int("load-cpu", 1, "CPU the load generator is pinned to (-1: no pinning)"),
+	}
+}
+
 // pinTo is the taskset prefix that pins a command to cpu (none for -1).
 func pinTo(cpu int) []string {
 	if cpu < 0 {
@@ -167,10 +182,8 @@ func buildAMPTargets(ctx context.Context, dir string, targets []ampTarget) (self
 				return "", nil, err
 			}
 		} else {
-			cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, t.Pkg)
-			cmd.Dir = root
-			if out, err := cmd.CombinedOutput(); err != nil {
-				return "", nil, fmt.Errorf("go build %s: %w\n%s", t.Pkg, err, out)
+			if err := goBuild(ctx, root, t.Pkg, bin); err != nil {
+				return "", nil, err
 			}
 		}
 		bins[t.Name] = bin
@@ -222,7 +235,7 @@ func writeAMPTable(w io.Writer, targets []ampTarget, samples map[string][]ampSam
 		for _, s := range samples[name] {
 			xs = append(xs, f(s))
 		}
-		return medianOf(xs)
+		return median(xs)
 	}
 	rate := func(s ampSample) float64 { return s.callsPerS }
 	cpu := func(s ampSample) float64 { return s.cpuPerCall }

@@ -65,6 +65,22 @@ func hasGoFiles(dir string) bool {
 	return false
 }
 
+// goBuild builds package pkg of the module at root into the executable
+// out, within five minutes; a failure carries the end of the compiler's
+// output.
+func goBuild(ctx context.Context, root, pkg, out string) error {
+	bctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(bctx, "go", "build", "-o", out, pkg)
+	cmd.Dir = root
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("go build %s: %w: %s", pkg, err, tail(stderr.String(), 400))
+	}
+	return nil
+}
+
 // buildTargets builds every target into dir with go build, keyed by
 // binary name. A package that does not exist is reported as missing.
 func buildTargets(ctx context.Context, root, dir string, targets []target, log io.Writer) map[string]built {
@@ -79,16 +95,9 @@ func buildTargets(ctx context.Context, root, dir string, targets []target, log i
 			continue
 		}
 		path := filepath.Join(dir, t.binary())
-		bctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
-		cmd := exec.CommandContext(bctx, "go", "build", "-o", path, t.Pkg)
-		cmd.Dir = root
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		err := cmd.Run()
-		cancel()
-		if err != nil {
-			out[t.binary()] = built{Err: fmt.Errorf("go build %s: %w: %s", t.Pkg, err, tail(stderr.String(), 400))}
-			fmt.Fprintf(log, "bench: %s: BUILD FAILED: %s\n", t.binary(), tail(stderr.String(), 400))
+		if err := goBuild(ctx, root, t.Pkg, path); err != nil {
+			out[t.binary()] = built{Err: err}
+			fmt.Fprintf(log, "bench: %s: BUILD FAILED: %v\n", t.binary(), err)
 			continue
 		}
 		b := built{Path: path}

@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -62,16 +61,13 @@ type udpSample struct {
 func udpMain(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("bench udp", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	duration := fs.Duration("duration", 5*time.Second, "measured load per run")
-	warmup := fs.Duration("warmup", time.Second, "unmeasured load before each run")
-	rounds := fs.Int("rounds", 3, "runs per target (the table shows medians)")
+	rf := addRoundFlags(fs)
+	duration, warmup, rounds, serverCPU, loadCPU := rf.duration, rf.warmup, rf.rounds, rf.serverCPU, rf.loadCPU
 	clients := fs.Int("clients", 64, "client sockets")
 	size := fs.Int("size", 64, "datagram size in bytes")
 	window := fs.Int("window", 8, "datagrams outstanding per client socket")
 	gen := fs.String("gen", "reactor", "load generator engine: reactor or net (see udpload -h)")
 	loops := fs.Int("loops", 1, "server loops (GOMAXPROCS for the net.UDPConn echo)")
-	serverCPU := fs.Int("server-cpu", 0, "CPU the server is pinned to (-1: no pinning)")
-	loadCPU := fs.Int("load-cpu", 1, "CPU the load generator is pinned to (-1: no pinning)")
 	only := fs.String("targets", "mustaine,gnet,netudp", "targets to measure")
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
@@ -102,25 +98,16 @@ func udpMain(args []string, stdout, stderr io.Writer) int {
 	bins := map[string]string{}
 	for _, t := range targets {
 		bin := filepath.Join(dir, t.Name+"-udp")
-		cmd := exec.Command("go", "build", "-o", bin, t.Pkg)
-		cmd.Dir = root
-		if out, err := cmd.CombinedOutput(); err != nil {
-			fmt.Fprintf(stderr, "bench udp: go build %s: %v\n%s", t.Pkg, err, out)
+		if err := goBuild(ctx, root, t.Pkg, bin); err != nil {
+			fmt.Fprintln(stderr, "bench udp:", err)
 			return exitFailure
 		}
 		bins[t.Name] = bin
 	}
-	pin := func(cpu int) []string {
-		if cpu < 0 {
-			return nil
-		}
-		return []string{"taskset", "-c", strconv.Itoa(cpu)}
-	}
 	samples := map[string][]udpSample{}
-	for round := 0; round < *rounds; round++ {
-		for i := range targets {
-			t := targets[(i+round)%len(targets)]
-			s, err := measureUDP(ctx, bins[t.Name], t, pin(*serverCPU), pin(*loadCPU), self, *gen, *loops,
+	for round := range *rounds {
+		for _, t := range rotate(targets, round) {
+			s, err := measureUDP(ctx, bins[t.Name], t, pinTo(*serverCPU), pinTo(*loadCPU), self, *gen, *loops,
 				*clients, *size, *window, *warmup, *duration)
 			if err != nil {
 				fmt.Fprintf(stderr, "bench udp: %s: %v\n", t.Name, err)
@@ -141,7 +128,7 @@ func udpMain(args []string, stdout, stderr io.Writer) int {
 			r = append(r, s.msgsPerS)
 			c = append(c, float64(s.cpuPerMsg))
 		}
-		return medianOf(r), medianOf(c)
+		return median(r), median(c)
 	}
 	gr, gc := med("gnet")
 	for _, t := range targets {
@@ -156,18 +143,6 @@ func pinNote(server, load int) string {
 		return ", unpinned"
 	}
 	return fmt.Sprintf(" pinned to CPU %d, load on CPU %d", server, load)
-}
-
-func medianOf(xs []float64) float64 {
-	if len(xs) == 0 {
-		return 0
-	}
-	s := append([]float64(nil), xs...)
-	sort.Float64s(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
 func ratioOf(v, base float64) string {

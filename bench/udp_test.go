@@ -54,10 +54,10 @@ func TestUDPLoadCountsEchoesWithEitherGenerator(t *testing.T) {
 }
 
 func TestUDPMedianAndRatio(t *testing.T) {
-	if m := medianOf([]float64{3, 1, 2}); m != 2 {
+	if m := median([]float64{3, 1, 2}); m != 2 {
 		t.Fatalf("median of 3,1,2 = %v", m)
 	}
-	if m := medianOf([]float64{4, 1, 3, 2}); m != 2.5 {
+	if m := median([]float64{4, 1, 3, 2}); m != 2.5 {
 		t.Fatalf("median of 4,1,3,2 = %v", m)
 	}
 	if r := ratioOf(3, 2); r != "1.50×" {
