@@ -13,6 +13,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/mustaine/mustaine/deferred"
+	"github.com/mustaine/mustaine/internal/reactorrun"
 	"github.com/mustaine/mustaine/protocol"
 	"github.com/mustaine/mustaine/reactor"
 )
@@ -105,14 +106,7 @@ func runSiteReactor(t *testing.T) *reactor.Reactor {
 	if err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- r.Run() }()
-	t.Cleanup(func() {
-		r.Stop()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	})
+	reactorrun.Run(t, r)
 	return r
 }
 

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"github.com/mustaine/mustaine/internal/exampletest"
 	"go/ast"
 	"go/format"
 	"go/parser"
@@ -26,6 +25,8 @@ import (
 	"github.com/rs/zerolog"
 	"go.uber.org/goleak"
 
+	"github.com/mustaine/mustaine/internal/exampletest"
+	"github.com/mustaine/mustaine/internal/reactorrun"
 	"github.com/mustaine/mustaine/reactor"
 )
 
@@ -38,22 +39,7 @@ func startServer(t *testing.T, loops int) (*reactor.Reactor, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	running := make(chan struct{})
-	r.CallWhenRunning(func() { close(running) })
-	done := make(chan error, 1)
-	go func() { done <- r.Run() }()
-	<-running
-	t.Cleanup(func() {
-		r.Stop()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Run: %v", err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Errorf("Run did not return after Stop")
-		}
-	})
+	reactorrun.Run(t, r)
 	return r, ln.Addr().String()
 }
 

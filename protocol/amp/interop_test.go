@@ -19,6 +19,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/mustaine/mustaine/internal/reactorrun"
 	"github.com/mustaine/mustaine/protocol"
 	"github.com/mustaine/mustaine/protocol/amp"
 	"github.com/mustaine/mustaine/reactor"
@@ -48,22 +49,7 @@ func startReactor(t *testing.T, loops int) *reactor.Reactor {
 	if err != nil {
 		t.Fatal(err)
 	}
-	running := make(chan struct{})
-	done := make(chan error, 1)
-	r.CallWhenRunning(func() { close(running) })
-	go func() { done <- r.Run() }()
-	<-running
-	t.Cleanup(func() {
-		_ = r.Stop()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Run: %v", err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Error("Run did not return after Stop")
-		}
-	})
+	reactorrun.Run(t, r)
 	return r
 }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/mustaine/mustaine/deferred"
+	"github.com/mustaine/mustaine/internal/reactorrun"
 	"github.com/mustaine/mustaine/protocol"
 	"github.com/mustaine/mustaine/reactor"
 )
@@ -279,18 +280,6 @@ func startMustaine(t *testing.T, h Handler) *liveMustaine {
 	if err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan error, 1)
-	running := make(chan struct{})
-	r.CallWhenRunning(func() { close(running) })
-	go func() { done <- r.Run() }()
-	<-running
-	t.Cleanup(func() {
-		r.Stop()
-		select {
-		case <-done:
-		case <-time.After(30 * time.Second):
-			t.Error("server reactor did not stop")
-		}
-	})
+	reactorrun.Run(t, r)
 	return &liveMustaine{addr: ln.Addr().String()}
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/mustaine/mustaine/internal/reactorrun"
 	"github.com/mustaine/mustaine/reactor"
 )
 
@@ -28,19 +29,7 @@ func runReactorForTest(t *testing.T, loops int, srv *Server) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- r.Run() }()
-	t.Cleanup(func() {
-		r.Stop()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Run: %v", err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Errorf("Run did not return after Stop")
-		}
-	})
+	reactorrun.Run(t, r)
 	return ln.Addr().String()
 }
 

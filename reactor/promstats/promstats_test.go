@@ -23,6 +23,7 @@ import (
 	"github.com/rs/zerolog"
 	"go.uber.org/goleak"
 
+	"github.com/mustaine/mustaine/internal/reactorrun"
 	"github.com/mustaine/mustaine/protocol"
 	"github.com/mustaine/mustaine/reactor"
 	"github.com/mustaine/mustaine/reactor/promstats"
@@ -262,14 +263,7 @@ func startReactor(t *testing.T, loops int) *reactor.Reactor {
 	if err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- r.Run() }()
-	t.Cleanup(func() {
-		r.Stop()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	})
+	reactorrun.Run(t, r)
 	return r
 }
 

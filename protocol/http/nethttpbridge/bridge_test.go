@@ -19,6 +19,7 @@ import (
 	"github.com/rs/zerolog"
 	"go.uber.org/goleak"
 
+	"github.com/mustaine/mustaine/internal/reactorrun"
 	mhttp "github.com/mustaine/mustaine/protocol/http"
 	"github.com/mustaine/mustaine/protocol/http/nethttpbridge"
 	"github.com/mustaine/mustaine/reactor"
@@ -43,19 +44,7 @@ func serveOn(t testing.TB, build func(r *reactor.Reactor) mhttp.Handler) string 
 	if err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- r.Run() }()
-	t.Cleanup(func() {
-		r.Stop()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Run: %v", err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Errorf("Run did not return after Stop")
-		}
-	})
+	reactorrun.Run(t, r)
 	return "http://" + ln.Addr().String()
 }
 
