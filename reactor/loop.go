@@ -198,6 +198,18 @@ func (l *loop) run() {
 // load's rate to 0.77× when poll yielded only every loopYieldEvery.
 func (l *loop) readied() { l.yieldNext = true }
 
+// yieldDue reports whether the blocking wait about to start should pass
+// through the scheduler first: this turn readied a goroutine, or the last
+// yield is loopYieldEvery old (on the loop's clock). It counts the yield
+// as made. Both backends ask it, each in its own wait.
+func (l *loop) yieldDue() bool {
+	if !l.yieldNext && l.now.Sub(l.lastYield) < loopYieldEvery {
+		return false
+	}
+	l.yieldNext, l.lastYield = false, l.now
+	return true
+}
+
 // loopYieldEvery is how often poll yields before a blocking wait: well
 // within sysmon's 10 ms limit on a goroutine that never does
 // (forcePreemptNS).
@@ -244,8 +256,7 @@ func (l *loop) poll() (int, error) {
 	// the other Ps, or on this one while the loop sleeps in the poller.
 	// The io_uring loop, locked to its thread, yields on its own (see
 	// uringPoller.wait).
-	if !l.noYield && (l.yieldNext || l.now.Sub(l.lastYield) >= loopYieldEvery) {
-		l.yieldNext, l.lastYield = false, l.now
+	if !l.noYield && l.yieldDue() {
 		runtime.Gosched()
 	}
 	l.sleeping.Store(true)

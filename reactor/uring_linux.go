@@ -172,10 +172,7 @@ type uringPoller struct {
 	// starved until some come back, rather than failing again at once.
 	heldBufs int
 	starved  []*conn
-	// lastYield is when the loop last passed through the scheduler (its
-	// clock's reading), see wait.
-	lastYield time.Time
-	counts    uringCounts
+	counts   uringCounts
 }
 
 // uringCounts are what the bench and docs/io_uring.md count per loop:
@@ -205,11 +202,6 @@ const (
 // and the next request are one turn, and short against anything that
 // waits on a full socket.
 const uringMinWait = 250
-
-// uringYieldEvery is how often a locked loop passes through the scheduler
-// before a blocking wait: well within sysmon's 10 ms limit on a goroutine
-// that never does (forcePreemptNS).
-const uringYieldEvery = 5 * time.Millisecond
 
 func newUringPoller(cfg *config) (*uringPoller, error) {
 	// The loop is locked to its thread (see chooseBackend): the ring has
@@ -521,21 +513,15 @@ func (p *uringPoller) wait(events []pollEvent, timeout time.Duration) (int, erro
 	var min uint32
 	if timeout != 0 && out == 0 && r.cqReady() == 0 && len(p.done) == 0 {
 		min = 1
-		if p.l.noYield && !uringKnobs.noperiodic {
-			// The loop's clock, read at this turn's timer phase.
-			if now := p.l.now; p.l.yieldNext || now.Sub(p.lastYield) >= uringYieldEvery {
-				// A goroutine that never passes through the scheduler
-				// looks like a runaway to sysmon, which then takes the
-				// P away in every blocking wait and polls every 20 µs
-				// (23% of the loop's core on a one-connection echo, in
-				// perf record). A yield now and then tells it
-				// otherwise, for six futex calls (see start). A turn
-				// that made a goroutine runnable (loop.readied) yields
-				// too, so that it runs now rather than once sysmon has
-				// taken the P from the sleeping loop.
-				p.lastYield, p.l.yieldNext = now, false
-				runtime.Gosched()
-			}
+		// A goroutine that never passes through the scheduler looks
+		// like a runaway to sysmon, which then takes the P away in
+		// every blocking wait and polls every 20 µs (23% of the loop's
+		// core on a one-connection echo, in perf record). A yield now
+		// and then (loop.yieldDue: every loopYieldEvery, or after a
+		// turn that readied a goroutine) tells it otherwise, for six
+		// futex calls on this locked thread (see start).
+		if p.l.noYield && !uringKnobs.noperiodic && p.l.yieldDue() {
+			runtime.Gosched()
 		}
 	}
 	ns := int64(-1)
