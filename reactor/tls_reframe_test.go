@@ -110,13 +110,7 @@ func TestTLSServerBuffersAfterTheHandshake(t *testing.T) {
 	}{{"default", nil}, {"x25519", []tls.CurveID{tls.X25519}}} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := startReactor(t, WithLoops(1))
-			conns := make(chan *conn, 1)
-			ln, err := r.ListenTLS("127.0.0.1:0", tlsServerConfig(t, tls.VersionTLS13), tlsFactoryFunc(func() protocol.Protocol {
-				return &connGrabber{ch: conns}
-			}))
-			if err != nil {
-				t.Fatal(err)
-			}
+			ln, conns := listenTLSGrabbing(t, r)
 			cfg := tlsClientConfig(t)
 			cfg.ServerName = "localhost"
 			cfg.CurvePreferences = tc.curves
@@ -142,6 +136,20 @@ func TestTLSServerBuffersAfterTheHandshake(t *testing.T) {
 type connGrabber struct {
 	protocol.Base
 	ch chan *conn
+}
+
+// listenTLSGrabbing listens for TLS 1.3 on r and hands each accepted
+// connection's transport to the returned channel (see connGrabber).
+func listenTLSGrabbing(t *testing.T, r *Reactor) (*Listener, <-chan *conn) {
+	t.Helper()
+	conns := make(chan *conn, 1)
+	ln, err := r.ListenTLS("127.0.0.1:0", tlsServerConfig(t, tls.VersionTLS13), tlsFactoryFunc(func() protocol.Protocol {
+		return &connGrabber{ch: conns}
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ln, conns
 }
 
 func (g *connGrabber) ConnectionMade(t protocol.Transport) {
@@ -192,13 +200,7 @@ func TestHelloPlanKeepsTheHandshakeBufferSmall(t *testing.T) {
 // it (no input buffer allocated per handshake).
 func TestTLSServerReusesTheLoopsInputBuffer(t *testing.T) {
 	r := startReactor(t, WithLoops(1))
-	conns := make(chan *conn, 1)
-	ln, err := r.ListenTLS("127.0.0.1:0", tlsServerConfig(t, tls.VersionTLS13), tlsFactoryFunc(func() protocol.Protocol {
-		return &connGrabber{ch: conns}
-	}))
-	if err != nil {
-		t.Fatal(err)
-	}
+	ln, conns := listenTLSGrabbing(t, r)
 	var first *byte
 	for i := range 4 {
 		c, err := tls.Dial("tcp", ln.Addr().String(), tlsClientConfig(t))
