@@ -508,10 +508,19 @@ func (c *conn) closeAfterOutput(unread bool) {
 
 // readHead goes on parsing the head at the start of b.
 func (c *conn) readHead(b []byte) (int, int) {
+	var n, st int
 	if c.hp == (headParser{}) {
-		c.req.reset()
+		n = c.ls.lastParse.take(b, c.req)
+		if n == 0 {
+			c.req.reset()
+		}
 	}
-	n, st := c.hp.parse(b, c.req, &c.srv.cfg.limits)
+	if n == 0 {
+		n, st = c.hp.parse(b, c.req, &c.srv.cfg.limits)
+		if n > 0 && st == 0 {
+			c.ls.lastParse.keep(c.req)
+		}
+	}
 	if st == statusPayloadTooLarge && c.req.head != nil && c.req.contentLength > c.srv.cfg.maxBody &&
 		c.hp == (headParser{}) && c.wantsStream() {
 		// The head is whole: only its length is over the in-memory

@@ -70,6 +70,7 @@ type loopState struct {
 	exchanges []*reqState // idle exchanges for reuse
 	memo      routeMemo   // the loop's last route match
 	lastHead  headMemo    // the loop's last response head
+	lastParse parseMemo   // the loop's last parsed request head
 }
 
 // mono is the loop's current time as nanoseconds since ls.epoch, which
