@@ -232,7 +232,6 @@ func (c *conn) DataReceived(data []byte) {
 // byte on: one from the loop's pool, or a new one.
 func (c *conn) takeExchange() {
 	rs := c.ls.getExchange()
-	rs.req.remote = c.t.RemoteAddr()
 	rs.req.c = c
 	c.reqState = rs
 }
@@ -248,7 +247,7 @@ func (c *conn) releaseExchange() {
 		return
 	}
 	c.reqState = nil
-	rs.req.c, rs.req.remote = nil, nil
+	rs.req.c = nil
 	c.ls.putExchange(rs)
 }
 

@@ -120,7 +120,7 @@ func (c *conn) errRequest() *Request {
 	if c.state == stateHandler {
 		return c.req
 	}
-	r := &Request{remote: c.req.remote}
+	r := &Request{remote: c.t.RemoteAddr()}
 	r.method = c.req.method
 	return r
 }

@@ -30,6 +30,9 @@ type field struct{ name, value span }
 type Request struct {
 	reqParsed
 
+	// remote is the peer's address for a Request made by errRequest;
+	// a connection's own Request asks the transport (see RemoteAddr),
+	// so that serving a request does not copy it.
 	remote net.Addr
 	c      *conn
 
@@ -204,7 +207,12 @@ func (r *Request) ContentLength() int64 { return r.contentLength }
 func (r *Request) Body() []byte { return r.body }
 
 // RemoteAddr is the peer's address.
-func (r *Request) RemoteAddr() net.Addr { return r.remote }
+func (r *Request) RemoteAddr() net.Addr {
+	if r.remote == nil && r.c != nil {
+		return r.c.t.RemoteAddr()
+	}
+	return r.remote
+}
 
 // KeepAlive reports whether the connection stays open after this response
 // as far as the request is concerned: HTTP/1.1 without "Connection:
