@@ -156,7 +156,8 @@ type conn struct {
 	*reqState
 
 	tprev, tnext *conn  // c's neighbours on its timeout queue
-	deadline     int64  // when c's timeout expires, on ls's clock (loopState.mono)
+	deadline     int64  // c's place on its timeout queue, on ls's clock (loopState.mono)
+	extended     uint32 // ns the timeout expires after deadline (see setTimeout)
 	requests     uint32 // served so far, for WithMaxRequests (saturates)
 	tq           uint8  // 1 + the index in ls.queues of the queue c waits on; 0: none
 
@@ -842,9 +843,12 @@ func (c *conn) closeNow() {
 
 // setTimeout starts the timeout of the given kind, d from now (d <= 0:
 // none). c waits on the loop's queue for d, whose connections all expire
-// in the order they joined it (see timeoutQueue): moving the deadline
-// later, as every request on a kept-alive connection does, is an unlink
-// and an append, with no timer-wheel operation.
+// in the order they joined it (see timeoutQueue), with no timer-wheel
+// operation. Moving the deadline later, as every request on a kept-alive
+// connection does, leaves c where it is when the move is within the
+// queue's slack: c.extended records it and the queue moves c when its
+// place comes (timeoutQueue.fire). Only a longer move is an unlink and an
+// append, whose three links are cache misses on busy connections.
 func (c *conn) setTimeout(kind uint8, d time.Duration) {
 	if d <= 0 || c.state >= stateClosed {
 		c.timeoutKind = timeoutNone
@@ -853,11 +857,20 @@ func (c *conn) setTimeout(kind uint8, d time.Duration) {
 	}
 	c.timeoutKind = kind
 	q := c.ls.queue(d)
-	c.deadline = c.ls.mono() + int64(d)
-	if c.tq == q.index && c.tnext == nil {
-		return // already last: its later deadline keeps the order
+	deadline := c.ls.mono() + int64(d)
+	if c.tq == q.index {
+		if c.tnext == nil {
+			// Already last: its later deadline keeps the order.
+			c.deadline, c.extended = deadline, 0
+			return
+		}
+		if ext := deadline - c.deadline; ext >= 0 && ext <= q.slack {
+			c.extended = uint32(ext)
+			return
+		}
 	}
 	c.unqueue()
+	c.deadline, c.extended = deadline, 0
 	q.push(c)
 }
 

@@ -110,7 +110,7 @@ func (ls *loopState) queue(d time.Duration) *timeoutQueue {
 			return q
 		}
 	}
-	q := &timeoutQueue{ls: ls, d: d, index: uint8(len(ls.queues) + 1)}
+	q := &timeoutQueue{ls: ls, d: d, index: uint8(len(ls.queues) + 1), slack: min(int64(d)/timeoutSlackDivisor, maxTimeoutSlack)}
 	q.fireFn = q.fire
 	ls.queues = append(ls.queues, q)
 	return q
@@ -124,14 +124,29 @@ func (ls *loopState) queue(d time.Duration) *timeoutQueue {
 // per connection (and an idle connection holds two links, not a timer).
 // The timer is not moved when the head leaves; it fires, finds the new
 // head not due yet, and is armed again for it.
+//
+// A connection's place is its deadline when it joined; a later deadline
+// within slack of it is kept beside it (conn.extended) rather than moving
+// the connection, and fire moves the connection to its true place once it
+// reaches the head. That place is at most slack past the head, so finding
+// it passes only the connections due within slack.
 type timeoutQueue struct {
 	ls         *loopState
 	d          time.Duration
+	slack      int64 // ns a deadline may move later without moving its connection
 	index      uint8 // 1 + its index in ls.queues, as conn.tq holds it
 	head, tail *conn
 	armed      bool
 	fireFn     func()
 }
+
+// A queue's slack is a 64th of its duration (a second of the default idle
+// timeout), at most what conn.extended holds: a connection busier than
+// that moves on its queue once per slack instead of once per request.
+const (
+	timeoutSlackDivisor = 64
+	maxTimeoutSlack     = int64(4 * time.Second)
+)
 
 // push appends c, whose deadline is the latest, and arms the timer if it
 // is not.
@@ -147,6 +162,36 @@ func (q *timeoutQueue) push(c *conn) {
 		q.armed = true
 		q.ls.loop.CallLater(q.d, q.fireFn)
 	}
+}
+
+// insert puts c, on no queue, at its place for deadline, which is later
+// than the head's: after every connection placed at or before it. The
+// walk starts at the head, since a deadline moved within the slack is due
+// soon after the head's.
+func (q *timeoutQueue) insert(c *conn, deadline int64) {
+	c.deadline, c.extended = deadline, 0
+	after := q.head
+	for after != nil && after.deadline <= deadline {
+		after = after.tnext
+	}
+	if after == nil {
+		// Last: linked as push does, but the timer is fire's to arm.
+		c.tq, c.tprev, c.tnext = q.index, q.tail, nil
+		if q.tail != nil {
+			q.tail.tnext = c
+		} else {
+			q.head = c
+		}
+		q.tail = c
+		return
+	}
+	c.tq, c.tnext, c.tprev = q.index, after, after.tprev
+	if after.tprev != nil {
+		after.tprev.tnext = c
+	} else {
+		q.head = c
+	}
+	after.tprev = c
 }
 
 // unqueue takes c off its timeout queue, if it is on one.
@@ -176,6 +221,10 @@ func (q *timeoutQueue) fire() {
 	now := q.ls.mono()
 	for c := q.head; c != nil && c.deadline <= now; c = q.head {
 		c.unqueue()
+		if due := c.deadline + int64(c.extended); due > now {
+			q.insert(c, due)
+			continue
+		}
 		c.onTimer()
 	}
 	if q.head != nil && !q.armed {

@@ -1,6 +1,7 @@
 package http
 
 import (
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
@@ -82,6 +83,79 @@ func TestTimeoutsOfManyConnectionsOnOneLoopFireAtTheirOwnDeadlines(t *testing.T)
 	for i, x := range []*cn{b, c} {
 		if !strings.HasPrefix(x.out, "HTTP/1.1 200") {
 			t.Fatalf("kept-alive connection %d: %q", i, x.out)
+		}
+	}
+}
+
+// TestBusyConnectionsCloseExactlyIdleTimeoutAfterTheirLastRequest keeps
+// connections of one loop busy with requests closer together than their
+// queue's slack (so that their deadlines move later without moving them
+// on the queue), in random interleavings, each stopping at a time of its
+// own, and checks at every millisecond that exactly the connections whose
+// last request is the idle timeout old are closed: never one earlier, and
+// none later.
+func TestBusyConnectionsCloseExactlyIdleTimeoutAfterTheirLastRequest(t *testing.T) {
+	const idle = 640 * time.Millisecond // slack: 10 ms
+	srv, err := NewServer(echo, WithIdleTimeout(idle))
+	if err != nil {
+		t.Fatal(err)
+	}
+	loop := reactortest.NewLoop()
+	rng := rand.New(rand.NewPCG(1, 2))
+	type cn struct {
+		p    protocol.Protocol
+		tr   *reactortest.Transport
+		stop time.Duration // no request after this
+		last time.Duration // the last request so far
+	}
+	conns := make([]*cn, 200)
+	for i := range conns {
+		p := srv.BuildProtocol(reactortest.ClientAddr)
+		conns[i] = &cn{p: p, tr: reactortest.Connect(p, reactortest.WithLoop(loop)),
+			stop: time.Duration(rng.IntN(1500)) * time.Millisecond, last: -1}
+	}
+	// checkQueues checks the queues' order: places never decrease along
+	// a queue, and a moved deadline is within its queue's slack.
+	checkQueues := func(now time.Duration) {
+		for _, ls := range srv.loops {
+			for _, q := range ls.queues {
+				prev := int64(-1 << 63)
+				for c := q.head; c != nil; c = c.tnext {
+					if c.deadline < prev || int64(c.extended) > q.slack {
+						t.Fatalf("at %v: queue %v out of order: place %d after %d, extended %d", now, q.d, c.deadline, prev, c.extended)
+					}
+					prev = c.deadline
+				}
+			}
+		}
+	}
+	get := []byte("GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+	for now := time.Duration(0); now <= 1500*time.Millisecond+idle+time.Millisecond; now += time.Millisecond {
+		if now > 0 {
+			loop.Advance(time.Millisecond)
+			loop.RunPending()
+		}
+		checkQueues(now)
+		for i, c := range conns {
+			closed := c.tr.Disconnecting() || c.tr.Aborted()
+			due := c.last >= 0 && now >= c.last+idle
+			if closed != due {
+				t.Fatalf("at %v: connection %d (last request at %v) closed=%v", now, i, c.last, closed)
+			}
+			// Requests 1 to 12 ms apart: most within the slack, some not.
+			if !closed && now <= c.stop && (c.last < 0 || now-c.last >= time.Duration(1+rng.IntN(12))*time.Millisecond) {
+				c.tr.Clear()
+				c.p.DataReceived(get)
+				if !strings.HasPrefix(c.tr.String(), "HTTP/1.1 200") {
+					t.Fatalf("at %v: connection %d answered %q", now, i, c.tr.String())
+				}
+				c.last = now
+			}
+		}
+	}
+	for i, c := range conns {
+		if !c.tr.Disconnecting() {
+			t.Fatalf("connection %d (last request at %v) still open", i, c.last)
 		}
 	}
 }
