@@ -54,14 +54,14 @@ type ResponseWriter struct {
 
 // start prepares w for the connection's current request.
 func (w *ResponseWriter) start(c *conn) {
-	headers := w.headers[:0]
+	headers, body := w.headers[:0], w.body[:0]
 	// Zeroing in place and then storing the few non-zero fields avoids
 	// building a composite literal on the stack and copying it, which
 	// stalls on store forwarding (mixed-width stores read back as wide
 	// loads) and showed as the costliest line of a pipelined request.
 	*w = ResponseWriter{}
 	w.c = c
-	w.headers = headers
+	w.headers, w.body = headers, body
 	w.status = 200
 	w.declared = -1
 	w.inHandler = true
@@ -414,8 +414,20 @@ func (w *ResponseWriter) commit(final bool) {
 		}
 	}
 	c.out = b
-	c.ls.putBuf(w.body)
-	w.body = nil
+	w.keepBody()
+}
+
+// keepBody empties the body buffer once its bytes are in the connection's
+// output. A small one stays with w for the next response (and with the
+// exchange while it waits in the loop's pool), which saves each response
+// a trip through the loop's buffer pool; a larger one goes back to it.
+func (w *ResponseWriter) keepBody() {
+	if cap(w.body) > bufInitial {
+		w.c.ls.putBuf(w.body)
+		w.body = nil
+		return
+	}
+	w.body = w.body[:0]
 }
 
 // appendHead appends the status line and header section. length < 0
