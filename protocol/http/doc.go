@@ -109,7 +109,16 @@
 // requests holds no buffer. Accessors ending in Bytes return views of the
 // request without allocating; serving a plaintext GET allocates nothing in
 // steady state. All responses produced while handling one read go to the
-// transport in one Write, so pipelined requests cost one write(2).
+// transport in one Write, so pipelined requests cost one write(2). Each
+// loop remembers its last small request head and its parse: a head
+// byte-identical to it, as a client repeating one request sends, takes
+// that parse instead of being parsed again, which gives exactly what
+// parsing would (the parse depends on the bytes and the server's limits
+// alone); a head with Authorization, Proxy-Authorization or Cookie is
+// never remembered. A kept-alive connection's idle timeout moves without touching
+// its neighbours on the loop's timeout queue unless it moves by more than
+// a 64th of the timeout; it still expires exactly the timeout after the
+// last request.
 //
 // # Safety
 //

@@ -39,9 +39,10 @@ func (m *parseMemo) take(b []byte, r *Request) int {
 	return n
 }
 
-// keep remembers r, just parsed from a head without error, when it fits.
+// keep remembers r, just parsed from a head without error, when it fits
+// and carries no credentials.
 func (m *parseMemo) keep(r *Request) {
-	if len(r.head) > parseMemoBytes || len(r.fields) > parseMemoFields {
+	if len(r.head) > parseMemoBytes || len(r.fields) > parseMemoFields || carriesCredentials(r) {
 		m.head = m.head[:0]
 		return
 	}
@@ -53,4 +54,30 @@ func (m *parseMemo) keep(r *Request) {
 	m.fields = append(m.fields[:0], r.fields...)
 	m.parsed = r.reqParsed
 	m.parsed.head, m.parsed.body, m.parsed.fields = nil, nil, nil
+}
+
+// carriesCredentials reports whether r has a field that authenticates its
+// client (Authorization, Proxy-Authorization, Cookie). Such heads are not
+// remembered: whether a head is the loop's last one shows in how fast it
+// is served, and a client must not be able to test another's credentials
+// that way, however small the difference.
+func carriesCredentials(r *Request) bool {
+	for _, f := range r.fields {
+		name := f.name.of(r.head)
+		switch len(name) {
+		case 6:
+			if equalFoldLower(name, "cookie") {
+				return true
+			}
+		case 13:
+			if equalFoldLower(name, "authorization") {
+				return true
+			}
+		case 19:
+			if equalFoldLower(name, "proxy-authorization") {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -114,18 +114,25 @@ func TestParseMemoWithRequestsInPieces(t *testing.T) {
 }
 
 // TestParseMemoKeepsSmallHeadsOnly checks the memo's bounds: a head of
-// more fields or bytes than it keeps clears it, so the next request is
-// parsed.
+// more fields or bytes than it keeps, or with credentials, clears it, so
+// the next request is parsed.
 func TestParseMemoKeepsSmallHeadsOnly(t *testing.T) {
 	var m parseMemo
 	small := "GET / HTTP/1.1\r\nHost: a\r\n\r\n"
 	many := "GET / HTTP/1.1\r\nHost: a\r\n" + strings.Repeat("X-A: 1\r\n", parseMemoFields) + "\r\n"
 	long := "GET /" + strings.Repeat("a", parseMemoBytes) + " HTTP/1.1\r\nHost: a\r\n\r\n"
+	withCredentials := func(name string) string {
+		return "GET / HTTP/1.1\r\nHost: a\r\n" + name + ": secret\r\n\r\n"
+	}
 	lim := defaultConfig().limits
 	for _, tc := range []struct {
 		head string
 		kept bool
-	}{{small, true}, {many, false}, {small, true}, {long, false}} {
+	}{
+		{small, true}, {many, false}, {small, true}, {long, false},
+		{withCredentials("Authorization"), false}, {withCredentials("cookie"), false},
+		{withCredentials("Proxy-Authorization"), false}, {withCredentials("X-Cookie"), true},
+	} {
 		var r Request
 		if n, st := parseHead([]byte(tc.head), &r, &lim); n != len(tc.head) || st != 0 {
 			t.Fatalf("parse %q: %d %d", tc.head, n, st)
