@@ -151,13 +151,7 @@ const (
 // push appends c, whose deadline is the latest, and arms the timer if it
 // is not.
 func (q *timeoutQueue) push(c *conn) {
-	c.tq, c.tprev, c.tnext = q.index, q.tail, nil
-	if q.tail != nil {
-		q.tail.tnext = c
-	} else {
-		q.head = c
-	}
-	q.tail = c
+	q.linkLast(c)
 	if !q.armed {
 		q.armed = true
 		q.ls.loop.CallLater(q.d, q.fireFn)
@@ -175,14 +169,7 @@ func (q *timeoutQueue) insert(c *conn, deadline int64) {
 		after = after.tnext
 	}
 	if after == nil {
-		// Last: linked as push does, but the timer is fire's to arm.
-		c.tq, c.tprev, c.tnext = q.index, q.tail, nil
-		if q.tail != nil {
-			q.tail.tnext = c
-		} else {
-			q.head = c
-		}
-		q.tail = c
+		q.linkLast(c) // the timer is fire's to arm
 		return
 	}
 	c.tq, c.tnext, c.tprev = q.index, after, after.tprev
@@ -192,6 +179,17 @@ func (q *timeoutQueue) insert(c *conn, deadline int64) {
 		q.head = c
 	}
 	after.tprev = c
+}
+
+// linkLast links c, on no queue, after q's tail.
+func (q *timeoutQueue) linkLast(c *conn) {
+	c.tq, c.tprev, c.tnext = q.index, q.tail, nil
+	if q.tail != nil {
+		q.tail.tnext = c
+	} else {
+		q.head = c
+	}
+	q.tail = c
 }
 
 // unqueue takes c off its timeout queue, if it is on one.
