@@ -130,13 +130,13 @@ func (r *Reactor) dial(lp protocol.Loop, addrs []unix.Sockaddr, dest net.Addr, i
 // cancelDial is the connect Deferred's canceller.
 func (l *loop) cancelDial(ds *dialState) {
 	if len(ds.attempts) > 0 {
-		l.abandon(ds, fmt.Errorf("%w: %w", ErrConnectCancelled, deferred.ErrCancelled))
+		l.abandon(ds, errConnectCancelled)
 		return
 	}
 	if !ds.failed {
 		// beginDial has not run yet (it will see failed and do nothing),
 		// or a lookup is in progress.
-		l.dialFailed(ds, fmt.Errorf("%w: %w", ErrConnectCancelled, deferred.ErrCancelled))
+		l.dialFailed(ds, errConnectCancelled)
 	}
 }
 
@@ -377,9 +377,10 @@ func (l *loop) finishDial(c *conn) {
 }
 
 // failDial ends the attempt c. The next address is tried at once unless
-// the connect was cancelled, timed out as a whole, or the reactor is
-// stopping; once no address is left and no attempt is in flight, the
-// connect fails with this reason.
+// the connect timed out as a whole or the reactor is stopping; once no
+// address is left and no attempt is in flight, the connect fails with
+// this reason. (A cancelled connect never gets here: cancelDial abandons
+// its attempts.)
 func (l *loop) failDial(c *conn, reason error) {
 	if c.flags&fConnecting == 0 {
 		return
@@ -388,10 +389,7 @@ func (l *loop) failDial(c *conn, reason error) {
 	c.flags &^= fConnecting
 	ds.dropAttempt(c)
 	l.release(c)
-	final := errors.Is(reason, ErrConnectCancelled) || errors.Is(reason, ErrReactorStopping) || ds.expired
-	if errors.Is(reason, ErrConnectCancelled) {
-		reason = fmt.Errorf("%w: %w", reason, deferred.ErrCancelled)
-	}
+	final := errors.Is(reason, ErrReactorStopping) || ds.expired
 	ds.lastErr = reason
 	if final {
 		l.abandon(ds, reason)

@@ -1,6 +1,12 @@
 package reactor
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+
+	"github.com/mustaine/mustaine/deferred"
+	"github.com/mustaine/mustaine/protocol"
+)
 
 // Errors returned by the reactor. Match them with errors.Is.
 var (
@@ -26,4 +32,13 @@ var (
 	ErrConnectFailed = errors.New("mustaine: connect failed")
 	// ErrReactorStopping: the reactor is shutting down and takes no new work.
 	ErrReactorStopping = errors.New("mustaine: reactor is stopping")
+)
+
+// The errors a connection or connect ends with for one reason shared by
+// several places: each is one value, so that every place says it alike.
+var (
+	// errConnectCancelled fails a connect whose Deferred was cancelled.
+	errConnectCancelled = fmt.Errorf("%w: %w", ErrConnectCancelled, deferred.ErrCancelled)
+	// errAbortedStopping aborts a connection the shutdown could not wait for.
+	errAbortedStopping = fmt.Errorf("%w: %w", protocol.ErrAborted, ErrReactorStopping)
 )

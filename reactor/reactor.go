@@ -482,7 +482,7 @@ func (l *loop) abortLeft() {
 	l.closeEach(func(c *conn) {
 		l.connLog(c, l.log.Warn()).Dur("shutdown_timeout", l.r.cfg.shutdownTimeout).
 			Msg("shutdown deadline passed; aborting connection still open")
-		l.abort(c, fmt.Errorf("%w: %w", protocol.ErrAborted, ErrReactorStopping))
+		l.abort(c, errAbortedStopping)
 	})
 }
 
@@ -520,7 +520,7 @@ func (l *loop) fail(msg string, err error) {
 
 // abortConns aborts every connection left on this loop.
 func (l *loop) abortConns() {
-	l.closeEach(func(c *conn) { l.abort(c, fmt.Errorf("%w: %w", protocol.ErrAborted, ErrReactorStopping)) })
+	l.closeEach(func(c *conn) { l.abort(c, errAbortedStopping) })
 }
 
 // exitShutdown lets the loop return once its last calls have run; a

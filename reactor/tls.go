@@ -233,7 +233,7 @@ func (f *clientTLSFactory) cancel() {
 		return
 	}
 	if !f.layer.made {
-		reason := fmt.Errorf("%w: %w", ErrConnectCancelled, deferred.ErrCancelled)
+		reason := errConnectCancelled
 		f.layer.fail(reason, true)
 		f.failed(f.layer.c.remote, reason)
 	}
