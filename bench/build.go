@@ -26,14 +26,17 @@ type built struct {
 	Timeouts bool
 }
 
-// takesFlag reports whether the executable at path lists -name in its
-// usage (what a Go program prints for -h).
-func takesFlag(ctx context.Context, path, name string) bool {
+// flagsOf runs the executable at path once with -h and returns a func
+// reporting whether the usage it printed (what a Go program prints for
+// -h) lists -name.
+func flagsOf(ctx context.Context, path string) (takes func(name string) bool) {
 	hctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	out, _ := exec.CommandContext(hctx, path, "-h").CombinedOutput()
-	return bytes.Contains(out, []byte("-"+name+" ")) || bytes.Contains(out, []byte("-"+name+"\n")) ||
-		bytes.Contains(out, []byte("-"+name+"\t"))
+	return func(name string) bool {
+		return bytes.Contains(out, []byte("-"+name+" ")) || bytes.Contains(out, []byte("-"+name+"\n")) ||
+			bytes.Contains(out, []byte("-"+name+"\t"))
+	}
 }
 
 // moduleRoot returns the directory of the go.mod the harness belongs to.
@@ -102,8 +105,9 @@ func buildTargets(ctx context.Context, root, dir string, targets []target, log i
 		}
 		b := built{Path: path}
 		if t.Ours {
-			b.Backend = takesFlag(ctx, path, "backend")
-			b.Timeouts = takesFlag(ctx, path, "read-header-timeout") && takesFlag(ctx, path, "idle-timeout")
+			takes := flagsOf(ctx, path)
+			b.Backend = takes("backend")
+			b.Timeouts = takes("read-header-timeout") && takes("idle-timeout")
 		}
 		out[t.binary()] = b
 	}

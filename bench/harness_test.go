@@ -22,7 +22,7 @@ func TestMissingWrkExitsTwoWithTheInstallLine(t *testing.T) {
 	}
 }
 
-func TestTakesFlagReadsTheUsage(t *testing.T) {
+func TestFlagsOfReadsTheUsage(t *testing.T) {
 	dir := t.TempDir()
 	script := func(name, usage string) string {
 		p := filepath.Join(dir, name)
@@ -33,10 +33,10 @@ func TestTakesFlagReadsTheUsage(t *testing.T) {
 	}
 	with := script("with", `Usage of x:\n  -addr string\n    \taddress\n  -backend string\n    \tepoll or io_uring\n`)
 	without := script("without", `Usage of x:\n  -addr string\n    \taddress\n  -backends string\n`)
-	if !takesFlag(context.Background(), with, "backend") {
+	if !flagsOf(context.Background(), with)("backend") {
 		t.Error("a usage listing -backend was not recognised")
 	}
-	if takesFlag(context.Background(), without, "backend") {
+	if flagsOf(context.Background(), without)("backend") {
 		t.Error("-backends was taken for -backend")
 	}
 }
